@@ -1,0 +1,103 @@
+"""The health data rights portal: ``create_app`` builds everything, nothing runs at import."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app import cli, errors, i18n, security_headers
+from app.crypto import Vault
+from app.extensions import babel, csrf, db, limiter, mail, migrate
+from app.notify import MailSettings
+from app.tokens import LinkSigner
+from config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the portal from environment variables, with ``config`` taking precedence."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    settings = load_config()
+    if config:
+        settings.update(config)
+    app.config.from_mapping(settings)
+    register_extensions(app)
+    register_services(app)
+    register_blueprints(app)
+    errors.init_app(app)
+    security_headers.init_app(app)
+    cli.init_app(app)
+    if app.config["PROXY_COUNT"]:
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _tune_sqlite(db.engine)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    limiter.init_app(app)
+    mail.init_app(app)
+    i18n.init_app(app)
+
+
+def register_services(app: Flask) -> None:
+    """Objects the views and the worker share, built once from configuration."""
+    base = app.config["PORTAL_BASE_URL"]
+    domain = base.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
+    app.extensions["portal"] = {
+        "vault": Vault(app.config["DATA_ENCRYPTION_KEYS"]),
+        "signer": LinkSigner(app.config["SECRET_KEY"]),
+        "mail": MailSettings(
+            verify_link_max_age=app.config["VERIFY_LINK_MAX_AGE"],
+            status_link_max_age=app.config["STATUS_LINK_MAX_AGE"],
+            domain=domain,
+        ),
+    }
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    if app.config["DEMO"]:
+        from app.demo import bp as demo_bp
+
+        app.register_blueprint(demo_bp)
+
+
+def _tune_sqlite(engine: Any) -> None:
+    """Make SQLite safe for a web process and a worker writing at once.
+
+    ``BEGIN IMMEDIATE`` takes the write lock at the start of a transaction, so
+    two processes never both read a stale value and then collide on write.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

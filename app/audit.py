@@ -1,0 +1,136 @@
+"""The audit trail: append-only events chained by SHA-256, and their verification.
+
+Each event's hash covers its own fields and the previous event's hash, so
+editing, deleting or reordering any event breaks the chain from that point.
+Details must never hold health data: callers pass identifiers and codes only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.models import AuditChain, AuditEvent
+
+GENESIS = "0" * 64
+
+
+def event_hash(
+    prev_hash: str,
+    seq: int,
+    occurred_at: datetime,
+    actor: str,
+    action: str,
+    request_id: int | None,
+    details: dict[str, Any],
+) -> str:
+    """The hash of one event, over a canonical JSON of every field."""
+    body = json.dumps(
+        [prev_hash, seq, occurred_at.isoformat(), actor, action, request_id, details],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    now: datetime,
+    request_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the chain inside the caller's transaction.
+
+    The UPDATE on the single head row takes its lock first (PostgreSQL row lock,
+    SQLite write lock), so concurrent appends are ordered and never fork.
+    """
+    details = details or {}
+    now = now.astimezone(UTC)
+    head = session.execute(
+        update(AuditChain)
+        .where(AuditChain.id == 1)
+        .values(seq=AuditChain.seq + 1)
+        .returning(AuditChain.seq, AuditChain.last_hash)
+        .execution_options(synchronize_session=False)
+    ).one()
+    seq, prev_hash = head.seq, head.last_hash
+    digest = event_hash(prev_hash, seq, now, actor, action, request_id, details)
+    event = AuditEvent(
+        seq=seq,
+        occurred_at=now,
+        actor=actor,
+        action=action,
+        request_id=request_id,
+        details=details,
+        prev_hash=prev_hash,
+        hash=digest,
+    )
+    session.add(event)
+    session.execute(
+        update(AuditChain)
+        .where(AuditChain.id == 1)
+        .values(last_hash=digest)
+        .execution_options(synchronize_session=False)
+    )
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    checked: int
+    broken_at: int | None
+    reason: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None
+
+
+def _events(session: Session, batch: int = 1000) -> Iterator[AuditEvent]:
+    last = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+        session.expunge_all()
+
+
+def verify(session: Session) -> ChainReport:
+    """Walk the chain in order and name the first event that does not fit."""
+    prev_hash, expected_seq, checked = GENESIS, 1, 0
+    for event in _events(session):
+        if event.seq != expected_seq:
+            return ChainReport(checked, expected_seq, "an event is missing")
+        if event.prev_hash != prev_hash:
+            return ChainReport(checked, event.seq, "the link to the previous event is broken")
+        digest = event_hash(
+            event.prev_hash,
+            event.seq,
+            event.occurred_at,
+            event.actor,
+            event.action,
+            event.request_id,
+            event.details,
+        )
+        if digest != event.hash:
+            return ChainReport(checked, event.seq, "the event was altered")
+        prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
+    head = session.get(AuditChain, 1)
+    if head is not None and head.seq != checked:
+        return ChainReport(checked, checked + 1, "events at the end of the chain are missing")
+    return ChainReport(checked, None, None)

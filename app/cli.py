@@ -1,0 +1,146 @@
+"""Command-line entry points: ``flask worker``, ``flask jobs``, ``flask audit``."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import random
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from app import audit, intake, jobs, worker
+from app.extensions import db
+from app.mailer import send_email_job
+from app.models import Job, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def handlers(app: Flask) -> dict[str, worker.Handler]:
+    return {jobs.SEND_EMAIL: functools.partial(send_email_job, app)}
+
+
+def housekeeping(app: Flask) -> None:
+    """Periodic duties the worker does between batches."""
+    intake.expire_unverified(
+        db.session(),
+        now=utcnow(),
+        ttl_seconds=app.config["UNVERIFIED_TTL"],
+        mail=app.extensions["portal"]["mail"],
+    )
+    db.session.commit()
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run the jobs due now, then exit.")
+@click.option("--batch", default=10, show_default=True, help="Jobs claimed at a time.")
+def worker_command(once: bool, batch: int) -> None:
+    """Send queued emails and run background jobs until stopped (Ctrl-C or SIGTERM)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # smtplib waits forever by default; a dead server must only delay a job.
+    socket.setdefaulttimeout(30)
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    policy = jobs.RetryPolicy(
+        max_attempts=app.config["JOB_MAX_ATTEMPTS"],
+        backoff_seconds=app.config["JOB_BACKOFF_SECONDS"],
+        backoff_max_seconds=app.config["JOB_BACKOFF_MAX_SECONDS"],
+    )
+    stopping = False
+
+    def _stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    table = handlers(app)
+    rng = random.SystemRandom()
+    click.echo(f"worker {name} started", err=True)
+    while not stopping:
+        try:
+            housekeeping(app)
+            ran = worker.run_batch(
+                db.session(),
+                table,
+                worker=name,
+                clock=utcnow,
+                lease_seconds=app.config["JOB_LEASE_SECONDS"],
+                policy=policy,
+                rng=rng,
+                limit=batch,
+            )
+        except Exception as error:  # the database may be away: wait, never die
+            db.session.rollback()
+            log.error("worker pass failed: %s", type(error).__name__)
+            ran = 0
+            if once:
+                raise
+        if ran:
+            click.echo(f"worker {name}: ran {ran} job(s)", err=True)
+        if once and ran == 0:
+            break
+        if not ran:
+            time.sleep(app.config["WORKER_POLL_SECONDS"])
+    db.session.remove()
+    click.echo(f"worker {name} stopped", err=True)
+
+
+@click.group("jobs")
+def jobs_group() -> None:
+    """Inspect the job queue and retry parked jobs."""
+
+
+@jobs_group.command("list")
+@click.option("--state", type=click.Choice(["pending", "done", "parked"]), default="parked")
+def jobs_list(state: str) -> None:
+    """List jobs in a state (parked by default), with their last error."""
+    rows = db.session.scalars(select(Job).where(Job.state == state).order_by(Job.id)).all()
+    for job in rows:
+        click.echo(f"{job.id}\t{job.kind}\tattempts={job.attempts}\t{job.last_error or ''}")
+    click.echo(f"{len(rows)} {state} job(s)", err=True)
+
+
+@jobs_group.command("retry")
+@click.argument("job_id", type=int)
+def jobs_retry(job_id: int) -> None:
+    """Put a parked job back in the queue."""
+    if not jobs.retry(db.session(), job_id, utcnow()):
+        db.session.rollback()
+        click.echo(f"job {job_id} is not parked; nothing changed", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"job {job_id} queued again")
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """Check the audit trail."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain of audit events; exit 1 naming the first broken link."""
+    report = audit.verify(db.session())
+    if report.ok:
+        click.echo(f"audit chain intact: {report.checked} event(s)")
+        return
+    click.echo(
+        f"audit chain broken at event {report.broken_at}: {report.reason} "
+        f"({report.checked} event(s) checked before it)",
+        err=True,
+    )
+    sys.exit(1)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(worker_command)
+    app.cli.add_command(jobs_group)
+    app.cli.add_command(audit_group)

@@ -1,0 +1,32 @@
+"""Encryption at rest of the few sensitive values the portal stores.
+
+Keys come from ``DATA_ENCRYPTION_KEYS`` (newest first): MultiFernet encrypts
+with the first and decrypts with any, which is how a key is rotated.
+"""
+
+from __future__ import annotations
+
+from cryptography.fernet import Fernet, MultiFernet
+
+
+class Vault:
+    """Encrypts and decrypts short texts with the configured keys."""
+
+    def __init__(self, keys: list[str]) -> None:
+        if not keys:
+            raise ValueError("at least one Fernet key is needed")
+        self._fernet = MultiFernet([Fernet(k) for k in keys])
+
+    def encrypt(self, text: str | None) -> str | None:
+        if text is None or text == "":
+            return None
+        return self._fernet.encrypt(text.encode()).decode()
+
+    def decrypt(self, token: str | None) -> str | None:
+        if token is None:
+            return None
+        return self._fernet.decrypt(token.encode()).decode()
+
+    def rotate(self, token: str) -> str:
+        """Re-encrypt a value under the newest key."""
+        return self._fernet.rotate(token.encode()).decode()

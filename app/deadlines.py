@@ -1,0 +1,89 @@
+"""Legal deadline arithmetic for data-subject requests.
+
+GDPR Art. 12(3) gives the controller one month from receipt of a request to
+act on it, extendable by two further months. How "one month" is counted is
+set by Regulation (EEC, Euratom) No 1182/71:
+
+* Art. 3(1): the day on which the request is received does not count;
+* Art. 3(2)(c): a period in months ends on the day of the last month that
+  has the same date as the day of receipt, or on the last day of that month
+  when no such date exists;
+* Art. 3(4): a period ending on a Saturday, Sunday or public holiday ends on
+  the following working day.
+
+Public holidays are those of metropolitan France, where the controller is
+established. Plain functions only: no Flask, no database.
+"""
+
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+from dateutil.relativedelta import relativedelta
+
+PARIS = ZoneInfo("Europe/Paris")
+
+_SATURDAY = 5
+
+
+def receipt_date(moment: datetime) -> date:
+    """Return the calendar date in Europe/Paris on which ``moment`` falls.
+
+    Raises ValueError for a naive datetime.
+    """
+    # A naive value could be server-local or UTC; guessing would shift receipts
+    # made around midnight onto the wrong day, and with them the deadline.
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("receipt_date needs a timezone-aware datetime")
+    return moment.astimezone(PARIS).date()
+
+
+@lru_cache(maxsize=256)
+def _french_holidays(year: int) -> frozenset[date]:
+    # Building a holidays.France calendar is far slower than a set lookup, and
+    # deadlines are computed for every request listed; a frozenset also cannot
+    # be mutated by a caller through the shared cache. Bounded, but 256 years
+    # covers every date the portal will ever see.
+    return frozenset(holidays.France(years=year).keys())
+
+
+def is_working_day(day: date) -> bool:
+    """True unless ``day`` is a Saturday, a Sunday or a French public holiday."""
+    return day.weekday() < _SATURDAY and day not in _french_holidays(day.year)
+
+
+def next_working_day(day: date) -> date:
+    """Return ``day`` itself if it is a working day, else the next working day."""
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def add_months(received: date, months: int) -> date:
+    """Return the last day of a period of ``months`` months starting on ``received``.
+
+    Same date ``months`` months later, clamped to the end of a shorter month
+    (received 31 January -> 28 or 29 February). Weekends and holidays are not
+    considered here; see ``due_date``.
+
+    Raises TypeError for a datetime (convert it with ``receipt_date`` first) and
+    ValueError when ``months`` is less than 1.
+    """
+    # datetime is a subclass of date; passing a UTC timestamp straight through
+    # would silently skip the Paris-date conversion that decides the receipt day.
+    if isinstance(received, datetime):
+        raise TypeError("pass receipt_date(moment), not a datetime")
+    if months < 1:
+        raise ValueError("a legal period is at least one month")
+    # relativedelta clamps to the last day of the month, as Art. 3(2)(c) requires.
+    return received + relativedelta(months=months)
+
+
+def due_date(received: date, months: int = 1) -> date:
+    """Return the last day to answer a request received on ``received``.
+
+    ``months`` is 1 for the ordinary GDPR Art. 12(3) period and 3 once the
+    two-month extension has been notified.
+    """
+    return next_working_day(add_months(received, months))

@@ -1,0 +1,34 @@
+"""Language of the pages: French first, English on request, remembered in the session."""
+
+from __future__ import annotations
+
+from flask import Flask, request, session
+
+from app.labels import KIND_LABELS, STATUS_LABELS
+
+LANGUAGES = {"fr": "Français", "en": "English"}
+DEFAULT = "fr"
+
+
+def select_locale() -> str:
+    """The chosen language: ``?lang=`` sets it, the session keeps it, French otherwise."""
+    return str(session.get("lang", DEFAULT))
+
+
+def _remember_choice() -> None:
+    chosen = request.args.get("lang")
+    if chosen in LANGUAGES:
+        session["lang"] = chosen
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_remember_choice)
+
+    @app.context_processor
+    def _languages() -> dict[str, object]:
+        return {
+            "languages": LANGUAGES,
+            "current_locale": select_locale(),
+            "kind_labels": KIND_LABELS,
+            "status_labels": STATUS_LABELS,
+        }

@@ -1,0 +1,196 @@
+"""Filing a request, proving the email address, following and withdrawing it.
+
+The requester's side of the lifecycle, as plain functions over a Session:
+the views read forms and call these, then commit.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app import audit, deadlines, lifecycle, notify, tokens
+from app.crypto import Vault
+from app.models import Request, StatusEvent
+
+REQUESTER = "requester"
+SYSTEM = "system"
+# Crockford's base32: no I, L, O or U, so a reference read aloud is not misheard.
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+REFERENCE_LENGTH = 6
+
+
+@dataclass(frozen=True)
+class Filing:
+    """What the public form collects, already validated."""
+
+    kind: str
+    first_name: str
+    last_name: str
+    birth_date: date
+    email: str
+    locale: str
+    nir: str | None = None
+    details: str | None = None
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def file_request(
+    session: Session,
+    filing: Filing,
+    *,
+    now: datetime,
+    vault: Vault,
+    mail: notify.MailSettings,
+    per_address_per_hour: int,
+) -> Request | None:
+    """Record an unverified request and queue its verification email.
+
+    Returns None, storing nothing, when the address has already been sent
+    ``per_address_per_hour`` links in the last hour: the caller shows the same
+    page either way, so the answer reveals nothing about the address.
+    """
+    address = normalize_email(filing.email)
+    recent = session.scalar(
+        select(func.count())
+        .select_from(Request)
+        .where(Request.email_normalized == address, Request.created_at > now - timedelta(hours=1))
+    )
+    if recent is not None and recent >= per_address_per_hour:
+        return None
+    request = Request(
+        kind=filing.kind,
+        status="unverified",
+        locale=filing.locale,
+        first_name=filing.first_name,
+        last_name=filing.last_name,
+        birth_date=filing.birth_date,
+        email=filing.email.strip(),
+        email_normalized=address,
+        nir_encrypted=vault.encrypt(filing.nir),
+        details_encrypted=vault.encrypt(filing.details),
+        created_at=now,
+        version=1,
+    )
+    session.add(request)
+    session.flush()
+    session.add(
+        StatusEvent(
+            request_id=request.id,
+            from_status=None,
+            to_status="unverified",
+            actor=REQUESTER,
+            occurred_at=now,
+        )
+    )
+    audit.record(
+        session,
+        actor=REQUESTER,
+        action="request.filed",
+        now=now,
+        request_id=request.id,
+        details={"kind": filing.kind, "locale": filing.locale},
+    )
+    notify.queue_email(session, request, "verify", now, mail)
+    return request
+
+
+def new_reference(session: Session, year: int) -> str:
+    """A public reference such as DSR-2026-7K3QF9: random, so neither guessable nor a count."""
+    while True:
+        code = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+        reference = f"DSR-{year}-{code}"
+        if session.scalar(select(Request.id).where(Request.reference == reference)) is None:
+            return reference
+
+
+def verify(
+    session: Session, token: tokens.LinkToken, *, now: datetime, mail: notify.MailSettings
+) -> Request:
+    """Consume a verification link and receive its request: reference, due date, clock starts.
+
+    Raises LinkError("used") when the link was consumed meanwhile, and
+    lifecycle errors when the request is no longer waiting for verification.
+    """
+    request = session.get(Request, token.request_id)
+    if request is None:
+        raise tokens.LinkError("invalid")
+    if request.status != "unverified":
+        raise tokens.LinkError("used", token)
+    tokens.consume(session, token, now)
+    received = deadlines.receipt_date(now)
+    request.reference = new_reference(session, received.year)
+    request.verified_at = now
+    request.received_on = received
+    request.due_on = deadlines.due_date(received)
+    lifecycle.change_status(session, request, "received", actor=REQUESTER, now=now, mail=mail)
+    return request
+
+
+def withdraw(
+    session: Session, request: Request, *, now: datetime, mail: notify.MailSettings
+) -> None:
+    """The requester closes their own open request."""
+    lifecycle.change_status(session, request, "withdrawn", actor=REQUESTER, now=now, mail=mail)
+
+
+def resend_verification(
+    session: Session, request: Request, *, now: datetime, mail: notify.MailSettings
+) -> bool:
+    """Send a fresh verification link for a request still waiting for one."""
+    if request.status != "unverified":
+        return False
+    notify.queue_email(session, request, "verify", now, mail)
+    return True
+
+
+def send_status_links(
+    session: Session, email: str, *, now: datetime, mail: notify.MailSettings, limit: int = 5
+) -> int:
+    """Email a fresh status link for each recent verified request of an address.
+
+    The caller answers the same whatever this returns (no enumeration).
+    """
+    requests = session.scalars(
+        select(Request)
+        .where(
+            Request.email_normalized == normalize_email(email),
+            Request.status != "unverified",
+            Request.status != "expired",
+        )
+        .order_by(Request.created_at.desc())
+        .limit(limit)
+    ).all()
+    for request in requests:
+        notify.queue_email(session, request, "status_link", now, mail)
+    return len(requests)
+
+
+def expire_unverified(
+    session: Session,
+    *,
+    now: datetime,
+    ttl_seconds: int,
+    mail: notify.MailSettings,
+    batch: int = 200,
+) -> int:
+    """Close requests whose address was never confirmed in time."""
+    stale = session.scalars(
+        select(Request)
+        .where(
+            Request.status == "unverified",
+            Request.created_at < now - timedelta(seconds=ttl_seconds),
+        )
+        .order_by(Request.id)
+        .limit(batch)
+    ).all()
+    for request in stale:
+        lifecycle.change_status(session, request, "expired", actor=SYSTEM, now=now, mail=mail)
+    return len(stale)

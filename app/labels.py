@@ -1,0 +1,24 @@
+"""Words shown to people for the portal's codes, in their language."""
+
+from flask_babel import lazy_gettext as _l
+
+KIND_LABELS = {
+    "access": _l("Access to my data"),
+    "portability": _l("Portability of my data"),
+    "erasure": _l("Erasure of my data"),
+    "objection": _l("Objection to research reuse"),
+    "rectification": _l("Rectification of my data"),
+}
+STATUS_LABELS = {
+    "unverified": _l("Waiting for email confirmation"),
+    "received": _l("Received"),
+    "triage": _l("Being examined"),
+    "in_review": _l("Being examined"),
+    "awaiting_requester": _l("Waiting for information from you"),
+    "approved": _l("Approved, being carried out"),
+    "fulfilling": _l("Being carried out"),
+    "completed": _l("Completed"),
+    "denied": _l("Refused"),
+    "expired": _l("Expired (email never confirmed)"),
+    "withdrawn": _l("Withdrawn"),
+}

@@ -1,0 +1,94 @@
+"""Turning an email job into a message and handing it to SMTP or to a file.
+
+Rendering happens in the worker, in the request's language, from template
+files only (never from input). Links are built from ``PORTAL_BASE_URL``, never
+from a Host header. Without ``MAIL_SERVER`` messages are written as ``.eml``
+files, which is how the demo works with no mail server at all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from flask import Flask, render_template, url_for
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from flask_mail import Message
+from sqlalchemy.orm import Session
+
+from app import jobs, tokens
+from app.extensions import mail
+from app.models import Job, Request
+
+SUBJECTS = {
+    "verify": _l("Confirm your email address to send your request"),
+    "acknowledgement": _l("Your request %(reference)s has been received"),
+    "status_changed": _l("Your request %(reference)s has changed"),
+    "withdrawn": _l("Your request %(reference)s has been withdrawn"),
+    "status_link": _l("Your link to follow request %(reference)s"),
+}
+LINK_ENDPOINTS = {tokens.VERIFY_EMAIL: "public.verify", tokens.STATUS_PAGE: "public.status_link"}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def render(app: Flask, job: Job, request: Request) -> Rendered:
+    """Render a job's email in the request's language, with its signed link."""
+    template = job.payload["template"]
+    signer: tokens.LinkSigner = app.extensions["portal"]["signer"]
+    with (
+        app.test_request_context("/", base_url=app.config["PORTAL_BASE_URL"]),
+        force_locale(request.locale),
+    ):
+        link = None
+        if "secret_link" in job.payload:
+            purpose = job.payload["link_purpose"]
+            signed = signer.sign(job.payload["secret_link"], purpose)
+            link = url_for(LINK_ENDPOINTS[purpose], token=signed, _external=True)
+        context = {"request": request, "link": link, "locale": request.locale}
+        subject = str(SUBJECTS[template]) % {"reference": request.reference or ""}
+        return Rendered(
+            subject=subject,
+            text=render_template(f"email/{template}.txt", **context),
+            html=render_template(f"email/{template}.html", subject=subject, **context),
+        )
+
+
+def deliver(app: Flask, job: Job, recipient: str, rendered: Rendered) -> None:
+    """Send over SMTP, or write to ``MAIL_DIR``; the Message-ID is the job's own."""
+    message = Message(
+        subject=rendered.subject,
+        recipients=[recipient],
+        body=rendered.text,
+        html=rendered.html,
+        sender=app.config["MAIL_DEFAULT_SENDER"],
+    )
+    message.msgId = job.message_id or jobs.new_message_id("localhost")
+    if app.config["MAIL_SERVER"]:
+        mail.send(message)
+        return
+    folder = Path(app.config["MAIL_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    # One file per job, replaced atomically: a retry rewrites, never doubles.
+    final = folder / f"{job.created_at:%Y%m%d-%H%M%S}-{job.id:08d}.eml"
+    temporary = final.with_suffix(".tmp")
+    temporary.write_bytes(message.as_bytes())
+    os.replace(temporary, final)
+
+
+def send_email_job(app: Flask, session: Session, job: Job, now: datetime) -> None:
+    """The worker's handler for ``send_email`` jobs."""
+    request = session.get(Request, job.request_id)
+    if request is None:
+        raise LookupError("the request of this email no longer exists")
+    rendered = render(app, job, request)
+    deliver(app, job, request.email, rendered)
+    job.subject = rendered.subject[:200]

@@ -1,0 +1,204 @@
+"""The schema in one place: typed SQLAlchemy 2 models of the portal.
+
+Alembic revisions in ``migrations/`` must match these classes; a test compares
+them on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+KINDS = ("access", "portability", "erasure", "objection", "rectification")
+STATUSES = (
+    "unverified",
+    "received",
+    "triage",
+    "in_review",
+    "awaiting_requester",
+    "approved",
+    "fulfilling",
+    "completed",
+    "denied",
+    "expired",
+    "withdrawn",
+)
+JOB_STATES = ("pending", "done", "parked")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store instants in UTC and always hand back timezone-aware values.
+
+    SQLite keeps no zone; without this, values read back would be naive and
+    compare wrongly with aware ones.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """The current instant, timezone-aware (a callable default, never import-time)."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Request(Base):
+    """One exercise of one right by a requester."""
+
+    __tablename__ = "requests"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {KINDS!r}", name="kind"),
+        CheckConstraint(f"status IN {STATUSES!r}", name="status"),
+        Index("ix_requests_status_due_on", "status", "due_on"),
+        Index("ix_requests_email_normalized_created_at", "email_normalized", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str | None] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="unverified")
+    locale: Mapped[str] = mapped_column(String(5), default="fr")
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    birth_date: Mapped[date] = mapped_column(Date)
+    email: Mapped[str] = mapped_column(String(254))
+    email_normalized: Mapped[str] = mapped_column(String(254))
+    # Fernet tokens: the number and the free text may hold sensitive data.
+    nir_encrypted: Mapped[str | None] = mapped_column(Text)
+    details_encrypted: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_on: Mapped[date | None] = mapped_column(Date)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    events: Mapped[list[StatusEvent]] = relationship(
+        back_populates="request", order_by="StatusEvent.id"
+    )
+
+
+class StatusEvent(Base):
+    """One move of a request from a status to another: the requester's timeline."""
+
+    __tablename__ = "status_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    request: Mapped[Request] = relationship(back_populates="events")
+
+
+class LinkToken(Base):
+    """A link sent to a requester: only the hash of its random value is kept."""
+
+    __tablename__ = "link_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Job(Base):
+    """A unit of background work, written in the transaction that causes it (outbox)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(f"state IN {JOB_STATES!r}", name="state"),
+        Index("ix_jobs_state_run_after", "state", "run_after"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_by: Mapped[str | None] = mapped_column(String(80))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Fixed when the job is written, so a retried email keeps its identity.
+    message_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    subject: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained record of who did what; never holds health data.
+
+    ``request_id`` has no foreign key on purpose: proof of handling outlives
+    the request row when it is purged.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(60))
+    request_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChain(Base):
+    """The head of the audit chain: a single row whose lock orders appends."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,64 @@
+"""Emails to requesters, queued as jobs in the transaction that causes them.
+
+An email job names a template and the request; it is rendered in the
+request's language when the worker sends it. Templates say what changed and
+link to the status page: never any health data, never the free text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app import jobs, tokens
+from app.models import Job, Request
+
+# template -> the link it carries, if any
+TEMPLATES = {
+    "verify": tokens.VERIFY_EMAIL,
+    "acknowledgement": tokens.STATUS_PAGE,
+    "status_changed": tokens.STATUS_PAGE,
+    "withdrawn": tokens.STATUS_PAGE,
+    "status_link": tokens.STATUS_PAGE,
+}
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """What queueing an email needs to know from configuration."""
+
+    verify_link_max_age: int
+    status_link_max_age: int
+    domain: str
+
+    def max_age(self, purpose: str) -> int:
+        return (
+            self.verify_link_max_age
+            if purpose == tokens.VERIFY_EMAIL
+            else self.status_link_max_age
+        )
+
+
+def queue_email(
+    session: Session, request: Request, template: str, now: datetime, settings: MailSettings
+) -> Job:
+    """Queue one email to the requester, with a fresh link where the template has one."""
+    if template not in TEMPLATES:
+        raise ValueError(f"unknown email template {template!r}")
+    purpose = TEMPLATES[template]
+    payload: dict[str, str] = {"template": template}
+    if request.id is None:
+        session.flush()
+    _, value = tokens.create_link(session, request.id, purpose, now, settings.max_age(purpose))
+    payload["link_purpose"] = purpose
+    payload["secret_link"] = value
+    return jobs.enqueue(
+        session,
+        jobs.SEND_EMAIL,
+        now=now,
+        request_id=request.id,
+        payload=payload,
+        message_id=jobs.new_message_id(settings.domain),
+    )

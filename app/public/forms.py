@@ -1,0 +1,201 @@
+"""The forms citizens fill in; every message is one a citizen understands, in their language."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, EmailField, RadioField, StringField, TextAreaField
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    Optional,
+    ValidationError,
+)
+
+from app.nir import NirError, normalize_nir
+
+KIND_CHOICES = [
+    ("access", _l("See my data")),
+    ("erasure", _l("Delete my data")),
+    ("objection", _l("Object to the reuse of my data for research")),
+    ("rectification", _l("Correct my data")),
+    ("portability", _l("Receive my data to take it elsewhere")),
+]
+KIND_HELP = {
+    "access": _l(
+        "Get a copy of the health data held about you, where it comes from and who receives it."
+    ),
+    "erasure": _l(
+        "Ask for your data to be deleted, except what the law obliges us to keep; "
+        "we tell you what is kept and why."
+    ),
+    "objection": _l("Stop your data from being used in future research extracts."),
+    "rectification": _l("Ask for data about you that is wrong or incomplete to be corrected."),
+    "portability": _l("Receive the data you provided in a machine-readable file."),
+}
+NIR_MESSAGES = {
+    "length": _l("A social security number has 15 characters (13 digits and a 2-digit key)."),
+    "characters": _l("A social security number holds only digits (and 2A or 2B for Corsica)."),
+    "key": _l("This social security number is not valid: check the last two digits (the key)."),
+    "sex": _l("This social security number is not valid: it must start with 1 or 2."),
+    "month": _l("This social security number is not valid: check the month of birth."),
+}
+NAME_PATTERN = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ '’.\-])*$")
+DETAILS_MAX = 2000
+EARLIEST_BIRTH = date(1900, 1, 1)
+
+
+def _has_control_characters(text: str, allowed: str = "") -> bool:
+    return any(unicodedata.category(c) in {"Cc", "Cf"} and c not in allowed for c in text)
+
+
+def valid_name(form: FlaskForm, field: StringField) -> None:
+    value = unicodedata.normalize("NFC", (field.data or "").strip())
+    if _has_control_characters(value) or not NAME_PATTERN.match(value):
+        raise ValidationError(
+            _l("Use letters only, with spaces, hyphens or apostrophes if your name has them.")
+        )
+    field.data = value
+
+
+def safe_email(form: FlaskForm, field: EmailField) -> None:
+    # Line breaks in an address are how headers get injected into an email.
+    if _has_control_characters(field.data or ""):
+        raise ValidationError(_l("Enter an email address such as name@example.fr."))
+
+
+def valid_birth_date(form: FlaskForm, field: DateField) -> None:
+    today = date.today()
+    if field.data is None:
+        return
+    if field.data > today:
+        raise ValidationError(_l("The date of birth cannot be in the future."))
+    if field.data < EARLIEST_BIRTH:
+        raise ValidationError(_l("Check the year of your date of birth."))
+
+
+def valid_nir(form: FlaskForm, field: StringField) -> None:
+    if not field.data:
+        field.data = None
+        return
+    try:
+        field.data = normalize_nir(field.data)
+    except NirError as error:
+        raise ValidationError(NIR_MESSAGES[error.code]) from None
+
+
+def plain_text(form: FlaskForm, field: TextAreaField) -> None:
+    if _has_control_characters(field.data or "", allowed="\n\r\t"):
+        raise ValidationError(_l("Remove special characters from this text."))
+
+
+class BirthDateField(DateField):
+    """A date field whose parse error speaks the citizen's language, not WTForms'."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError(str(_l("Enter a real date, for example 14/07/1980."))) from None
+
+
+class RequestForm(FlaskForm):
+    """The public form: which right, and what we need to find the person in our sources."""
+
+    kind = RadioField(
+        _l("What do you want to do?"),
+        choices=KIND_CHOICES,
+        validators=[InputRequired(_l("Choose what you want to do."))],
+        validate_choice=False,
+    )
+    first_name = StringField(
+        _l("First name"),
+        validators=[
+            DataRequired(_l("Enter your first name.")),
+            Length(max=100, message=_l("Enter at most %(max)d characters.")),
+            valid_name,
+        ],
+    )
+    last_name = StringField(
+        _l("Last name"),
+        validators=[
+            DataRequired(_l("Enter your last name.")),
+            Length(max=100, message=_l("Enter at most %(max)d characters.")),
+            valid_name,
+        ],
+    )
+    birth_date = BirthDateField(
+        _l("Date of birth"),
+        validators=[InputRequired(_l("Enter your date of birth.")), valid_birth_date],
+        format="%Y-%m-%d",
+    )
+    email = EmailField(
+        _l("Email address"),
+        validators=[
+            DataRequired(_l("Enter your email address.")),
+            Length(max=254, message=_l("Enter at most %(max)d characters.")),
+            safe_email,
+            Email(
+                _l("Enter an email address such as name@example.fr."), check_deliverability=False
+            ),
+        ],
+    )
+    nir = StringField(
+        _l("Social security number (optional)"),
+        validators=[
+            Optional(),
+            Length(max=25, message=_l("Enter at most %(max)d characters.")),
+            valid_nir,
+        ],
+    )
+    details = TextAreaField(
+        _l("Anything that helps us find your data (optional)"),
+        validators=[
+            Optional(),
+            Length(max=DETAILS_MAX, message=_l("Enter at most %(max)d characters.")),
+            plain_text,
+        ],
+    )
+
+    def validate_kind(self, field: RadioField) -> None:
+        # WTForms' own message for an unknown choice is in English only.
+        if field.data not in dict(KIND_CHOICES):
+            raise ValidationError(_l("Choose what you want to do."))
+
+
+class ConfirmForm(FlaskForm):
+    """A button that performs the action a link announced (GET shows, POST acts)."""
+
+
+class WithdrawForm(FlaskForm):
+    confirm = BooleanField(
+        _l("I understand that my request will be closed and not answered."),
+        validators=[DataRequired(_l("Tick the box to confirm that you want to withdraw."))],
+    )
+
+
+class EmailOnlyForm(FlaskForm):
+    email = EmailField(
+        _l("Email address"),
+        validators=[
+            DataRequired(_l("Enter your email address.")),
+            Length(max=254, message=_l("Enter at most %(max)d characters.")),
+            safe_email,
+            Email(
+                _l("Enter an email address such as name@example.fr."), check_deliverability=False
+            ),
+        ],
+    )
+
+
+class ResendForm(FlaskForm):
+    """Sent from the page of an expired link: the link itself says which request."""
+
+    token = StringField(validators=[DataRequired(), Length(max=500)])

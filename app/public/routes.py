@@ -1,0 +1,238 @@
+"""Public pages: file a request, confirm the address, follow and withdraw it.
+
+Views are thin: read the form, call one function of ``app.intake``, commit,
+redirect. Links are identified by their token only; opening a link (GET)
+consumes nothing, the button on the page (POST) acts and redirects to a URL
+without the token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from app import intake, lifecycle, tokens
+from app.extensions import db, limiter
+from app.models import Request, utcnow
+from app.public.forms import (
+    KIND_HELP,
+    ConfirmForm,
+    EmailOnlyForm,
+    RequestForm,
+    ResendForm,
+    WithdrawForm,
+)
+
+bp = Blueprint("public", __name__)
+STATUS_KEY = "status_request"
+
+
+def _portal(name: str) -> Any:
+    return current_app.extensions["portal"][name]
+
+
+def _filing_limit() -> str:
+    return str(current_app.config["RATELIMIT_FILING"])
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("public/index.html", form=RequestForm(), kind_help=KIND_HELP)
+
+
+@bp.post("/")
+@limiter.limit(_filing_limit)
+def file_request() -> Response | tuple[str, int]:
+    form = RequestForm()
+    if not form.validate():
+        return render_template("public/index.html", form=form, kind_help=KIND_HELP), 422
+    intake.file_request(
+        db.session(),
+        intake.Filing(
+            kind=form.kind.data,
+            first_name=form.first_name.data,
+            last_name=form.last_name.data,
+            birth_date=form.birth_date.data,  # type: ignore[arg-type]  # validated above
+            email=form.email.data,
+            locale=str(get_locale() or "fr"),
+            nir=form.nir.data,
+            details=(form.details.data or "").strip() or None,
+        ),
+        now=utcnow(),
+        vault=_portal("vault"),
+        mail=_portal("mail"),
+        per_address_per_hour=current_app.config["FILINGS_PER_ADDRESS_PER_HOUR"],
+    )
+    db.session.commit()
+    return redirect(url_for("public.sent"), 303)
+
+
+@bp.get("/request/sent")
+def sent() -> str:
+    """The same page whatever the address: it reveals nothing about who filed before."""
+    return render_template("public/sent.html")
+
+
+def _link_problem(
+    error: tokens.LinkError, purpose: str, token: str | None = None
+) -> tuple[str, int]:
+    codes = {"invalid": 400, "expired": 410, "used": 409}
+    resend = None
+    if error.reason == "expired" and token and purpose == tokens.VERIFY_EMAIL:
+        resend = ResendForm(formdata=None, token=token)
+    return (
+        render_template(
+            "public/link_problem.html",
+            reason=error.reason,
+            purpose=purpose,
+            resend=resend,
+            email_form=EmailOnlyForm(formdata=None),
+        ),
+        codes[error.reason],
+    )
+
+
+@bp.get("/verify/<token>")
+def verify(token: str) -> str | tuple[str, int]:
+    try:
+        _portal("signer").resolve(
+            db.session(),
+            token,
+            tokens.VERIFY_EMAIL,
+            utcnow(),
+            current_app.config["VERIFY_LINK_MAX_AGE"],
+        )
+    except tokens.LinkError as error:
+        return _link_problem(error, tokens.VERIFY_EMAIL, token)
+    return render_template("public/verify.html", form=ConfirmForm())
+
+
+@bp.post("/verify/<token>")
+def verify_confirm(token: str) -> Response | tuple[str, int]:
+    ConfirmForm().validate_on_submit() or abort(400)
+    now = utcnow()
+    try:
+        link = _portal("signer").resolve(
+            db.session(),
+            token,
+            tokens.VERIFY_EMAIL,
+            now,
+            current_app.config["VERIFY_LINK_MAX_AGE"],
+        )
+        request = intake.verify(db.session(), link, now=now, mail=_portal("mail"))
+    except tokens.LinkError as error:
+        db.session.rollback()
+        return _link_problem(error, tokens.VERIFY_EMAIL, token)
+    except (lifecycle.StaleRequest, lifecycle.TransitionError):
+        db.session.rollback()
+        return _link_problem(tokens.LinkError("used"), tokens.VERIFY_EMAIL)
+    db.session.commit()
+    session[STATUS_KEY] = request.id
+    flash(_("Your email address is confirmed and your request has been received."))
+    return redirect(url_for("public.status"), 303)
+
+
+@bp.post("/verify/resend")
+@limiter.limit("10 per hour")
+def verify_resend() -> Response:
+    """A new verification link for the request of an expired one, to the same address."""
+    form = ResendForm()
+    if form.validate_on_submit():
+        link = _portal("signer").find(db.session(), form.token.data, tokens.VERIFY_EMAIL)
+        request = db.session.get(Request, link.request_id) if link else None
+        if request is not None and intake.resend_verification(
+            db.session(), request, now=utcnow(), mail=_portal("mail")
+        ):
+            db.session.commit()
+    return redirect(url_for("public.sent"), 303)
+
+
+@bp.get("/s/<token>")
+def status_link(token: str) -> Response | tuple[str, int]:
+    """Open the status page from an emailed link, then drop the token from the URL."""
+    try:
+        link = _portal("signer").resolve(
+            db.session(),
+            token,
+            tokens.STATUS_PAGE,
+            utcnow(),
+            current_app.config["STATUS_LINK_MAX_AGE"],
+        )
+    except tokens.LinkError as error:
+        return _link_problem(error, tokens.STATUS_PAGE)
+    session[STATUS_KEY] = link.request_id
+    return redirect(url_for("public.status"), 303)
+
+
+def _followed_request() -> Request | None:
+    request_id = session.get(STATUS_KEY)
+    if not isinstance(request_id, int):
+        return None
+    return db.session.get(Request, request_id)
+
+
+@bp.get("/status")
+def status() -> str | tuple[str, int]:
+    request = _followed_request()
+    if request is None:
+        return render_template("public/status_missing.html", form=EmailOnlyForm()), 403
+    return render_template(
+        "public/status.html",
+        request=request,
+        is_open=lifecycle.is_open(request.status),
+        can_withdraw=lifecycle.can_move(request.status, "withdrawn"),
+    )
+
+
+@bp.route("/status/withdraw", methods=["GET", "POST"])
+def withdraw() -> Response | str | tuple[str, int]:
+    request = _followed_request()
+    if request is None:
+        return redirect(url_for("public.status"), 303)
+    if not lifecycle.can_move(request.status, "withdrawn"):
+        flash(_("This request can no longer be withdrawn."))
+        return redirect(url_for("public.status"), 303)
+    form = WithdrawForm()
+    if not form.validate_on_submit():
+        code = 422 if form.is_submitted() else 200
+        return render_template("public/withdraw.html", form=form, request=request), code
+    try:
+        intake.withdraw(db.session(), request, now=utcnow(), mail=_portal("mail"))
+    except (lifecycle.StaleRequest, lifecycle.TransitionError):
+        db.session.rollback()
+        flash(_("This request changed in the meantime; here is its current state."))
+        return redirect(url_for("public.status"), 303)
+    db.session.commit()
+    flash(_("Your request has been withdrawn. A confirmation has been sent to you by email."))
+    return redirect(url_for("public.status"), 303)
+
+
+@bp.route("/status/link", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def new_status_link() -> Response | str | tuple[str, int]:
+    """Email a fresh status link; the answer is the same for any address."""
+    form = EmailOnlyForm()
+    if not form.validate_on_submit():
+        code = 422 if form.is_submitted() else 200
+        return render_template("public/status_link.html", form=form), code
+    intake.send_status_links(db.session(), form.email.data, now=utcnow(), mail=_portal("mail"))
+    db.session.commit()
+    return redirect(url_for("public.sent"), 303)
+
+
+@bp.get("/accessibility")
+def accessibility() -> str:
+    return render_template("public/accessibility.html")

@@ -1,0 +1,205 @@
+"""Settings of the portal, read from environment variables.
+
+Three shapes share one code path: ``production`` (the default, strict: it
+refuses to start on a missing or weak setting), ``demo`` (a laptop with no
+server: SQLite, mail written to files, secrets generated once and kept in
+``instance/``) and ``test``. Every difference between them is here.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent
+INSTANCE = ROOT / "instance"
+ENVIRONMENTS = ("production", "demo", "test")
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message names every problem at once."""
+
+
+def parse_bool(name: str, raw: str | None, default: bool) -> bool:
+    """Read a boolean strictly, so that ``"false"`` never means true."""
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean: use true or false.")
+
+
+def parse_int(name: str, raw: str | None, default: int) -> int:
+    """Read a positive integer, naming the setting when it is not one."""
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number.") from None
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} must not be negative.")
+    return value
+
+
+def _instance_secret(name: str, make: Any) -> str:
+    """Generate a demo secret once and keep it in ``instance/`` across restarts."""
+    INSTANCE.mkdir(exist_ok=True)
+    path = INSTANCE / name
+    if not path.exists():
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask configuration from an environment mapping (``os.environ``)."""
+    env = os.environ if env is None else env
+    shape = env.get("PORTAL_ENV", "production").strip().lower()
+    if shape not in ENVIRONMENTS:
+        raise ConfigError(f"PORTAL_ENV={shape!r}: choose one of {', '.join(ENVIRONMENTS)}.")
+    strict = shape == "production"
+    problems: list[str] = []
+
+    secret_key = env.get("SECRET_KEY", "")
+    if not secret_key and shape == "demo":
+        secret_key = _instance_secret("secret_key", lambda: secrets.token_urlsafe(48))
+    if not secret_key and shape == "test":
+        secret_key = "test-only-secret-key-" + "x" * 32
+    if len(secret_key) < MIN_SECRET_LENGTH:
+        problems.append(
+            f"SECRET_KEY must be set to at least {MIN_SECRET_LENGTH} random characters "
+            '(python -c "import secrets; print(secrets.token_urlsafe(48))").'
+        )
+
+    keys_raw = env.get("DATA_ENCRYPTION_KEYS", "")
+    if not keys_raw and shape == "demo":
+        keys_raw = _instance_secret("data_key", lambda: Fernet.generate_key().decode())
+    if not keys_raw and shape == "test":
+        keys_raw = Fernet.generate_key().decode()
+    keys = [k.strip() for k in keys_raw.split(",") if k.strip()]
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError:
+            problems.append("DATA_ENCRYPTION_KEYS holds a value that is not a Fernet key.")
+            break
+    if not keys:
+        problems.append(
+            "DATA_ENCRYPTION_KEYS must list at least one Fernet key, newest first "
+            '(python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())").'
+        )
+
+    base_url = env.get("PORTAL_BASE_URL", "").strip().rstrip("/")
+    if not base_url:
+        if strict:
+            problems.append("PORTAL_BASE_URL must be set: every emailed link is built from it.")
+        base_url = "http://127.0.0.1:5000"
+    elif not base_url.startswith(("https://", "http://")):
+        problems.append("PORTAL_BASE_URL must start with https:// (or http:// on a laptop).")
+    elif strict and not base_url.startswith("https://"):
+        problems.append("PORTAL_BASE_URL must use https:// in production.")
+
+    debug = parse_bool("FLASK_DEBUG", env.get("FLASK_DEBUG"), False)
+    if strict and debug:
+        problems.append("FLASK_DEBUG must be off in production.")
+
+    mail_server = env.get("MAIL_SERVER", "").strip() or None
+    if strict and not mail_server:
+        problems.append("MAIL_SERVER must be set in production (mail to files is for the demo).")
+
+    database_url = env.get("DATABASE_URL", "").strip() or (
+        f"sqlite:///{INSTANCE / 'portal.sqlite3'}"
+    )
+    secure = strict or parse_bool("SESSION_COOKIE_SECURE", env.get("SESSION_COOKIE_SECURE"), False)
+    trusted = [h.strip() for h in env.get("TRUSTED_HOSTS", "").split(",") if h.strip()]
+
+    try:
+        numbers = {
+            "VERIFY_LINK_MAX_AGE": parse_int(
+                "VERIFY_LINK_MAX_AGE", env.get("VERIFY_LINK_MAX_AGE"), 24 * 3600
+            ),
+            "STATUS_LINK_MAX_AGE": parse_int(
+                "STATUS_LINK_MAX_AGE", env.get("STATUS_LINK_MAX_AGE"), 400 * 24 * 3600
+            ),
+            "UNVERIFIED_TTL": parse_int(
+                "UNVERIFIED_TTL", env.get("UNVERIFIED_TTL"), 7 * 24 * 3600
+            ),
+            "FILINGS_PER_ADDRESS_PER_HOUR": parse_int(
+                "FILINGS_PER_ADDRESS_PER_HOUR", env.get("FILINGS_PER_ADDRESS_PER_HOUR"), 5
+            ),
+            "JOB_MAX_ATTEMPTS": parse_int("JOB_MAX_ATTEMPTS", env.get("JOB_MAX_ATTEMPTS"), 8),
+            "JOB_LEASE_SECONDS": parse_int("JOB_LEASE_SECONDS", env.get("JOB_LEASE_SECONDS"), 300),
+            "JOB_BACKOFF_SECONDS": parse_int(
+                "JOB_BACKOFF_SECONDS", env.get("JOB_BACKOFF_SECONDS"), 30
+            ),
+            "JOB_BACKOFF_MAX_SECONDS": parse_int(
+                "JOB_BACKOFF_MAX_SECONDS", env.get("JOB_BACKOFF_MAX_SECONDS"), 6 * 3600
+            ),
+            "WORKER_POLL_SECONDS": parse_int(
+                "WORKER_POLL_SECONDS", env.get("WORKER_POLL_SECONDS"), 2
+            ),
+            "PROXY_COUNT": parse_int("PROXY_COUNT", env.get("PROXY_COUNT"), 0),
+            "MAIL_PORT": parse_int("MAIL_PORT", env.get("MAIL_PORT"), 25),
+            "MAX_CONTENT_LENGTH": parse_int(
+                "MAX_CONTENT_LENGTH", env.get("MAX_CONTENT_LENGTH"), 256 * 1024
+            ),
+        }
+        flags = {
+            "MAIL_USE_TLS": parse_bool("MAIL_USE_TLS", env.get("MAIL_USE_TLS"), False),
+            "MAIL_USE_SSL": parse_bool("MAIL_USE_SSL", env.get("MAIL_USE_SSL"), False),
+            "RATELIMIT_ENABLED": parse_bool(
+                "RATELIMIT_ENABLED", env.get("RATELIMIT_ENABLED"), True
+            ),
+        }
+    except ConfigError as error:
+        problems.append(str(error))
+        numbers, flags = {}, {}
+
+    if problems:
+        raise ConfigError("The portal cannot start:\n" + "\n".join(f"  - {p}" for p in problems))
+
+    cookie_name = "__Host-portal" if secure else "portal_session"
+    return {
+        "PORTAL_ENV": shape,
+        "DEMO": shape == "demo",
+        "TESTING": shape == "test",
+        "DEBUG": debug,
+        "SECRET_KEY": secret_key,
+        "DATA_ENCRYPTION_KEYS": keys,
+        "PORTAL_BASE_URL": base_url,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MAIL_SERVER": mail_server,
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER")
+        or "Portail des droits <ne-pas-repondre@localhost>",
+        "MAIL_DIR": env.get("MAIL_DIR") or str(INSTANCE / "mail"),
+        "TRUSTED_HOSTS": trusted or None,
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
+        "RATELIMIT_FILING": env.get("RATELIMIT_FILING") or "20 per hour",
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "SESSION_COOKIE_NAME": cookie_name,
+        "SESSION_COOKIE_SECURE": secure,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+        "HSTS": strict,
+        "WTF_CSRF_TIME_LIMIT": 3600 * 4,
+        "BABEL_DEFAULT_LOCALE": "fr",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
+        "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
+        **numbers,
+        **flags,
+    }
