@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
         instance_path=str(ROOT / "instance"),
     )
-    settings = load_config()
-    if config:
-        settings.update(config)
+    config = dict(config or {})
+    environment = dict(os.environ)
+    if "PORTAL_ENV" in config:
+        environment["PORTAL_ENV"] = config["PORTAL_ENV"]
+    settings = load_config(environment)
+    settings.update(config)
     app.config.from_mapping(settings)
     register_extensions(app)
     register_services(app)

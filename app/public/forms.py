@@ -9,6 +9,7 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     Email,
@@ -21,12 +22,13 @@ from wtforms.validators import (
 from app.nir import NirError, normalize_nir
 
 KIND_CHOICES = [
-    ("access", _l("See my data")),
-    ("erasure", _l("Delete my data")),
-    ("objection", _l("Object to the reuse of my data for research")),
-    ("rectification", _l("Correct my data")),
-    ("portability", _l("Receive my data to take it elsewhere")),
+    SelectChoice("access", _l("See my data")),
+    SelectChoice("erasure", _l("Delete my data")),
+    SelectChoice("objection", _l("Object to the reuse of my data for research")),
+    SelectChoice("rectification", _l("Correct my data")),
+    SelectChoice("portability", _l("Receive my data to take it elsewhere")),
 ]
+KINDS = frozenset(choice.value for choice in KIND_CHOICES)
 KIND_HELP = {
     "access": _l(
         "Get a copy of the health data held about you, where it comes from and who receives it."
@@ -166,7 +168,7 @@ class RequestForm(FlaskForm):
 
     def validate_kind(self, field: RadioField) -> None:
         # WTForms' own message for an unknown choice is in English only.
-        if field.data not in dict(KIND_CHOICES):
+        if field.data not in KINDS:
             raise ValidationError(_l("Choose what you want to do."))
 
 

@@ -1,0 +1,59 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   run the portal with demo data on SQLite, http://127.0.0.1:5000
+#   make test   run the whole suite (SQLite; PostgreSQL too when TEST_DATABASE_URL is set)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+FLASK  := $(BIN)/flask --app wsgi
+PYTEST_ARGS ?=
+
+.PHONY: install translations demo run-demo test test-sqlite test-postgres lint format clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+translations: $(STAMP)
+	$(BIN)/pybabel compile --statistics -d translations
+
+install: $(STAMP) translations
+
+demo: install
+	PORTAL_ENV=demo $(FLASK) db upgrade
+	@echo
+	@echo "  Portal:        http://127.0.0.1:5000"
+	@echo "  Demo mailbox:  http://127.0.0.1:5000/demo/mailbox  (emails are written to instance/mail/)"
+	@echo "  Stop with Ctrl-C."
+	@echo
+	@PORTAL_ENV=demo bash -c 'trap "kill 0" EXIT; $(FLASK) worker & $(FLASK) run --host 127.0.0.1 --port 5000'
+
+test: install
+	@if [ -n "$(TEST_DATABASE_URL)" ]; then \
+		$(MAKE) --no-print-directory test-sqlite && $(MAKE) --no-print-directory test-postgres; \
+	else \
+		$(MAKE) --no-print-directory test-sqlite; \
+	fi
+
+test-sqlite: install
+	@echo "== tests on SQLite =="
+	env -u TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: install
+	@echo "== tests on PostgreSQL ($(TEST_DATABASE_URL)) =="
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,149 @@
+"""The public form: bad input gets a clear message and changes nothing."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from bs4 import BeautifulSoup
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Job, Request
+from tests.conftest import VALID_FILING, csrf_from, post_form
+
+TOMORROW = (date.today() + timedelta(days=1)).isoformat()
+
+BAD_INPUT = [
+    ("kind", "deletion-of-everything", "Choose what you want to do."),
+    ("kind", "", "Choose what you want to do."),
+    ("first_name", "", "Enter your first name."),
+    ("first_name", "A" * 101, "Enter at most 100 characters."),
+    ("first_name", "Jean\r\nBcc: victim@example.org", "Use letters only"),
+    ("first_name", "Jean\x00", "Use letters only"),
+    ("first_name", "<script>", "Use letters only"),
+    ("last_name", "Dupont\x1b[31m", "Use letters only"),
+    ("last_name", "1234", "Use letters only"),
+    ("birth_date", TOMORROW, "The date of birth cannot be in the future."),
+    ("birth_date", "1850-01-01", "Check the year of your date of birth."),
+    ("birth_date", "14/07/1980x", "Enter a real date"),
+    ("birth_date", "", "Enter your date of birth."),
+    ("email", "not-an-address", "Enter an email address such as name@example.fr."),
+    ("email", "a@example.fr\r\nBcc: victim@example.org", "Enter an email address"),
+    ("email", "a@example.fr\nX", "Enter an email address"),
+    ("email", "x" * 250 + "@example.fr", "Enter at most 254 characters."),
+    ("email", "", "Enter your email address."),
+    ("nir", "255081416802539", "check the last two digits"),
+    ("nir", "25508141680253", "15 characters"),
+    ("nir", "2550814168025380", "15 characters"),
+    ("nir", "25508141680X538", "only digits"),
+    ("nir", "955081416802538", "must start with 1 or 2"),
+    ("details", "x" * 2001, "Enter at most 2000 characters."),
+    ("details", "hello\x07bell", "Remove special characters"),
+]
+
+
+def _counts(app):
+    with app.app_context():
+        return (
+            db.session.scalar(select(func.count()).select_from(Request)),
+            db.session.scalar(select(func.count()).select_from(Job)),
+        )
+
+
+@pytest.mark.parametrize(("field", "value", "message"), BAD_INPUT)
+def test_bad_input_is_refused_with_a_message_beside_the_field(app, field, value, message):
+    """Each bad value gives a 422 page with its message next to the field; nothing is stored."""
+    client = app.test_client()
+    client.get("/?lang=en")
+    response = post_form(client, "/", {**VALID_FILING, field: value})
+    assert response.status_code == 422
+    soup = BeautifulSoup(response.data, "html.parser")
+    error = soup.find(id=f"{field}-error")
+    assert error is not None, f"no error beside {field}"
+    assert message in error.get_text()
+    summary = soup.find(class_="error-summary")
+    assert summary is not None and message in summary.get_text()
+    assert _counts(app) == (0, 0)
+    # The value typed is echoed escaped, never as markup (the portal serves no script).
+    assert b"<script" not in response.data
+
+
+def test_a_field_in_error_points_to_its_message(app):
+    """The input is marked invalid and described by its error message, for screen readers."""
+    client = app.test_client()
+    response = post_form(client, "/", {**VALID_FILING, "email": "nope"})
+    soup = BeautifulSoup(response.data, "html.parser")
+    field = soup.find("input", attrs={"name": "email"})
+    assert field["aria-invalid"] == "true"
+    assert "email-error" in field["aria-describedby"].split()
+
+
+def test_the_form_works_in_french_by_default(app):
+    """Without a choice, the page and its error messages are in French."""
+    client = app.test_client()
+    page = client.get("/")
+    assert b'<html lang="fr">' in page.data
+    response = post_form(client, "/", {**VALID_FILING, "first_name": ""})
+    assert "Saisissez votre prénom" in response.get_data(as_text=True)
+
+
+def test_a_valid_filing_stores_an_unverified_request_and_one_email_job(app):
+    """A valid form stores the request unverified, encrypted, with one verification job."""
+    response = post_form(app.test_client(), "/", VALID_FILING)
+    assert response.status_code == 303
+    assert _counts(app) == (1, 1)
+    with app.app_context():
+        request = db.session.scalar(select(Request))
+        assert request.status == "unverified"
+        assert request.reference is None and request.due_on is None
+        assert request.nir_encrypted and "255081416802538" not in request.nir_encrypted
+        assert request.details_encrypted and "Lyon" not in request.details_encrypted
+        vault = app.extensions["portal"]["vault"]
+        assert vault.decrypt(request.nir_encrypted) == "255081416802538"
+        job = db.session.scalar(select(Job))
+        assert job.kind == "send_email" and job.payload["template"] == "verify"
+
+
+def test_corsican_number_and_spaces_are_accepted(app):
+    """A Corsican number typed with spaces is accepted and stored in canonical form."""
+    response = post_form(app.test_client(), "/", {**VALID_FILING, "nir": "2 53 07 2A 073 004 43"})
+    assert response.status_code == 303
+    with app.app_context():
+        request = db.session.scalar(select(Request))
+        assert app.extensions["portal"]["vault"].decrypt(request.nir_encrypted) == "253072A07300443"
+
+
+def test_a_missing_csrf_token_is_refused_and_changes_nothing(app):
+    """A POST without its CSRF token gets a clear 400 page and stores nothing."""
+    response = app.test_client().post("/", data=VALID_FILING)
+    assert response.status_code == 400
+    assert _counts(app) == (0, 0)
+
+
+def test_filings_per_address_are_capped_silently(make_app):
+    """Past the hourly cap for one address, the same page shows but nothing is stored."""
+    app = make_app(FILINGS_PER_ADDRESS_PER_HOUR=2)
+    answers = [post_form(app.test_client(), "/", VALID_FILING) for _ in range(4)]
+    assert {a.status_code for a in answers} == {303}
+    assert {a.headers["Location"] for a in answers} == {"/request/sent"}
+    assert _counts(app) == (2, 2)
+
+
+def test_filings_per_ip_are_rate_limited(make_app):
+    """Past the per-IP limit, filing answers 429 with a clear page."""
+    app = make_app(RATELIMIT_FILING="3 per hour")
+    client = app.test_client()
+    codes = [
+        post_form(client, "/", {**VALID_FILING, "email": f"p{i}@example.fr"}).status_code
+        for i in range(4)
+    ]
+    assert codes == [303, 303, 303, 429]
+    assert _counts(app) == (3, 3)
+
+
+def test_an_oversized_body_is_refused(app):
+    """A body over MAX_CONTENT_LENGTH is refused with 413 before anything is read."""
+    response = app.test_client().post("/", data={"details": "x" * 300_000})
+    assert response.status_code == 413
+    assert _counts(app) == (0, 0)
