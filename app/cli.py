@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from app import audit, intake, jobs, worker
@@ -42,6 +43,7 @@ def housekeeping(app: Flask) -> None:
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run the jobs due now, then exit.")
 @click.option("--batch", default=10, show_default=True, help="Jobs claimed at a time.")
+@with_appcontext
 def worker_command(once: bool, batch: int) -> None:
     """Send queued emails and run background jobs until stopped (Ctrl-C or SIGTERM)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -93,7 +95,7 @@ def worker_command(once: bool, batch: int) -> None:
     click.echo(f"worker {name} stopped", err=True)
 
 
-@click.group("jobs")
+@click.group("jobs", cls=AppGroup)
 def jobs_group() -> None:
     """Inspect the job queue and retry parked jobs."""
 
@@ -120,7 +122,7 @@ def jobs_retry(job_id: int) -> None:
     click.echo(f"job {job_id} queued again")
 
 
-@click.group("audit")
+@click.group("audit", cls=AppGroup)
 def audit_group() -> None:
     """Check the audit trail."""
 

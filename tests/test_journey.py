@@ -90,8 +90,8 @@ def test_emails_follow_the_language_of_the_form(smtp_app, smtp):
     run_jobs(smtp_app)
     [to_jane] = smtp.received.to("jane@example.org")
     [to_jeanne] = smtp.received.to("jeanne@example.fr")
-    assert "Confirm" in to_jane["Subject"]
-    assert "Confirm" not in to_jeanne["Subject"]
+    assert to_jane["Subject"] == "Confirm your email address to send your request"
+    assert to_jeanne["Subject"] == "Confirmez votre adresse e-mail pour envoyer votre demande"
     assert "<html lang=\"en\">" in to_jane.get_body(preferencelist=("html",)).get_content()
 
 
