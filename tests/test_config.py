@@ -1,0 +1,91 @@
+"""Configuration: production refuses to start on a missing or weak setting, and says which."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+
+from config import ConfigError, load_config, parse_bool
+
+GOOD_PRODUCTION = {
+    "PORTAL_ENV": "production",
+    "SECRET_KEY": "s" * 48,
+    "DATA_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    "PORTAL_BASE_URL": "https://droits.example.fr",
+    "MAIL_SERVER": "smtp.example.fr",
+    "DATABASE_URL": "postgresql+psycopg://portal@db/portal",
+}
+
+
+def test_a_complete_production_configuration_loads():
+    """Every required production setting present: the portal starts, secure cookies on."""
+    config = load_config(GOOD_PRODUCTION)
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["SESSION_COOKIE_NAME"].startswith("__Host-")
+    assert config["HSTS"] is True
+    assert config["PORTAL_BASE_URL"] == "https://droits.example.fr"
+
+
+def test_production_names_every_missing_setting_at_once():
+    """An empty production environment fails with one error naming each missing setting."""
+    with pytest.raises(ConfigError) as error:
+        load_config({"PORTAL_ENV": "production"})
+    message = str(error.value)
+    for name in ("SECRET_KEY", "DATA_ENCRYPTION_KEYS", "PORTAL_BASE_URL", "MAIL_SERVER"):
+        assert name in message
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("SECRET_KEY", "short", "SECRET_KEY"),
+        ("DATA_ENCRYPTION_KEYS", "not-a-key", "DATA_ENCRYPTION_KEYS"),
+        ("PORTAL_BASE_URL", "http://droits.example.fr", "https://"),
+        ("PORTAL_BASE_URL", "droits.example.fr", "PORTAL_BASE_URL"),
+        ("FLASK_DEBUG", "true", "FLASK_DEBUG"),
+        ("FLASK_DEBUG", "maybe", "FLASK_DEBUG"),
+        ("JOB_MAX_ATTEMPTS", "many", "JOB_MAX_ATTEMPTS"),
+        ("MAIL_PORT", "-1", "MAIL_PORT"),
+        ("PORTAL_ENV", "staging", "PORTAL_ENV"),
+    ],
+)
+def test_a_bad_production_setting_is_named(key, value, named):
+    """Each wrong value stops the start with a message that names the setting."""
+    with pytest.raises(ConfigError, match=named):
+        load_config({**GOOD_PRODUCTION, key: value})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("false", False), ("False", False), ("0", False), ("no", False), ("off", False),
+     ("true", True), ("1", True), ("yes", True), ("on", True), ("", True), (None, True)],
+)
+def test_booleans_are_parsed_strictly(raw, expected):
+    """'false' is false, empty falls back to the default, anything else is an error."""
+    assert parse_bool("X", raw, True) is expected
+
+
+def test_demo_generates_and_keeps_its_secrets(tmp_path, monkeypatch):
+    """The demo needs no setting: it creates a secret key and a data key once and reuses them."""
+    import config as settings
+
+    monkeypatch.setattr(settings, "INSTANCE", tmp_path)
+    first = load_config({"PORTAL_ENV": "demo"})
+    second = load_config({"PORTAL_ENV": "demo"})
+    assert len(first["SECRET_KEY"]) >= 32
+    assert first["SECRET_KEY"] == second["SECRET_KEY"]
+    assert first["DATA_ENCRYPTION_KEYS"] == second["DATA_ENCRYPTION_KEYS"]
+    assert first["MAIL_SERVER"] is None
+    assert first["SESSION_COOKIE_SECURE"] is False
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_wsgi_entry_point_refuses_to_start_unconfigured(monkeypatch):
+    """`create_app()` in production without settings raises before serving anything."""
+    from app import create_app
+
+    for key in GOOD_PRODUCTION:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("PORTAL_ENV", "production")
+    with pytest.raises(ConfigError):
+        create_app()
