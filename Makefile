@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 FLASK  := $(BIN)/flask --app wsgi
 PYTEST_ARGS ?=
 
-.PHONY: install translations demo run-demo test test-sqlite test-postgres lint format clean
+.PHONY: install translations messages demo run-demo test test-sqlite test-postgres lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,13 @@ translations: $(STAMP)
 	$(BIN)/pybabel compile --statistics -d translations
 
 install: $(STAMP) translations
+
+# After adding or changing a user-facing string: extract, merge, then translate
+# the new entries in translations/fr/LC_MESSAGES/messages.po (tests fail until then).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --add-comments=TRANSLATORS: \
+		--project=health-data-rights-portal -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --ignore-obsolete
 
 demo: install
 	PORTAL_ENV=demo $(FLASK) db upgrade

@@ -118,6 +118,15 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     if strict and not mail_server:
         problems.append("MAIL_SERVER must be set in production (mail to files is for the demo).")
 
+    contact = env.get("CONTACT_EMAIL", "").strip()
+    if not contact:
+        if strict:
+            problems.append(
+                "CONTACT_EMAIL must be set: the data protection officer's address, shown to "
+                "requesters (GDPR Art. 37(7))."
+            )
+        contact = "dpo@example.org"
+
     database_url = env.get("DATABASE_URL", "").strip() or (
         f"sqlite:///{INSTANCE / 'portal.sqlite3'}"
     )
@@ -187,6 +196,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAIL_SUPPRESS_SEND": False,
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER")
         or "Portail des droits <ne-pas-repondre@localhost>",
+        "CONTACT_EMAIL": contact,
         "MAIL_DIR": env.get("MAIL_DIR") or str(INSTANCE / "mail"),
         "TRUSTED_HOSTS": trusted or None,
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",

@@ -12,6 +12,7 @@ import traceback
 from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
+from markupsafe import escape
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -50,7 +51,13 @@ def render_error(code: int, message: str | None = None) -> ResponseReturnValue:
     if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
         return jsonify(error=code, message=text), code
     title = str(TITLES.get(code, TITLES[400]))
-    return render_template("errors/error.html", code=code, title=title, message=text), code
+    try:
+        return render_template("errors/error.html", code=code, title=title, message=text), code
+    except Exception:
+        # A request refused before routing (unknown Host) cannot build links:
+        # answer with a bare page rather than fail again.
+        page = f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1>"
+        return page + f"<p>{escape(text)}</p>", code
 
 
 def init_app(app: Flask) -> None:

@@ -13,6 +13,7 @@ GOOD_PRODUCTION = {
     "DATA_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     "PORTAL_BASE_URL": "https://droits.example.fr",
     "MAIL_SERVER": "smtp.example.fr",
+    "CONTACT_EMAIL": "dpo@example.fr",
     "DATABASE_URL": "postgresql+psycopg://portal@db/portal",
 }
 
@@ -31,7 +32,9 @@ def test_production_names_every_missing_setting_at_once():
     with pytest.raises(ConfigError) as error:
         load_config({"PORTAL_ENV": "production"})
     message = str(error.value)
-    for name in ("SECRET_KEY", "DATA_ENCRYPTION_KEYS", "PORTAL_BASE_URL", "MAIL_SERVER"):
+    for name in (
+        "SECRET_KEY", "DATA_ENCRYPTION_KEYS", "PORTAL_BASE_URL", "MAIL_SERVER", "CONTACT_EMAIL"
+    ):
         assert name in message
 
 

@@ -37,7 +37,7 @@ BAD_INPUT = [
     ("nir", "25508141680253", "15 characters"),
     ("nir", "2550814168025380", "15 characters"),
     ("nir", "25508141680X538", "only digits"),
-    ("nir", "955081416802538", "must start with 1 or 2"),
+    ("nir", "955081416802538", "check its first digit"),
     ("details", "x" * 2001, "Enter at most 2000 characters."),
     ("details", "hello\x07bell", "Remove special characters"),
 ]
@@ -147,3 +147,11 @@ def test_an_oversized_body_is_refused(app):
     response = app.test_client().post("/", data={"details": "x" * 300_000})
     assert response.status_code == 413
     assert _counts(app) == (0, 0)
+
+
+def test_a_birth_date_typed_the_french_way_is_accepted(app):
+    """Without a date picker people type 14/07/1980; it is read as 14 July 1980."""
+    response = post_form(app.test_client(), "/", {**VALID_FILING, "birth_date": "14/07/1980"})
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(Request.birth_date)) == date(1980, 7, 14)

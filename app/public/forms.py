@@ -42,10 +42,10 @@ KIND_HELP = {
     "portability": _l("Receive the data you provided in a machine-readable file."),
 }
 NIR_MESSAGES = {
-    "length": _l("A social security number has 15 characters (13 digits and a 2-digit key)."),
+    "length": _l("A social security number has 15 characters, key included."),
     "characters": _l("A social security number holds only digits (and 2A or 2B for Corsica)."),
     "key": _l("This social security number is not valid: check the last two digits (the key)."),
-    "sex": _l("This social security number is not valid: it must start with 1 or 2."),
+    "sex": _l("This social security number is not valid: check its first digit."),
     "month": _l("This social security number is not valid: check the month of birth."),
 }
 NAME_PATTERN = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ '’.\-])*$")
@@ -136,7 +136,9 @@ class RequestForm(FlaskForm):
     birth_date = BirthDateField(
         _l("Date of birth"),
         validators=[InputRequired(_l("Enter your date of birth.")), valid_birth_date],
-        format="%Y-%m-%d",
+        # Browsers with a date picker send ISO dates; people typing in a plain
+        # text box write them the French way.
+        format=["%Y-%m-%d", "%d/%m/%Y"],
     )
     email = EmailField(
         _l("Email address"),

@@ -8,6 +8,7 @@ without the token.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import (
@@ -38,6 +39,8 @@ from app.public.forms import (
 
 bp = Blueprint("public", __name__)
 STATUS_KEY = "status_request"
+# Moved forward whenever the accessibility statement is reviewed.
+STATEMENT_DATE = date(2026, 11, 29)
 
 
 def _portal(name: str) -> Any:
@@ -235,4 +238,4 @@ def new_status_link() -> Response | str | tuple[str, int]:
 
 @bp.get("/accessibility")
 def accessibility() -> str:
-    return render_template("public/accessibility.html")
+    return render_template("public/accessibility.html", statement_date=STATEMENT_DATE)
