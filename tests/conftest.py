@@ -149,7 +149,9 @@ def csrf_from(html: bytes | str) -> str:
     return str(tag["value"])
 
 
-def post_form(client: FlaskClient, page: str, data: dict[str, Any], action: str | None = None) -> Any:
+def post_form(
+    client: FlaskClient, page: str, data: dict[str, Any], action: str | None = None
+) -> Any:
     """Open ``page`` like a browser, then submit its form with ``data`` and its CSRF token."""
     shown = client.get(page)
     assert shown.status_code == 200, shown.status_code

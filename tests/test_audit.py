@@ -16,8 +16,14 @@ from tests.conftest import VALID_FILING, csrf_from, link_in, post_form, run_jobs
 def _append(app, count: int) -> None:
     with app.app_context():
         for i in range(count):
-            audit.record(db.session(), actor="system", action="test.event", now=utcnow(),
-                         request_id=i, details={"n": i})
+            audit.record(
+                db.session(),
+                actor="system",
+                action="test.event",
+                now=utcnow(),
+                request_id=i,
+                details={"n": i},
+            )
         db.session.commit()
         db.session.remove()
 
@@ -76,9 +82,8 @@ def test_audit_events_of_a_journey_hold_no_personal_data(app):
     client = app.test_client()
     post_form(client, "/", VALID_FILING)
     run_jobs(app)
-    from pathlib import Path
-
     from email import message_from_bytes, policy
+    from pathlib import Path
 
     [eml] = Path(app.config["MAIL_DIR"]).glob("*.eml")
     message = message_from_bytes(eml.read_bytes(), policy=policy.default)

@@ -33,7 +33,11 @@ def test_production_names_every_missing_setting_at_once():
         load_config({"PORTAL_ENV": "production"})
     message = str(error.value)
     for name in (
-        "SECRET_KEY", "DATA_ENCRYPTION_KEYS", "PORTAL_BASE_URL", "MAIL_SERVER", "CONTACT_EMAIL"
+        "SECRET_KEY",
+        "DATA_ENCRYPTION_KEYS",
+        "PORTAL_BASE_URL",
+        "MAIL_SERVER",
+        "CONTACT_EMAIL",
     ):
         assert name in message
 
@@ -60,8 +64,19 @@ def test_a_bad_production_setting_is_named(key, value, named):
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("false", False), ("False", False), ("0", False), ("no", False), ("off", False),
-     ("true", True), ("1", True), ("yes", True), ("on", True), ("", True), (None, True)],
+    [
+        ("false", False),
+        ("False", False),
+        ("0", False),
+        ("no", False),
+        ("off", False),
+        ("true", True),
+        ("1", True),
+        ("yes", True),
+        ("on", True),
+        ("", True),
+        (None, True),
+    ],
 )
 def test_booleans_are_parsed_strictly(raw, expected):
     """'false' is false, empty falls back to the default, anything else is an error."""

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Job, Request
-from tests.conftest import VALID_FILING, csrf_from, post_form
+from tests.conftest import VALID_FILING, post_form
 
 TOMORROW = (date.today() + timedelta(days=1)).isoformat()
 
@@ -111,7 +111,9 @@ def test_corsican_number_and_spaces_are_accepted(app):
     assert response.status_code == 303
     with app.app_context():
         request = db.session.scalar(select(Request))
-        assert app.extensions["portal"]["vault"].decrypt(request.nir_encrypted) == "253072A07300443"
+        assert (
+            app.extensions["portal"]["vault"].decrypt(request.nir_encrypted) == "253072A07300443"
+        )
 
 
 def test_a_missing_csrf_token_is_refused_and_changes_nothing(app):

@@ -92,7 +92,7 @@ def test_emails_follow_the_language_of_the_form(smtp_app, smtp):
     [to_jeanne] = smtp.received.to("jeanne@example.fr")
     assert to_jane["Subject"] == "Confirm your email address to send your request"
     assert to_jeanne["Subject"] == "Confirmez votre adresse e-mail pour envoyer votre demande"
-    assert "<html lang=\"en\">" in to_jane.get_body(preferencelist=("html",)).get_content()
+    assert '<html lang="en">' in to_jane.get_body(preferencelist=("html",)).get_content()
 
 
 def test_same_answer_for_known_and_unknown_addresses(smtp_app, smtp):

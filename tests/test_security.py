@@ -12,7 +12,12 @@ def test_every_page_sends_the_security_headers(client):
     """CSP without third parties, nosniff, no framing, no referrer, no caching of pages."""
     response = client.get("/")
     csp = response.headers["Content-Security-Policy"]
-    for part in ("default-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"):
+    for part in (
+        "default-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ):
         assert part in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "no-referrer"

@@ -1,0 +1,84 @@
+"""The requester's status page, withdrawal and the demo mailbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Request
+from tests.conftest import VALID_FILING, csrf_from, link_in, post_form, run_jobs
+
+
+def _received(app, smtp, client):
+    post_form(client, "/", VALID_FILING)
+    run_jobs(app)
+    path = link_in(smtp.received.messages[-1])
+    client.post(path, data={"csrf_token": csrf_from(client.get(path).data)})
+    run_jobs(app)
+
+
+def test_the_status_page_shows_reference_right_dates_and_timeline(smtp_app, smtp):
+    """Reference, right, status, received and due dates, and the timeline are shown."""
+    client = smtp_app.test_client()
+    client.get("/?lang=en")
+    _received(smtp_app, smtp, client)
+    page = client.get("/status").get_data(as_text=True)
+    with smtp_app.app_context():
+        request = db.session.scalar(select(Request))
+    assert request.reference in page
+    assert "Erasure of my data" in page
+    assert "Received" in page and "Waiting for email confirmation" in page
+    assert f"{request.due_on:%B} {request.due_on.day}, {request.due_on.year}" in page
+
+
+def test_withdrawing_needs_a_confirmation(smtp_app, smtp):
+    """Without ticking the box the request stays open; with it, it is withdrawn once."""
+    client = smtp_app.test_client()
+    _received(smtp_app, smtp, client)
+    unconfirmed = post_form(client, "/status/withdraw", {})
+    assert unconfirmed.status_code == 422
+    with smtp_app.app_context():
+        assert db.session.scalar(select(Request.status)) == "received"
+    done = post_form(client, "/status/withdraw", {"confirm": "y"})
+    assert done.status_code == 303
+    page = client.get("/status").get_data(as_text=True)
+    assert "Retirée" in page
+    assert client.get("/status/withdraw").status_code == 303  # nothing left to withdraw
+    run_jobs(smtp_app)
+    assert len(smtp.received.messages) == 3
+
+
+def test_a_lost_status_link_can_be_asked_for_again(smtp_app, smtp):
+    """Asking by address sends a fresh status link; the answer is the same for any address."""
+    client = smtp_app.test_client()
+    _received(smtp_app, smtp, client)
+    known = post_form(smtp_app.test_client(), "/status/link", {"email": VALID_FILING["email"]})
+    unknown = post_form(smtp_app.test_client(), "/status/link", {"email": "nobody@example.fr"})
+    assert known.status_code == unknown.status_code == 303
+    assert known.headers["Location"] == unknown.headers["Location"]
+    run_jobs(smtp_app)
+    assert smtp.received.to("nobody@example.fr") == []
+    latest = smtp.received.to(VALID_FILING["email"])[-1]
+    fresh = smtp_app.test_client()
+    assert fresh.get(link_in(latest)).status_code == 303
+    assert fresh.get("/status").status_code == 200
+
+
+def test_the_demo_mailbox_lists_and_shows_emails(make_app):
+    """In demo mode the mailbox lists written emails and opens one; unknown names are 404."""
+    app = make_app(PORTAL_ENV="demo", DEMO=True, SESSION_COOKIE_SECURE=False)
+    client = app.test_client()
+    post_form(client, "/", VALID_FILING)
+    run_jobs(app)
+    listing = client.get("/demo/mailbox")
+    assert listing.status_code == 200
+    names = [
+        line
+        for line in listing.get_data(as_text=True).split('"')
+        if line.startswith("/demo/mailbox/")
+    ]
+    assert len(names) == 1
+    message = client.get(names[0]).get_data(as_text=True)
+    assert "/verify/" in message
+    assert client.get("/demo/mailbox/..%2F..%2Fconfig").status_code == 404
+    assert client.get("/demo/mailbox/nothing").status_code == 404
