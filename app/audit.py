@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.models import AuditChain, AuditEvent
@@ -50,40 +50,61 @@ def record(
     request_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain inside the caller's transaction.
+    """Append one event inside the caller's transaction; ``seal`` chains it soon after.
 
-    The UPDATE on the single head row takes its lock first (PostgreSQL row lock,
-    SQLite write lock), so concurrent appends are ordered and never fork.
+    Chaining at write time would make every state change of the portal wait
+    for one lock on the chain head until it commits: the chain's position is
+    given instead by a single sealer (the worker), as transparency logs do.
     """
-    details = details or {}
-    now = now.astimezone(UTC)
+    event = AuditEvent(
+        occurred_at=now.astimezone(UTC),
+        actor=actor,
+        action=action,
+        request_id=request_id,
+        details=details or {},
+    )
+    session.add(event)
+    return event
+
+
+def seal(session: Session, batch: int = 1000) -> int:
+    """Chain the committed events not yet chained, in the order of their ids.
+
+    The UPDATE on the head row locks it, so two sealers never interleave. An
+    event committed late (a lower id than one already sealed) is simply
+    sealed in a later pass, after it: the chain order is the sealing order.
+    """
     head = session.execute(
         update(AuditChain)
         .where(AuditChain.id == 1)
-        .values(seq=AuditChain.seq + 1)
+        .values(seq=AuditChain.seq)
         .returning(AuditChain.seq, AuditChain.last_hash)
         .execution_options(synchronize_session=False)
     ).one()
     seq, prev_hash = head.seq, head.last_hash
-    digest = event_hash(prev_hash, seq, now, actor, action, request_id, details)
-    event = AuditEvent(
-        seq=seq,
-        occurred_at=now,
-        actor=actor,
-        action=action,
-        request_id=request_id,
-        details=details,
-        prev_hash=prev_hash,
-        hash=digest,
-    )
-    session.add(event)
-    session.execute(
-        update(AuditChain)
-        .where(AuditChain.id == 1)
-        .values(last_hash=digest)
-        .execution_options(synchronize_session=False)
-    )
-    return event
+    pending = session.scalars(
+        select(AuditEvent).where(AuditEvent.seq.is_(None)).order_by(AuditEvent.id).limit(batch)
+    ).all()
+    for event in pending:
+        seq += 1
+        event.seq, event.prev_hash = seq, prev_hash
+        event.hash = prev_hash = event_hash(
+            prev_hash,
+            seq,
+            event.occurred_at,
+            event.actor,
+            event.action,
+            event.request_id,
+            event.details,
+        )
+    if pending:
+        session.execute(
+            update(AuditChain)
+            .where(AuditChain.id == 1)
+            .values(seq=seq, last_hash=prev_hash)
+            .execution_options(synchronize_session=False)
+        )
+    return len(pending)
 
 
 @dataclass(frozen=True)
@@ -91,6 +112,7 @@ class ChainReport:
     checked: int
     broken_at: int | None
     reason: str | None
+    unsealed: int = 0
 
     @property
     def ok(self) -> bool:
@@ -101,12 +123,15 @@ def _events(session: Session, batch: int = 1000) -> Iterator[AuditEvent]:
     last = 0
     while True:
         rows = session.scalars(
-            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+            select(AuditEvent)
+            .where(AuditEvent.seq.is_not(None), AuditEvent.seq > last)
+            .order_by(AuditEvent.seq)
+            .limit(batch)
         ).all()
         if not rows:
             return
         yield from rows
-        last = rows[-1].seq
+        last = rows[-1].seq or 0
         session.expunge_all()
 
 
@@ -119,8 +144,8 @@ def verify(session: Session) -> ChainReport:
         if event.prev_hash != prev_hash:
             return ChainReport(checked, event.seq, "the link to the previous event is broken")
         digest = event_hash(
-            event.prev_hash,
-            event.seq,
+            prev_hash,
+            expected_seq,
             event.occurred_at,
             event.actor,
             event.action,
@@ -129,8 +154,11 @@ def verify(session: Session) -> ChainReport:
         )
         if digest != event.hash:
             return ChainReport(checked, event.seq, "the event was altered")
-        prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
+        prev_hash, expected_seq, checked = digest, expected_seq + 1, checked + 1
     head = session.get(AuditChain, 1)
     if head is not None and head.seq != checked:
         return ChainReport(checked, checked + 1, "events at the end of the chain are missing")
-    return ChainReport(checked, None, None)
+    unsealed = session.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.seq.is_(None))
+    )
+    return ChainReport(checked, None, None, unsealed or 0)

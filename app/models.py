@@ -177,6 +177,8 @@ class Job(Base):
 class AuditEvent(Base):
     """Append-only, hash-chained record of who did what; never holds health data.
 
+    Events are written with the change they record and chained by ``audit.seal``.
+
     ``request_id`` has no foreign key on purpose: proof of handling outlives
     the request row when it is purged.
     """
@@ -184,14 +186,15 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    # Position in the chain, given by the sealer shortly after the commit.
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(60))
     request_id: Mapped[int | None] = mapped_column(Integer, index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditChain(Base):

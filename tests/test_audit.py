@@ -13,7 +13,7 @@ from app.models import AuditEvent, utcnow
 from tests.conftest import VALID_FILING, csrf_from, link_in, post_form, run_jobs
 
 
-def _append(app, count: int) -> None:
+def _append(app, count: int, seal: bool = True) -> None:
     with app.app_context():
         for i in range(count):
             audit.record(
@@ -24,7 +24,10 @@ def _append(app, count: int) -> None:
                 request_id=i,
                 details={"n": i},
             )
-        db.session.commit()
+            db.session.commit()
+        if seal:
+            audit.seal(db.session())
+            db.session.commit()
         db.session.remove()
 
 
@@ -65,16 +68,30 @@ def test_a_deleted_event_is_named(app):
     assert report.broken_at == 2 and "end of the chain" in report.reason
 
 
-def test_concurrent_appends_never_fork_the_chain(app):
-    """Appends from several threads at once still form one valid chain."""
+def test_concurrent_appends_and_seals_never_fork_the_chain(app):
+    """Appends and seals from several threads at once still form one valid chain."""
     threads = [threading.Thread(target=_append, args=(app, 10)) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    _append(app, 0)  # a last pass seals what a racing thread committed late
     with app.app_context():
         report = audit.verify(db.session())
-    assert report.ok and report.checked == 40
+    assert report.ok and report.checked == 40 and report.unsealed == 0
+
+
+def test_events_wait_unsealed_until_the_sealer_passes(app):
+    """Recorded events count as unsealed until `audit seal` (or the worker) chains them."""
+    _append(app, 3, seal=False)
+    with app.app_context():
+        report = audit.verify(db.session())
+    assert report.ok and report.checked == 0 and report.unsealed == 3
+    result = app.test_cli_runner().invoke(args=["audit", "seal"])
+    assert result.exit_code == 0 and "3 event(s) sealed" in result.output
+    with app.app_context():
+        report = audit.verify(db.session())
+    assert report.checked == 3 and report.unsealed == 0
 
 
 def test_audit_events_of_a_journey_hold_no_personal_data(app):

@@ -61,7 +61,7 @@ def test_file_verify_follow_and_withdraw_over_smtp(smtp_app, smtp):
         request = db.session.scalar(select(Request))
         assert request is not None
         assert request.status == "withdrawn"
-        actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
+        actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
         assert actions == ["request.filed", "status.received", "status.withdrawn"]
 
 

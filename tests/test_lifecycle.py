@@ -98,7 +98,7 @@ def test_a_move_writes_status_event_audit_and_email_together(session, app):
         "unverified",
         "received",
     ]
-    assert session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all() == [
+    assert session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all() == [
         "request.filed",
         "status.received",
     ]
