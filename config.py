@@ -188,7 +188,9 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "DATA_ENCRYPTION_KEYS": keys,
         "PORTAL_BASE_URL": base_url,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No pre-ping: it costs a round trip per request; a connection found dead
+        # fails one request (rolled back) and is replaced by the pool.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
         "MAIL_SERVER": mail_server,
         "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,

@@ -91,7 +91,7 @@ def wait_for(port: int, timeout: float = 30) -> None:
 
 
 def gunicorn(
-    app: str, env: dict[str, str], port: int, workers: int, cwd: Path
+    app: str, env: dict[str, str], port: int, workers: int, threads: int, cwd: Path
 ) -> subprocess.Popen:
     return subprocess.Popen(
         [
@@ -99,7 +99,7 @@ def gunicorn(
             "--bind", f"127.0.0.1:{port}",
             "--workers", str(workers),
             "--worker-class", "gthread",
-            "--threads", "4",
+            "--threads", str(threads),
             "--log-level", "warning",
             app,
         ],
@@ -146,7 +146,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
@@ -176,7 +177,7 @@ def main() -> None:
         )  # fmt: skip
 
         port = free_port()
-        servers.append(gunicorn("wsgi:app", env, port, args.workers, ROOT))
+        servers.append(gunicorn("wsgi:app", env, port, args.workers, args.threads, ROOT))
         wait_for(port)
         cookie, token = form_session(port)
         script = f'TOKEN = "{quote(token)}"\nPATH = "/"\nHEADERS = {lua_headers(cookie)}\n'
@@ -193,7 +194,9 @@ def main() -> None:
         baseline_dir = Path(tempfile.mkdtemp())
         (baseline_dir / "baseline.py").write_text(textwrap.dedent(BASELINE_APP))
         port = free_port()
-        servers.append(gunicorn("baseline:app", env, port, args.workers, baseline_dir))
+        servers.append(
+            gunicorn("baseline:app", env, port, args.workers, args.threads, baseline_dir)
+        )
         wait_for(port)
         plain = f'TOKEN = ""\nPATH = "/"\nHEADERS = {lua_headers("none=1")}\n'
         baseline = run_wrk(port, plain + WRK_SCRIPT, args.seconds, args.connections)
@@ -205,7 +208,7 @@ def main() -> None:
         with admin.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
 
-    print(f"machine: {os.cpu_count()} cores; gunicorn {args.workers} workers x 4 threads; "
+    print(f"machine: {os.cpu_count()} cores; gunicorn {args.workers} workers x {args.threads} threads; "
           f"wrk 2 threads, {args.connections} connections, {args.seconds} s")  # fmt: skip
     print(f"{'':24}{'req/s':>10}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'non-3xx':>10}")
     for name, figures in (("portal POST /", portal), ("bare Flask, 1 row", baseline)):

@@ -95,8 +95,7 @@ def test_a_move_writes_status_event_audit_and_email_together(session, app):
     assert session.scalar(select(Request.status)) == "received"
     assert session.scalar(select(Request.version)) == 2
     assert session.scalars(select(StatusEvent.to_status).order_by(StatusEvent.id)).all() == [
-        "unverified",
-        "received",
+        "received"
     ]
     assert session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all() == [
         "request.filed",

@@ -27,7 +27,7 @@ def test_the_status_page_shows_reference_right_dates_and_timeline(smtp_app, smtp
         request = db.session.scalar(select(Request))
     assert request.reference in page
     assert "Erasure of my data" in page
-    assert "Received" in page and "Waiting for email confirmation" in page
+    assert "Request sent" in page and "Received" in page
     assert f"{request.due_on:%B} {request.due_on.day}, {request.due_on.year}" in page
 
 
