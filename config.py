@@ -175,6 +175,13 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         problems.append(str(error))
         numbers, flags = {}, {}
 
+    storage = env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://"
+    if strict and flags.get("RATELIMIT_ENABLED", True) and storage.startswith("memory://"):
+        problems.append(
+            "RATELIMIT_STORAGE_URI must point at Redis in production (redis://host:6379): "
+            "limits kept in each process's memory do not hold across workers."
+        )
+
     if problems:
         raise ConfigError("The portal cannot start:\n" + "\n".join(f"  - {p}" for p in problems))
 
@@ -201,7 +208,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "CONTACT_EMAIL": contact,
         "MAIL_DIR": env.get("MAIL_DIR") or str(INSTANCE / "mail"),
         "TRUSTED_HOSTS": trusted or None,
-        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
+        "RATELIMIT_STORAGE_URI": storage,
         "RATELIMIT_FILING": env.get("RATELIMIT_FILING") or "20 per hour",
         "RATELIMIT_HEADERS_ENABLED": False,
         "SESSION_COOKIE_NAME": cookie_name,

@@ -208,8 +208,11 @@ def main() -> None:
         with admin.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
 
-    print(f"machine: {os.cpu_count()} cores; gunicorn {args.workers} workers x {args.threads} threads; "
-          f"wrk 2 threads, {args.connections} connections, {args.seconds} s")  # fmt: skip
+    print(
+        f"machine: {os.cpu_count()} cores; gunicorn {args.workers} workers x "
+        f"{args.threads} threads; wrk 2 threads, {args.connections} connections, "
+        f"{args.seconds} s"
+    )
     print(f"{'':24}{'req/s':>10}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'non-3xx':>10}")
     for name, figures in (("portal POST /", portal), ("bare Flask, 1 row", baseline)):
         print(

@@ -14,6 +14,7 @@ GOOD_PRODUCTION = {
     "PORTAL_BASE_URL": "https://droits.example.fr",
     "MAIL_SERVER": "smtp.example.fr",
     "CONTACT_EMAIL": "dpo@example.fr",
+    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
     "DATABASE_URL": "postgresql+psycopg://portal@db/portal",
 }
 
@@ -54,6 +55,7 @@ def test_production_names_every_missing_setting_at_once():
         ("JOB_MAX_ATTEMPTS", "many", "JOB_MAX_ATTEMPTS"),
         ("MAIL_PORT", "-1", "MAIL_PORT"),
         ("PORTAL_ENV", "staging", "PORTAL_ENV"),
+        ("RATELIMIT_STORAGE_URI", "memory://", "Redis"),
     ],
 )
 def test_a_bad_production_setting_is_named(key, value, named):

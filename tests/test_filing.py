@@ -157,3 +157,42 @@ def test_a_birth_date_typed_the_french_way_is_accepted(app):
     assert response.status_code == 303
     with app.app_context():
         assert db.session.scalar(select(Request.birth_date)) == date(1980, 7, 14)
+
+
+def _redis_url() -> str | None:
+    import os
+    import socket
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+    except OSError:
+        return None
+    return url
+
+
+def test_rate_limits_are_counted_in_redis_when_configured(make_app):
+    """With a Redis URI the per-IP counter lives in Redis, shared by every process."""
+    import uuid
+
+    import redis
+
+    url = _redis_url()
+    if url is None:
+        pytest.skip("no Redis server on 127.0.0.1:6379 (CI has one)")
+    prefix = f"test-{uuid.uuid4().hex}"
+    app = make_app(
+        RATELIMIT_STORAGE_URI=url, RATELIMIT_FILING="2 per hour", RATELIMIT_KEY_PREFIX=prefix
+    )
+    codes = [
+        post_form(app.test_client(), "/", {**VALID_FILING, "email": f"r{i}@example.fr"}).status_code
+        for i in range(3)
+    ]
+    assert codes == [303, 303, 429]
+    server = redis.Redis.from_url(url)
+    keys = server.keys(f"*{prefix}*")
+    try:
+        assert keys, "the limiter did not count in Redis"
+    finally:
+        if keys:
+            server.delete(*keys)

@@ -125,7 +125,8 @@ def verify(token: str) -> str | tuple[str, int]:
 
 @bp.post("/verify/<token>")
 def verify_confirm(token: str) -> Response | tuple[str, int]:
-    ConfirmForm().validate_on_submit() or abort(400)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
     now = utcnow()
     try:
         link = _portal("signer").resolve(
