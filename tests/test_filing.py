@@ -184,8 +184,9 @@ def test_rate_limits_are_counted_in_redis_when_configured(make_app):
     app = make_app(
         RATELIMIT_STORAGE_URI=url, RATELIMIT_FILING="2 per hour", RATELIMIT_KEY_PREFIX=prefix
     )
+    client = app.test_client()
     codes = [
-        post_form(app.test_client(), "/", {**VALID_FILING, "email": f"r{i}@example.fr"}).status_code
+        post_form(client, "/", {**VALID_FILING, "email": f"r{i}@example.fr"}).status_code
         for i in range(3)
     ]
     assert codes == [303, 303, 429]
