@@ -97,6 +97,16 @@ def plain_text(form: FlaskForm, field: TextAreaField) -> None:
         raise ValidationError(_l("Remove special characters from this text."))
 
 
+def email_validators() -> list[object]:
+    """The checks every email field makes, in the order a citizen should hear them."""
+    return [
+        DataRequired(_l("Enter your email address.")),
+        Length(max=254, message=_l("Enter at most %(max)d characters.")),
+        safe_email,
+        Email(_l("Enter an email address such as name@example.fr."), check_deliverability=False),
+    ]
+
+
 class BirthDateField(DateField):
     """A date field whose parse error speaks the citizen's language, not WTForms'."""
 
@@ -142,14 +152,7 @@ class RequestForm(FlaskForm):
     )
     email = EmailField(
         _l("Email address"),
-        validators=[
-            DataRequired(_l("Enter your email address.")),
-            Length(max=254, message=_l("Enter at most %(max)d characters.")),
-            safe_email,
-            Email(
-                _l("Enter an email address such as name@example.fr."), check_deliverability=False
-            ),
-        ],
+        validators=email_validators(),
     )
     nir = StringField(
         _l("Social security number (optional)"),
@@ -188,14 +191,7 @@ class WithdrawForm(FlaskForm):
 class EmailOnlyForm(FlaskForm):
     email = EmailField(
         _l("Email address"),
-        validators=[
-            DataRequired(_l("Enter your email address.")),
-            Length(max=254, message=_l("Enter at most %(max)d characters.")),
-            safe_email,
-            Email(
-                _l("Enter an email address such as name@example.fr."), check_deliverability=False
-            ),
-        ],
+        validators=email_validators(),
     )
 
 

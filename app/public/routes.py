@@ -192,7 +192,7 @@ def _followed_request() -> Request | None:
 def status() -> str | tuple[str, int]:
     request = _followed_request()
     if request is None:
-        return render_template("public/status_missing.html", form=EmailOnlyForm()), 403
+        return render_template("public/status_link.html", form=EmailOnlyForm()), 403
     return render_template(
         "public/status.html",
         request=request,
