@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session
 
 from app import audit, deadlines, lifecycle, notify, tokens
 from app.crypto import Vault
-from app.models import Request
+from app.models import LinkToken, Request
 
 REQUESTER = "requester"
 SYSTEM = "system"
 # Crockford's base32: no I, L, O or U, so a reference read aloud is not misheard.
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 REFERENCE_LENGTH = 6
+RESEND_INTERVAL = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -134,11 +135,33 @@ def withdraw(
     lifecycle.change_status(session, request, "withdrawn", actor=REQUESTER, now=now, mail=mail)
 
 
+def _linked_recently(session: Session, request_id: int, purpose: str, now: datetime) -> bool:
+    """Whether a link of this purpose was sent for the request in the last few minutes.
+
+    Resending is the per-address limit: whoever asks, one address receives at
+    most one link of a kind per request every RESEND_INTERVAL.
+    """
+    return (
+        session.scalar(
+            select(LinkToken.id)
+            .where(
+                LinkToken.request_id == request_id,
+                LinkToken.purpose == purpose,
+                LinkToken.created_at > now - RESEND_INTERVAL,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def resend_verification(
     session: Session, request: Request, *, now: datetime, mail: notify.MailSettings
 ) -> bool:
     """Send a fresh verification link for a request still waiting for one."""
     if request.status != "unverified":
+        return False
+    if _linked_recently(session, request.id, tokens.VERIFY_EMAIL, now):
         return False
     notify.queue_email(session, request, "verify", now, mail)
     return True
@@ -161,9 +184,12 @@ def send_status_links(
         .order_by(Request.created_at.desc())
         .limit(limit)
     ).all()
+    sent = 0
     for request in requests:
-        notify.queue_email(session, request, "status_link", now, mail)
-    return len(requests)
+        if not _linked_recently(session, request.id, tokens.STATUS_PAGE, now):
+            notify.queue_email(session, request, "status_link", now, mail)
+            sent += 1
+    return sent
 
 
 def expire_unverified(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import time_machine
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Request
+from app.models import Request, utcnow
 from tests.conftest import VALID_FILING, csrf_from, link_in, post_form, run_jobs
 
 
@@ -52,16 +55,31 @@ def test_a_lost_status_link_can_be_asked_for_again(smtp_app, smtp):
     """Asking by address sends a fresh status link; the answer is the same for any address."""
     client = smtp_app.test_client()
     _received(smtp_app, smtp, client)
-    known = post_form(smtp_app.test_client(), "/status/link", {"email": VALID_FILING["email"]})
-    unknown = post_form(smtp_app.test_client(), "/status/link", {"email": "nobody@example.fr"})
-    assert known.status_code == unknown.status_code == 303
-    assert known.headers["Location"] == unknown.headers["Location"]
-    run_jobs(smtp_app)
-    assert smtp.received.to("nobody@example.fr") == []
-    latest = smtp.received.to(VALID_FILING["email"])[-1]
-    fresh = smtp_app.test_client()
-    assert fresh.get(link_in(latest)).status_code == 303
-    assert fresh.get("/status").status_code == 200
+    with time_machine.travel(utcnow() + timedelta(minutes=6)):
+        known = post_form(smtp_app.test_client(), "/status/link", {"email": VALID_FILING["email"]})
+        unknown = post_form(smtp_app.test_client(), "/status/link", {"email": "nobody@example.fr"})
+        assert known.status_code == unknown.status_code == 303
+        assert known.headers["Location"] == unknown.headers["Location"]
+        run_jobs(smtp_app)
+        assert smtp.received.to("nobody@example.fr") == []
+        latest = smtp.received.to(VALID_FILING["email"])[-1]
+        assert "/s/" in link_in(latest) and len(smtp.received.messages) == 3
+        fresh = smtp_app.test_client()
+        assert fresh.get(link_in(latest)).status_code == 303
+        assert fresh.get("/status").status_code == 200
+
+
+def test_asking_again_and_again_sends_one_link_per_interval(smtp_app, smtp):
+    """Many asks for one address within five minutes send a single status link."""
+    _received(smtp_app, smtp, smtp_app.test_client())
+    with time_machine.travel(utcnow() + timedelta(minutes=6), tick=False):
+        for _ in range(4):
+            answer = post_form(
+                smtp_app.test_client(), "/status/link", {"email": VALID_FILING["email"]}
+            )
+            assert answer.status_code == 303
+        run_jobs(smtp_app)
+    assert len(smtp.received.to(VALID_FILING["email"])) == 3  # verify, acknowledgement, 1 link
 
 
 def test_the_demo_mailbox_lists_and_shows_emails(make_app):
