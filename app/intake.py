@@ -135,23 +135,22 @@ def withdraw(
     lifecycle.change_status(session, request, "withdrawn", actor=REQUESTER, now=now, mail=mail)
 
 
-def _linked_recently(session: Session, request_id: int, purpose: str, now: datetime) -> bool:
-    """Whether a link of this purpose was sent for the request in the last few minutes.
+def _linked_recently(
+    session: Session, request_ids: list[int], purpose: str, now: datetime
+) -> set[int]:
+    """Which of these requests were sent a link of this purpose in the last few minutes.
 
     Resending is the per-address limit: whoever asks, one address receives at
     most one link of a kind per request every RESEND_INTERVAL.
     """
-    return (
-        session.scalar(
-            select(LinkToken.id)
-            .where(
-                LinkToken.request_id == request_id,
+    return set(
+        session.scalars(
+            select(LinkToken.request_id).where(
+                LinkToken.request_id.in_(request_ids),
                 LinkToken.purpose == purpose,
                 LinkToken.created_at > now - RESEND_INTERVAL,
             )
-            .limit(1)
         )
-        is not None
     )
 
 
@@ -161,7 +160,7 @@ def resend_verification(
     """Send a fresh verification link for a request still waiting for one."""
     if request.status != "unverified":
         return False
-    if _linked_recently(session, request.id, tokens.VERIFY_EMAIL, now):
+    if _linked_recently(session, [request.id], tokens.VERIFY_EMAIL, now):
         return False
     notify.queue_email(session, request, "verify", now, mail)
     return True
@@ -184,12 +183,11 @@ def send_status_links(
         .order_by(Request.created_at.desc())
         .limit(limit)
     ).all()
-    sent = 0
-    for request in requests:
-        if not _linked_recently(session, request.id, tokens.STATUS_PAGE, now):
-            notify.queue_email(session, request, "status_link", now, mail)
-            sent += 1
-    return sent
+    recent = _linked_recently(session, [r.id for r in requests], tokens.STATUS_PAGE, now)
+    due = [request for request in requests if request.id not in recent]
+    for request in due:
+        notify.queue_email(session, request, "status_link", now, mail)
+    return len(due)
 
 
 def expire_unverified(

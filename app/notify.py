@@ -49,8 +49,6 @@ def queue_email(
         raise ValueError(f"unknown email template {template!r}")
     purpose = TEMPLATES[template]
     payload: dict[str, str] = {"template": template}
-    if request.id is None:
-        session.flush()
     _, value = tokens.create_link(session, request.id, purpose, now, settings.max_age(purpose))
     payload["link_purpose"] = purpose
     payload["secret_link"] = value

@@ -160,13 +160,15 @@ def test_a_birth_date_typed_the_french_way_is_accepted(app):
 
 
 def _redis_url() -> str | None:
+    """TEST_REDIS_URL (default: database 15 on the local server), or None if unreachable."""
     import os
-    import socket
+
+    import redis
 
     url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-    except OSError:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.exceptions.ConnectionError:
         return None
     return url
 
