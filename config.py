@@ -197,7 +197,13 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": database_url,
         # No pre-ping: it costs a round trip per request; a connection found dead
         # fails one request (rolled back) and is replaced by the pool.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
+        # hide_parameters: an error message must never quote a name or an address.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800, "hide_parameters": True},
+        "SOURCES_FILE": env.get("SOURCES_FILE") or str(ROOT / "catalogue" / "sources.toml"),
+        "RULES_FILE": env.get("RULES_FILE") or str(ROOT / "catalogue" / "rules.toml"),
+        # The demo catalogue reads ${WAREHOUSE_URL}; a real catalogue names its own variables.
+        "WAREHOUSE_URL": env.get("WAREHOUSE_URL")
+        or ("" if strict else f"sqlite:///{INSTANCE / 'warehouse.sqlite3'}"),
         "MAIL_SERVER": mail_server,
         "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,

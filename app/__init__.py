@@ -12,11 +12,15 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import cli, errors, i18n, security_headers
+from app.catalogue import Catalogue, CatalogueError, load_catalogue
 from app.crypto import Vault
 from app.extensions import babel, csrf, db, limiter, mail, migrate
 from app.notify import MailSettings
+from app.policy import Policy, PolicyError, load_policy
+from app.routing import RoutingServices
+from app.sources import Warehouse
 from app.tokens import LinkSigner
-from config import load_config
+from config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,15 +69,47 @@ def register_services(app: Flask) -> None:
     """Objects the views and the worker share, built once from configuration."""
     base = app.config["PORTAL_BASE_URL"]
     domain = base.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
+    vault = Vault(app.config["DATA_ENCRYPTION_KEYS"])
+    mail_settings = MailSettings(
+        verify_link_max_age=app.config["VERIFY_LINK_MAX_AGE"],
+        status_link_max_age=app.config["STATUS_LINK_MAX_AGE"],
+        domain=domain,
+    )
+    catalogue, policy = load_sources_and_rules(app.config)
     app.extensions["portal"] = {
-        "vault": Vault(app.config["DATA_ENCRYPTION_KEYS"]),
+        "vault": vault,
         "signer": LinkSigner(app.config["SECRET_KEY"]),
-        "mail": MailSettings(
-            verify_link_max_age=app.config["VERIFY_LINK_MAX_AGE"],
-            status_link_max_age=app.config["STATUS_LINK_MAX_AGE"],
-            domain=domain,
+        "mail": mail_settings,
+        "routing": RoutingServices(
+            catalogue=catalogue,
+            policy=policy,
+            warehouse=Warehouse(catalogue),
+            vault=vault,
+            mail=mail_settings,
         ),
     }
+
+
+def load_sources_and_rules(config: Mapping[str, Any]) -> tuple[Catalogue, Policy]:
+    """Read the catalogue and the policy; the portal does not start if either is wrong.
+
+    The live databases are checked by ``check_sources`` where the portal
+    serves or works (gunicorn, the worker, ``flask rules check``), so that
+    administrative commands still run while a source is down.
+    """
+    variables = dict(os.environ)
+    if config.get("WAREHOUSE_URL"):
+        variables["WAREHOUSE_URL"] = config["WAREHOUSE_URL"]
+    try:
+        catalogue = load_catalogue(Path(config["SOURCES_FILE"]), variables)
+        policy = load_policy(Path(config["RULES_FILE"]), catalogue.categories)
+    except (CatalogueError, PolicyError) as error:
+        raise ConfigError(
+            "The portal cannot start: the catalogue or the policy is wrong.\n"
+            + "\n".join(f"  - {p}" for p in error.problems)
+            + "\nRun `flask rules check` after fixing it."
+        ) from None
+    return catalogue, policy
 
 
 def register_blueprints(app: Flask) -> None:

@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 import time
+from datetime import datetime
 from typing import Any
 
 import click
@@ -17,8 +18,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from app import audit, intake, jobs, worker
+from app import audit, intake, jobs, routing, worker
 from app.extensions import db
+from config import ConfigError
 from app.mailer import send_email_job
 from app.models import Job, utcnow
 
@@ -26,7 +28,27 @@ log = logging.getLogger(__name__)
 
 
 def handlers(app: Flask) -> dict[str, worker.Handler]:
-    return {jobs.SEND_EMAIL: functools.partial(send_email_job, app)}
+    return {
+        jobs.SEND_EMAIL: functools.partial(send_email_job, app),
+        jobs.ROUTE: functools.partial(route_job, app),
+    }
+
+
+def route_job(app: Flask, session: Any, job: Job, now: datetime) -> None:
+    """The worker's handler for ``route`` jobs."""
+    if job.request_id is not None:
+        routing.route_request(session, job.request_id, app.extensions["portal"]["routing"], now=now)
+
+
+def check_sources(app: Flask) -> None:
+    """Compare the catalogue with the live sources; raise ConfigError naming each problem."""
+    services: routing.RoutingServices = app.extensions["portal"]["routing"]
+    problems = services.warehouse.check()
+    if problems:
+        raise ConfigError(
+            "The sources do not match the catalogue:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
 
 
 def housekeeping(app: Flask) -> None:
@@ -49,6 +71,11 @@ def housekeeping(app: Flask) -> None:
 def worker_command(once: bool, batch: int) -> None:
     """Send queued emails and run background jobs until stopped (Ctrl-C or SIGTERM)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        check_sources(app)
+    except ConfigError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
     # smtplib waits forever by default; a dead server must only delay a job.
     socket.setdefaulttimeout(30)
     name = f"{socket.gethostname()}:{os.getpid()}"
@@ -159,6 +186,12 @@ def audit_verify() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from app.demo.cli import demo_data_command
+    from app.routing_cli import plan_group, rules_group
+
+    app.cli.add_command(demo_data_command)
+    app.cli.add_command(rules_group)
+    app.cli.add_command(plan_group)
     app.cli.add_command(worker_command)
     app.cli.add_command(jobs_group)
     app.cli.add_command(audit_group)

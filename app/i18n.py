@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Flask, request, session
 
-from app.labels import KIND_LABELS, STATUS_LABELS
+from flask_babel import format_decimal
+
+from app.labels import ACTION_LABELS, KIND_LABELS, STATUS_LABELS
 
 LANGUAGES = {"fr": "Français", "en": "English"}
 DEFAULT = "fr"
@@ -23,6 +25,8 @@ def _remember_choice() -> None:
 
 def init_app(app: Flask) -> None:
     app.before_request(_remember_choice)
+    # Numbers grouped as the reader expects: 12 345 in French, 12,345 in English.
+    app.add_template_filter(format_decimal, "format_number")
 
     @app.context_processor
     def _languages() -> dict[str, object]:
@@ -31,4 +35,5 @@ def init_app(app: Flask) -> None:
             "current_locale": select_locale(),
             "kind_labels": KIND_LABELS,
             "status_labels": STATUS_LABELS,
+            "action_labels": ACTION_LABELS,
         }

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import audit, deadlines, lifecycle, notify, tokens
+from app import audit, deadlines, jobs, lifecycle, notify, tokens
 from app.crypto import Vault
 from app.models import LinkToken, Request
 
@@ -125,6 +125,8 @@ def verify(
     request.received_on = received
     request.due_on = deadlines.due_date(received)
     lifecycle.change_status(session, request, "received", actor=REQUESTER, now=now, mail=mail)
+    # Routing reads the sources: work for the worker, queued in this transaction.
+    jobs.enqueue(session, jobs.ROUTE, now=now, request_id=request.id)
     return request
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.models import Job
 
 SEND_EMAIL = "send_email"
+ROUTE = "route"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ KIND_LABELS = {
 STATUS_LABELS = {
     "unverified": _l("Waiting for email confirmation"),
     "received": _l("Received"),
+    "identity_review": _l("Identity being checked"),
     "triage": _l("Being examined"),
     "in_review": _l("Being examined"),
     "awaiting_requester": _l("Waiting for information from you"),
@@ -21,4 +22,12 @@ STATUS_LABELS = {
     "denied": _l("Refused"),
     "expired": _l("Expired (email never confirmed)"),
     "withdrawn": _l("Withdrawn"),
+}
+ACTION_LABELS = {
+    "disclose": _l("A copy will be given to you"),
+    "erase": _l("Will be erased"),
+    "retain": _l("Kept"),
+    "exclude_from_reuse": _l("Left out of research reuse"),
+    "rectify": _l("Corrected where inaccurate"),
+    "refer": _l("Handled by another organisation"),
 }

@@ -21,7 +21,9 @@ from app.models import Request, StatusEvent
 CLOSED = frozenset({"completed", "denied", "expired", "withdrawn"})
 TRANSITIONS: dict[str, frozenset[str]] = {
     "unverified": frozenset({"received", "expired"}),
-    "received": frozenset({"triage", "withdrawn"}),
+    "received": frozenset({"triage", "identity_review", "withdrawn"}),
+    # Matching was not sure who the requester is: a person decides.
+    "identity_review": frozenset({"triage", "awaiting_requester", "denied", "withdrawn"}),
     "triage": frozenset({"in_review", "withdrawn"}),
     "in_review": frozenset({"triage", "approved", "denied", "awaiting_requester", "withdrawn"}),
     "awaiting_requester": frozenset({"in_review", "withdrawn"}),
@@ -29,7 +31,13 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "approved": frozenset({"fulfilling", "withdrawn"}),
     "fulfilling": frozenset({"completed"}),
 }
-EMAIL_FOR = {"received": "acknowledgement", "withdrawn": "withdrawn"}
+EMAIL_FOR = {
+    "received": "acknowledgement",
+    "identity_review": "identity_check",
+    "withdrawn": "withdrawn",
+}
+# Moves whose email says more than "the status changed".
+EMAIL_FOR_MOVE = {("received", "triage"): "plan_ready"}
 
 
 class TransitionError(Exception):
@@ -103,6 +111,6 @@ def change_status(
     # The address is unproven before verification: nothing but the
     # verification email itself ever goes to it.
     if current != "unverified" or target == "received":
-        template = EMAIL_FOR.get(target, "status_changed")
+        template = EMAIL_FOR_MOVE.get((current, target)) or EMAIL_FOR.get(target, "status_changed")
         notify.queue_email(session, request, template, now, mail)
     return event

@@ -27,6 +27,8 @@ SUBJECTS = {
     "verify": _l("Confirm your email address to send your request"),
     "acknowledgement": _l("Your request %(reference)s has been received"),
     "status_changed": _l("Your request %(reference)s has changed"),
+    "plan_ready": _l("Your request %(reference)s: what we found"),
+    "identity_check": _l("Your request %(reference)s: we are checking your identity"),
     "withdrawn": _l("Your request %(reference)s has been withdrawn"),
     "status_link": _l("Your link to follow request %(reference)s"),
 }

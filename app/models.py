@@ -36,6 +36,7 @@ KINDS = ("access", "portability", "erasure", "objection", "rectification")
 STATUSES = (
     "unverified",
     "received",
+    "identity_review",
     "triage",
     "in_review",
     "awaiting_requester",
@@ -117,6 +118,12 @@ class Request(Base):
     events: Mapped[list[StatusEvent]] = relationship(
         back_populates="request", order_by="StatusEvent.id"
     )
+    plans: Mapped[list[Plan]] = relationship(back_populates="request", order_by="Plan.number")
+
+    @property
+    def plan(self) -> Plan | None:
+        """The plan in force: the latest one (older ones stay as history)."""
+        return self.plans[-1] if self.plans else None
 
 
 class StatusEvent(Base):
@@ -205,3 +212,68 @@ class AuditChain(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+OUTCOMES = ("matched", "no_data", "identity_review")
+
+
+class Plan(Base):
+    """What routing found for a request and what each rule will do: a snapshot.
+
+    The texts and legal bases are copied in, so a later change of the policy
+    never silently alters a plan the requester has already seen. A recomputed
+    plan is a new row with the next number.
+    """
+
+    __tablename__ = "plans"
+    __table_args__ = (
+        CheckConstraint(f"outcome IN {OUTCOMES!r}", name="outcome"),
+        Index("uq_plans_request_id_number", "request_id", "number", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(20))
+    # Codes only (e.g. "shared_number"), never the identity data compared.
+    review_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The key of the person in each source where they were found.
+    subjects: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    catalogue_digest: Mapped[str] = mapped_column(String(64))
+    policy_digest: Mapped[str] = mapped_column(String(64))
+    computed_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(80))
+
+    request: Mapped[Request] = relationship(back_populates="plans")
+    lines: Mapped[list[PlanLine]] = relationship(
+        back_populates="plan", order_by="PlanLine.position", cascade="all, delete-orphan"
+    )
+
+
+class PlanLine(Base):
+    """One source and category of a plan, for one action: counts, never the data."""
+
+    __tablename__ = "plan_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(80))
+    category: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(20))
+    record_count: Mapped[int] = mapped_column(Integer)
+    label_fr: Mapped[str] = mapped_column(Text)
+    label_en: Mapped[str] = mapped_column(Text)
+    basis_fr: Mapped[str] = mapped_column(Text)
+    basis_en: Mapped[str] = mapped_column(Text)
+    explanation_fr: Mapped[str] = mapped_column(Text)
+    explanation_en: Mapped[str] = mapped_column(Text)
+    kept_until: Mapped[date | None] = mapped_column(Date)
+    # Primary keys of the records, per table: fulfilment acts on exactly these.
+    record_keys: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    plan: Mapped[Plan] = relationship(back_populates="lines")
+
+    def text(self, name: str, locale: str) -> str:
+        return str(getattr(self, f"{name}_{'en' if locale.startswith('en') else 'fr'}"))

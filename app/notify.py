@@ -20,6 +20,8 @@ TEMPLATES = {
     "verify": tokens.VERIFY_EMAIL,
     "acknowledgement": tokens.STATUS_PAGE,
     "status_changed": tokens.STATUS_PAGE,
+    "plan_ready": tokens.STATUS_PAGE,
+    "identity_check": tokens.STATUS_PAGE,
     "withdrawn": tokens.STATUS_PAGE,
     "status_link": tokens.STATUS_PAGE,
 }

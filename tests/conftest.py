@@ -32,6 +32,8 @@ from flask_migrate import upgrade
 
 from app import create_app, jobs, worker
 from app.cli import handlers
+from app.deadlines import receipt_date
+from app.demo.warehouse import build
 from app.extensions import db
 from app.models import Base, utcnow
 
@@ -74,8 +76,17 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         engine.dispose()
 
 
-def base_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
+@pytest.fixture(scope="session")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo warehouse (its personas plus synthetic citizens), built once."""
+    path = tmp_path_factory.mktemp("warehouse") / "warehouse.sqlite3"
+    build(path, citizens=400, seed=7, as_of=receipt_date(utcnow()))
+    return path
+
+
+def base_config(database_url: str, tmp_path: Path, warehouse: Path) -> dict[str, Any]:
     return {
+        "WAREHOUSE_URL": f"sqlite:///{warehouse}",
         "PORTAL_ENV": "test",
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -88,9 +99,11 @@ def base_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+def migrated(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, warehouse: Path
+) -> str:
     """The database upgraded to the head revision, as the app itself does it."""
-    app = create_app(base_config(database_url, tmp_path_factory.mktemp("migrate")))
+    app = create_app(base_config(database_url, tmp_path_factory.mktemp("migrate"), warehouse))
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
         db.engine.dispose()
@@ -110,16 +123,18 @@ def empty_tables(app: Flask) -> None:
 
 
 @pytest.fixture
-def make_app(migrated: str, tmp_path: Path) -> Iterator[Any]:
+def make_app(migrated: str, tmp_path: Path, warehouse: Path) -> Iterator[Any]:
     """Build apps on the test database with extra settings; tables are emptied after."""
     built: list[Flask] = []
 
     def _make(**overrides: Any) -> Flask:
-        app = create_app({**base_config(migrated, tmp_path), **overrides})
+        app = create_app({**base_config(migrated, tmp_path, warehouse), **overrides})
         built.append(app)
         return app
 
     yield _make
+    for app in built:
+        app.extensions["portal"]["routing"].warehouse.dispose()
     if built:
         empty_tables(built[0])
 

@@ -43,26 +43,36 @@ def test_file_verify_follow_and_withdraw_over_smtp(smtp_app, smtp):
         assert "2 mars 2026" in page  # due date, in French by default
         assert "30 janvier 2026" in page  # received date
 
-        assert run_jobs(smtp_app) == 1
-        acknowledgement = smtp.received.to(address)[-1]
+        # The acknowledgement, the routing, then the email saying what was found.
+        assert run_jobs(smtp_app) == 3
+        acknowledgement = smtp.received.to(address)[1]
         assert reference.group(0) in acknowledgement["Subject"]
         assert "2 mars 2026" in text_of(acknowledgement)
         status_path = link_in(acknowledgement)
         assert status_path.startswith("/s/")
+
+        found = smtp.received.to(address)[2]
+        assert found["Subject"] == f"Votre demande {reference.group(0)} : ce que nous avons trouvé"
 
         withdrawal = post_form(client, "/status/withdraw", {"confirm": "y"})
         assert withdrawal.status_code == 303
         assert run_jobs(smtp_app) == 1
         withdrawn = smtp.received.to(address)[-1]
         assert reference.group(0) in withdrawn["Subject"]
-        assert len(smtp.received.messages) == 3
+        assert len(smtp.received.messages) == 4
 
     with smtp_app.app_context():
         request = db.session.scalar(select(Request))
         assert request is not None
         assert request.status == "withdrawn"
         actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
-        assert actions == ["request.filed", "status.received", "status.withdrawn"]
+        assert actions == [
+            "request.filed",
+            "status.received",
+            "plan.computed",
+            "status.triage",
+            "status.withdrawn",
+        ]
 
 
 def test_emails_carry_no_health_data_nor_free_text(smtp_app, smtp):
@@ -74,7 +84,7 @@ def test_emails_carry_no_health_data_nor_free_text(smtp_app, smtp):
     page = client.get(path)
     client.post(path, data={"csrf_token": csrf_from(page.data)})
     run_jobs(smtp_app)
-    assert len(smtp.received.messages) == 2
+    assert len(smtp.received.messages) == 3  # verification, acknowledgement, what we found
     for message in smtp.received.messages:
         raw = message.as_string()
         for secret in ("Lyon", "255081416802538", "1980", "Martin-Dupont", "Élodie"):

@@ -52,6 +52,7 @@ def _worker(app, smtp, *args: str) -> subprocess.Popen:
         **os.environ,
         "PORTAL_ENV": "test",
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "WAREHOUSE_URL": app.config["WAREHOUSE_URL"],
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": str(smtp.port),
         "PORTAL_BASE_URL": app.config["PORTAL_BASE_URL"],

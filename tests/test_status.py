@@ -13,6 +13,7 @@ from tests.conftest import VALID_FILING, csrf_from, link_in, post_form, run_jobs
 
 
 def _received(app, smtp, client):
+    """File, confirm and let the worker route: the request ends in triage, 3 emails sent."""
     post_form(client, "/", VALID_FILING)
     run_jobs(app)
     path = link_in(smtp.received.messages[-1])
@@ -41,14 +42,14 @@ def test_withdrawing_needs_a_confirmation(smtp_app, smtp):
     unconfirmed = post_form(client, "/status/withdraw", {})
     assert unconfirmed.status_code == 422
     with smtp_app.app_context():
-        assert db.session.scalar(select(Request.status)) == "received"
+        assert db.session.scalar(select(Request.status)) == "triage"
     done = post_form(client, "/status/withdraw", {"confirm": "y"})
     assert done.status_code == 303
     page = client.get("/status").get_data(as_text=True)
     assert "Retirée" in page
     assert client.get("/status/withdraw").status_code == 303  # nothing left to withdraw
     run_jobs(smtp_app)
-    assert len(smtp.received.messages) == 3
+    assert len(smtp.received.messages) == 4
 
 
 def test_a_lost_status_link_can_be_asked_for_again(smtp_app, smtp):
@@ -63,7 +64,7 @@ def test_a_lost_status_link_can_be_asked_for_again(smtp_app, smtp):
         run_jobs(smtp_app)
         assert smtp.received.to("nobody@example.fr") == []
         latest = smtp.received.to(VALID_FILING["email"])[-1]
-        assert "/s/" in link_in(latest) and len(smtp.received.messages) == 3
+        assert "/s/" in link_in(latest) and len(smtp.received.messages) == 4
         fresh = smtp_app.test_client()
         assert fresh.get(link_in(latest)).status_code == 303
         assert fresh.get("/status").status_code == 200
@@ -79,7 +80,8 @@ def test_asking_again_and_again_sends_one_link_per_interval(smtp_app, smtp):
             )
             assert answer.status_code == 303
         run_jobs(smtp_app)
-    assert len(smtp.received.to(VALID_FILING["email"])) == 3  # verify, acknowledgement, 1 link
+    # verify, acknowledgement, what we found, 1 link
+    assert len(smtp.received.to(VALID_FILING["email"])) == 4
 
 
 def test_the_demo_mailbox_lists_and_shows_emails(make_app):

@@ -1,0 +1,318 @@
+"""Routing: from a verified request to its plan, then to triage.
+
+``build_lines`` is the pure heart: records of one subject, one rule per
+category, today's date in, plan lines out. Every record found lands in exactly
+one line; a record is marked ``erase`` only when ``policy.decide`` says so,
+which it never does while a retention period runs.
+
+``route_request`` is the job the worker runs right after verification: it
+finds the subject in every source, stores the plan as a snapshot and moves
+the request to triage (or to identity review) in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app import audit, deadlines, lifecycle, notify
+from app.catalogue import Catalogue, Text
+from app.crypto import Vault
+from app.matching import MATCHED, REVIEW, Applicant
+from app.models import Plan, PlanLine, Request
+from app.policy import ACTIONS, Decision, Policy, Rule, decide
+from app.sources import Record, Warehouse
+
+ACTOR = "system:routing"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a plan before it is stored."""
+
+    source: str
+    category: str
+    action: str
+    record_count: int
+    label: Text
+    basis: Text
+    explanation: Text
+    kept_until: date | None
+    record_keys: Mapping[str, list[list[Any]]]
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.source, self.category, self.action)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A computed plan: what was found and what each rule does with it."""
+
+    outcome: str
+    lines: tuple[Line, ...] = ()
+    review_reasons: tuple[str, ...] = ()
+    subjects: Mapping[str, Any] = field(default_factory=dict)
+
+
+def build_lines(
+    source: str,
+    category: str,
+    label: Text,
+    records: Sequence[Record],
+    rule: Rule,
+    *,
+    birth_date: date,
+    today: date,
+) -> list[Line]:
+    """Group one category's records by what happens to them."""
+    if not records:
+        return []
+    dated = [r.date for r in records if r.date is not None]
+    last = max(dated) if dated else None
+    groups: dict[tuple[str, Text, Text], list[tuple[Record, Decision]]] = {}
+    for record in records:
+        decision = decide(
+            rule,
+            record_date=record.date,
+            last_date=last,
+            birth_date=birth_date,
+            flagged=record.flagged,
+            today=today,
+        )
+        groups.setdefault((decision.action, decision.basis, decision.explanation), []).append(
+            (record, decision)
+        )
+    lines = []
+    for (action, basis, explanation), members in groups.items():
+        ends = [d.kept_until for _, d in members]
+        kept_until = None if None in ends else max(e for e in ends if e is not None)
+        keys: dict[str, list[list[Any]]] = {}
+        for record, _ in members:
+            keys.setdefault(record.table, []).append(list(record.key))
+        lines.append(
+            Line(
+                source=source,
+                category=category,
+                action=action,
+                record_count=len(members),
+                label=label,
+                basis=basis,
+                explanation=explanation,
+                kept_until=kept_until if action != "disclose" else None,
+                record_keys=dict(sorted(keys.items())),
+            )
+        )
+    lines.sort(key=lambda line: ACTIONS.index(line.action))
+    return lines
+
+
+def applicant_of(request: Request, vault: Vault) -> Applicant:
+    nir = vault.decrypt(request.nir_encrypted) if request.nir_encrypted else None
+    return Applicant(
+        last_name=request.last_name,
+        first_name=request.first_name,
+        birth_date=request.birth_date,
+        email=request.email,
+        nir=nir or None,
+    )
+
+
+def compute(
+    applicant: Applicant,
+    right: str,
+    *,
+    catalogue: Catalogue,
+    policy: Policy,
+    warehouse: Warehouse,
+    today: date,
+) -> Draft:
+    """Find the subject in every source and apply the rules: a plan, not yet stored."""
+    connections = warehouse.connections(catalogue.sources)
+    try:
+        subjects: dict[str, Any] = {}
+        reasons: list[str] = []
+        for source in catalogue.sources:
+            match = warehouse.match(connections[source.url], source, applicant)
+            if match.outcome == REVIEW and match.reason:
+                reasons.append(f"{source.name}:{match.reason}")
+            elif match.outcome == MATCHED:
+                subjects[source.name] = match.key
+        if reasons:
+            # Counting someone else's records would show them to staff and,
+            # worse, to the requester: nothing is read until a person decides.
+            return Draft("identity_review", review_reasons=tuple(reasons))
+        if not subjects:
+            return Draft("no_data")
+        lines: list[Line] = []
+        for source in catalogue.sources:
+            if source.name not in subjects:
+                continue
+            by_category: dict[str, list[Record]] = {}
+            for spec in source.tables:
+                rule = policy.rule(spec.category, right)
+                flag = rule.retention.extended_when if rule.retention else None
+                by_category.setdefault(spec.category, []).extend(
+                    warehouse.records(
+                        connections[source.url], source, spec, subjects[source.name], flag
+                    )
+                )
+            for category, records in by_category.items():
+                lines.extend(
+                    build_lines(
+                        source.name,
+                        category,
+                        source.categories[category].label,
+                        records,
+                        policy.rule(category, right),
+                        birth_date=applicant.birth_date,
+                        today=today,
+                    )
+                )
+        return Draft("matched", tuple(lines), subjects=subjects)
+    finally:
+        for connection in connections.values():
+            connection.close()
+
+
+def store(
+    session: Session,
+    request: Request,
+    draft: Draft,
+    *,
+    catalogue: Catalogue,
+    policy: Policy,
+    today: date,
+    now: datetime,
+    actor: str,
+) -> Plan:
+    """Keep a draft as the request's next plan, texts copied in (a snapshot)."""
+    number = (
+        session.scalar(select(func.max(Plan.number)).where(Plan.request_id == request.id)) or 0
+    ) + 1
+    plan = Plan(
+        request_id=request.id,
+        number=number,
+        outcome=draft.outcome,
+        review_reasons=list(draft.review_reasons),
+        subjects=dict(draft.subjects),
+        catalogue_digest=catalogue.digest,
+        policy_digest=policy.digest,
+        computed_on=today,
+        created_at=now,
+        created_by=actor,
+    )
+    plan.lines = [
+        PlanLine(
+            position=position,
+            source=line.source,
+            category=line.category,
+            action=line.action,
+            record_count=line.record_count,
+            label_fr=line.label.fr,
+            label_en=line.label.en,
+            basis_fr=line.basis.fr,
+            basis_en=line.basis.en,
+            explanation_fr=line.explanation.fr,
+            explanation_en=line.explanation.en,
+            kept_until=line.kept_until,
+            record_keys=dict(line.record_keys),
+        )
+        for position, line in enumerate(draft.lines)
+    ]
+    session.add(plan)
+    if request.plans is not None and plan not in request.plans:
+        request.plans.append(plan)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="plan.computed",
+        now=now,
+        request_id=request.id,
+        details={"plan": number, "outcome": draft.outcome, "lines": len(draft.lines)},
+    )
+    return plan
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between two plans, for staff deciding whether to adopt it."""
+
+    source: str
+    category: str
+    action: str
+    before: int
+    after: int
+    kept_until_before: date | None
+    kept_until_after: date | None
+
+
+def diff(old: Plan | None, new: Draft) -> list[Change]:
+    """What a recomputed plan would change: counts and dates per line."""
+    before = {(li.source, li.category, li.action): li for li in (old.lines if old else [])}
+    after = {line.key(): line for line in new.lines}
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        was, now = before.get(key), after.get(key)
+        counts = (was.record_count if was else 0, now.record_count if now else 0)
+        dates = (was.kept_until if was else None, now.kept_until if now else None)
+        if counts[0] != counts[1] or dates[0] != dates[1]:
+            changes.append(Change(*key, *counts, *dates))
+    return changes
+
+
+@dataclass(frozen=True)
+class RoutingServices:
+    catalogue: Catalogue
+    policy: Policy
+    warehouse: Warehouse
+    vault: Vault
+    mail: notify.MailSettings
+
+
+def route_request(
+    session: Session, request_id: int, services: RoutingServices, *, now: datetime
+) -> Plan | None:
+    """The ``route`` job: plan the request and move it on, in the caller's transaction.
+
+    Run twice, the second run finds the request already moved and does
+    nothing: the plan, the status change and the email are written together.
+    """
+    request = session.get(Request, request_id)
+    if request is None or request.status != "received":
+        return None
+    today = deadlines.receipt_date(now)
+    draft = compute(
+        applicant_of(request, services.vault),
+        request.kind,
+        catalogue=services.catalogue,
+        policy=services.policy,
+        warehouse=services.warehouse,
+        today=today,
+    )
+    plan = store(
+        session,
+        request,
+        draft,
+        catalogue=services.catalogue,
+        policy=services.policy,
+        today=today,
+        now=now,
+        actor=ACTOR,
+    )
+    target = "identity_review" if draft.outcome == "identity_review" else "triage"
+    lifecycle.change_status(
+        session,
+        request,
+        target,
+        actor=ACTOR,
+        now=now,
+        mail=services.mail,
+        details={"plan": plan.number, "outcome": draft.outcome},
+    )
+    return plan
