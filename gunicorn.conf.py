@@ -8,7 +8,7 @@ so a server whose sources do not match refuses to start and says why.
 import sys
 
 
-def on_starting(server):  # noqa: ARG001 - gunicorn's hook signature
+def on_starting(server):
     from app import create_app
     from app.cli import check_sources
     from config import ConfigError

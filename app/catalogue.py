@@ -167,7 +167,9 @@ class _Problems:
         self.items.append(f"{self.path.name}: {key}: {message}")
 
 
-def _unknown_keys(table: Mapping[str, Any], allowed: tuple[str, ...], key: str, p: _Problems) -> None:
+def _unknown_keys(
+    table: Mapping[str, Any], allowed: tuple[str, ...], key: str, p: _Problems
+) -> None:
     for name in table:
         if name not in allowed:
             guess = difflib.get_close_matches(name, allowed, n=1)
@@ -182,7 +184,7 @@ def read_text(value: Any, key: str, p: _Problems) -> Text | None:
         return None
     missing = [lang for lang in LANGUAGES if not str(value.get(lang, "")).strip()]
     if missing:
-        p.add(key, f"the text in {' and '.join(missing)} is missing. Add {missing[0]} = \"...\".")
+        p.add(key, f'the text in {" and ".join(missing)} is missing. Add {missing[0]} = "...".')
         return None
     _unknown_keys(value, LANGUAGES, key, p)
     return Text(fr=str(value["fr"]).strip(), en=str(value["en"]).strip())
@@ -217,7 +219,7 @@ def _identity(raw: Any, key: str, p: _Problems) -> Identity | None:
         p.add(key, "missing. Add a [" + key + "] table naming the table and identity columns.")
         return None
     _unknown_keys(raw, _IDENTITY_FIELDS, key, p)
-    values = {}
+    values: dict[str, str | None] = {}
     for name in _IDENTITY_FIELDS:
         if name in _OPTIONAL_IDENTITY and name not in raw:
             values[name] = None
@@ -286,11 +288,11 @@ def _category_info(raw: Any, key: str, p: _Problems) -> CategoryInfo | None:
             if not isinstance(item, Mapping):
                 p.add(rkey, '{ name = "...", email = "..." } expected.')
                 continue
-            name, email = _string(item, "name", rkey, p), _string(item, "email", rkey, p)
+            who, email = _string(item, "name", rkey, p), _string(item, "email", rkey, p)
             if email and "@" not in email:
                 p.add(f"{rkey}.email", f"'{email}' is not an email address.")
-            elif name and email:
-                recipients.append(Recipient(name, email))
+            elif who and email:
+                recipients.append(Recipient(who, email))
     if len(texts) != len(_INFO_TEXTS) or any(t is None for t in texts.values()):
         return None
     return CategoryInfo(recipients=tuple(recipients), **texts)  # type: ignore[arg-type]
@@ -307,9 +309,18 @@ def _source(name: str, raw: Any, variables: Mapping[str, str], p: _Problems) -> 
     url = interpolate(url_raw, variables, f"{key}.url", p) if url_raw else None
     if url:
         try:
-            make_url(url)
-        except ArgumentError:
-            p.add(f"{key}.url", "is not a SQLAlchemy URL such as postgresql+psycopg://host/db.")
+            make_url(url).get_dialect()
+        except (ArgumentError, ImportError) as error:
+            problem = (
+                "is not a SQLAlchemy URL"
+                if isinstance(error, ArgumentError) and "Could not parse" in str(error)
+                else "names a database dialect or driver that is not installed"
+            )
+            p.add(
+                f"{key}.url",
+                f"{problem}. Use a URL such as postgresql+psycopg://user@host/db "
+                "or sqlite:///path/to/file.",
+            )
             url = None
     identity = _identity(raw.get("identity"), f"{key}.identity", p)
     tables_raw = raw.get("tables")
@@ -336,8 +347,13 @@ def _source(name: str, raw: Any, variables: Mapping[str, str], p: _Problems) -> 
                 f"'{table.category}' has no Art. 15 information in this source. "
                 f'Add a [{key}.categories."{table.category}"] section.',
             )
+    held = {
+        spec.get("category")
+        for spec in (tables_raw.values() if isinstance(tables_raw, Mapping) else [])
+        if isinstance(spec, Mapping)
+    }
     for category in infos_raw:
-        if not any(t.category == category for t in tables) and tables:
+        if category not in held and held:
             p.add(f'{key}.categories."{category}"', "no table of this source holds it. Remove it.")
     if not (title and url and identity) or len(tables) != len(tables_raw or {}):
         return None
@@ -396,6 +412,69 @@ def _missing_sqlite_file(url: str) -> str | None:
     return None if Path(database).exists() else database
 
 
+class _LiveSource:
+    """The checks of one source against one live database; appends to ``problems``."""
+
+    def __init__(self, file: str, source: Source, inspector: Any, problems: list[str]) -> None:
+        self.file, self.source, self.inspector, self.problems = file, source, inspector, problems
+        self.present = set(inspector.get_table_names())
+
+    def columns(self, table: str) -> set[str]:
+        return {c["name"] for c in self.inspector.get_columns(table)}
+
+    def need(self, table: str, wanted: dict[str, str], where: str) -> set[str]:
+        """The table's columns, after reporting the table or any wanted column missing."""
+        if table not in self.present:
+            self.problems.append(
+                f"{self.file}: {where}: table '{table}' does not exist in {self.source.safe_url}. "
+                "Check the table name in the catalogue, or the URL."
+            )
+            return set()
+        have = self.columns(table)
+        for field_name, column in wanted.items():
+            if column not in have:
+                guess = difflib.get_close_matches(column, sorted(have), n=1)
+                hint = f" Did you mean '{guess[0]}'?" if guess else ""
+                self.problems.append(
+                    f"{self.file}: {where}.{field_name}: column '{column}' is not in "
+                    f"table '{table}'.{hint}"
+                )
+        return have
+
+    def need_index(self, table: str, column: str, where: str) -> None:
+        if column not in _indexed(self.inspector, table):
+            self.problems.append(
+                f"{self.file}: {where}: column {table}.{column} has no index, so lookups would "
+                f"read the whole table. Fix: CREATE INDEX ix_{table}_{column} "
+                f"ON {table} ({column});"
+            )
+
+    def run(self) -> None:
+        key = f"sources.{self.source.name}"
+        ident = self.source.identity
+        wanted = {
+            f: getattr(ident, f)
+            for f in ("key", "nir", "last_name", "first_name", "birth_date", "email")
+            if getattr(ident, f)
+        }
+        if self.need(ident.table, wanted, f"{key}.identity"):
+            for f in ("nir", "birth_date"):
+                column = getattr(ident, f)
+                if column:
+                    self.need_index(ident.table, column, f"{key}.identity.{f}")
+        for table in self.source.tables:
+            tkey = f"{key}.tables.{table.name}"
+            wanted = {"subject": table.subject, "date_column": table.date_column}
+            wanted.update({f"primary_key[{i}]": c for i, c in enumerate(table.primary_key)})
+            if table.subject in self.need(table.name, wanted, tkey):
+                self.need_index(table.name, table.subject, f"{tkey}.subject")
+            if table.link:
+                link = table.link
+                linked = self.need(link.table, {"key": link.key, "subject": link.subject}, tkey)
+                if link.subject in linked:
+                    self.need_index(link.table, link.subject, f"{tkey}.link.subject")
+
+
 def check_live(catalogue: Catalogue, engine_for: Any) -> list[str]:
     """Compare the catalogue with the live databases; return the problems found.
 
@@ -404,72 +483,27 @@ def check_live(catalogue: Catalogue, engine_for: Any) -> list[str]:
     """
     problems: list[str] = []
     name = catalogue.path.name
+    reported: set[str] = set()
     for source in catalogue.sources:
         key = f"sources.{source.name}"
         missing = _missing_sqlite_file(source.url)
         if missing:
             # Connecting would create an empty file and hide the real problem.
-            hint = " For the demo, run: flask demo-data" if "warehouse" in missing else ""
-            problems.append(f"{name}: {key}.url: the database file {missing} does not exist.{hint}")
+            if missing not in reported:
+                reported.add(missing)
+                sharing = [s.name for s in catalogue.sources if s.url == source.url]
+                problems.append(
+                    f"{name}: {key}.url: the database file {missing} does not exist "
+                    f"(used by {', '.join(sharing)}). For the demo warehouse, run: "
+                    "flask demo-data"
+                )
             continue
-        engine: Engine = engine_for(source)
         try:
-            inspector = inspect(engine)
-            present = set(inspector.get_table_names())
-        except SQLAlchemyError as error:
+            engine: Engine = engine_for(source)
+            _LiveSource(name, source, inspect(engine), problems).run()
+        except (SQLAlchemyError, ImportError) as error:
             problems.append(
                 f"{name}: {key}.url: cannot reach {source.safe_url} "
                 f"({type(error).__name__}). Check the URL and that the database runs."
             )
-            continue
-
-        def columns(table: str, _inspector: Any = inspector) -> set[str]:
-            return {c["name"] for c in _inspector.get_columns(table)}
-
-        def need(table: str, wanted: dict[str, str], where: str) -> set[str]:
-            if table not in present:
-                problems.append(
-                    f"{name}: {where}: table '{table}' does not exist in {source.safe_url}."
-                )
-                return set()
-            have = columns(table)
-            for field_name, column in wanted.items():
-                if column not in have:
-                    guess = difflib.get_close_matches(column, sorted(have), n=1)
-                    hint = f" Did you mean '{guess[0]}'?" if guess else ""
-                    problems.append(
-                        f"{name}: {where}.{field_name}: column '{column}' is not in "
-                        f"table '{table}'.{hint}"
-                    )
-            return have
-
-        def need_index(table: str, column: str, where: str) -> None:
-            if column not in _indexed(inspector, table):
-                problems.append(
-                    f"{name}: {where}: column {table}.{column} has no index, so lookups would "
-                    f"read the whole table. Fix: CREATE INDEX ix_{table}_{column} "
-                    f"ON {table} ({column});"
-                )
-
-        ident = source.identity
-        wanted = {
-            f: getattr(ident, f)
-            for f in ("key", "nir", "last_name", "first_name", "birth_date", "email")
-            if getattr(ident, f)
-        }
-        if need(ident.table, wanted, f"{key}.identity"):
-            for f in ("nir", "birth_date"):
-                column = getattr(ident, f)
-                if column:
-                    need_index(ident.table, column, f"{key}.identity.{f}")
-        for table in source.tables:
-            tkey = f"{key}.tables.{table.name}"
-            wanted = {"subject": table.subject, "date_column": table.date_column}
-            wanted.update({f"primary_key[{i}]": c for i, c in enumerate(table.primary_key)})
-            if need(table.name, wanted, tkey) and table.subject in columns(table.name):
-                need_index(table.name, table.subject, f"{tkey}.subject")
-            if table.link:
-                link = table.link
-                if need(link.table, {"key": link.key, "subject": link.subject}, f"{tkey}.link"):
-                    need_index(link.table, link.subject, f"{tkey}.link.subject")
     return problems

@@ -20,9 +20,9 @@ from sqlalchemy import select
 
 from app import audit, intake, jobs, routing, worker
 from app.extensions import db
-from config import ConfigError
 from app.mailer import send_email_job
 from app.models import Job, utcnow
+from config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ def handlers(app: Flask) -> dict[str, worker.Handler]:
 def route_job(app: Flask, session: Any, job: Job, now: datetime) -> None:
     """The worker's handler for ``route`` jobs."""
     if job.request_id is not None:
-        routing.route_request(session, job.request_id, app.extensions["portal"]["routing"], now=now)
+        routing.route_request(
+            session, job.request_id, app.extensions["portal"]["routing"], now=now
+        )
 
 
 def check_sources(app: Flask) -> None:
@@ -46,8 +48,7 @@ def check_sources(app: Flask) -> None:
     problems = services.warehouse.check()
     if problems:
         raise ConfigError(
-            "The sources do not match the catalogue:\n"
-            + "\n".join(f"  - {p}" for p in problems)
+            "The sources do not match the catalogue:\n" + "\n".join(f"  - {p}" for p in problems)
         )
 
 

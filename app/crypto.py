@@ -6,7 +6,17 @@ with the first and decrypts with any, which is how a key is rotated.
 
 from __future__ import annotations
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+
+class UnknownKey(Exception):
+    """A stored value was encrypted with a key that is no longer configured."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a stored value cannot be decrypted with DATA_ENCRYPTION_KEYS: keep the old key "
+            "in the list (after the new one) until every value has been rotated"
+        )
 
 
 class Vault:
@@ -25,7 +35,10 @@ class Vault:
     def decrypt(self, token: str | None) -> str | None:
         if token is None:
             return None
-        return self._fernet.decrypt(token.encode()).decode()
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise UnknownKey() from None
 
     def rotate(self, token: str) -> str:
         """Re-encrypt a value under the newest key."""

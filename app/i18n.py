@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Flask, request, session
-
 from flask_babel import format_decimal
 
 from app.labels import ACTION_LABELS, KIND_LABELS, STATUS_LABELS

@@ -70,12 +70,12 @@ class Match:
 
 
 def normalize_name(name: str | None) -> str:
-    """Fold case, accents, ligatures, hyphens and apostrophes: "Lefèvre-Dubois" == "LEFEVRE DUBOIS"."""
+    """Fold case, accents, ligatures, spaces, hyphens, apostrophes: "N’Diaye" == "NDIAYE"."""
     if not name:
         return ""
     text = unicodedata.normalize("NFKD", name.translate(_LIGATURES))
     text = "".join(c for c in text if not unicodedata.combining(c))
-    return _SEPARATORS.sub(" ", text.casefold()).strip()
+    return _SEPARATORS.sub("", text.casefold())
 
 
 def normalize_email(email: str | None) -> str:

@@ -313,11 +313,15 @@ def load_policy(path: Path, categories: frozenset[str]) -> Policy:
         if pair in found:
             first = found[pair]
             same = (first.action, first.retention) == (rule.action, rule.retention)
-            what = "repeats" if same else f"contradicts ({first.action} there, {rule.action} here)"
+            what = (
+                f"repeats rules[{first.number}] for {rule.right}"
+                if same
+                else f"contradicts rules[{first.number}] for {rule.right} "
+                f"({first.action} there, {rule.action} here)"
+            )
             p.add(
                 f"rules[{rule.number}] ({rule.category})",
-                f"{what} rules[{first.number}] for {rule.right}: keep one rule per category "
-                "and right.",
+                f"{what}: keep one rule per category and right.",
             )
             continue
         found[pair] = rule
@@ -352,7 +356,9 @@ def explain(rule: Rule, label: Text, locale: str = "en") -> str:
         )
         words = f"{spec.years} years after {start}"
         if spec.extended_years:
-            words += f" ({spec.extended_years} years where the column '{spec.extended_when}' is set)"
+            words += (
+                f" ({spec.extended_years} years where the column '{spec.extended_when}' is set)"
+            )
         if spec.until_age:
             words += f", and at least until the person's {spec.until_age}th birthday"
         if rule.action == "erase":

@@ -72,6 +72,8 @@ def build_lines(
     """Group one category's records by what happens to them."""
     if not records:
         return []
+    # Sorted, so the plan does not depend on the order the sources answered in.
+    records = sorted(records, key=lambda r: (r.table, r.key))
     dated = [r.date for r in records if r.date is not None]
     last = max(dated) if dated else None
     groups: dict[tuple[str, Text, Text], list[tuple[Record, Decision]]] = {}

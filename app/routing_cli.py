@@ -8,8 +8,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import deadlines, routing
+from app.crypto import UnknownKey
 from app.extensions import db
 from app.models import KINDS, Request, utcnow
 from app.policy import explain
@@ -18,7 +20,8 @@ ACTOR = "cli"
 
 
 def _services() -> routing.RoutingServices:
-    return current_app.extensions["portal"]["routing"]  # type: ignore[no-any-return]
+    services: routing.RoutingServices = current_app.extensions["portal"]["routing"]
+    return services
 
 
 @click.group("rules", cls=AppGroup)
@@ -33,14 +36,15 @@ def rules_check() -> None:
     # Reaching this point means both files were read and checked at start-up.
     problems = services.warehouse.check()
     catalogue, policy = services.catalogue, services.policy
-    for rule in policy.rules.values():
+    # Only on sources known to be sound: reading a missing SQLite file creates it.
+    for rule in policy.rules.values() if not problems else ():
         spec = rule.retention
         if spec is None or spec.extended_when is None:
             continue
         for source, table in catalogue.tables_of(rule.category):
             try:
                 columns = services.warehouse.table(source, table.name).c
-            except Exception:  # already reported by the live check
+            except SQLAlchemyError:  # already reported by the live check
                 continue
             if spec.extended_when not in columns:
                 problems.append(
@@ -122,8 +126,13 @@ def plan_recompute(reference: str, save: bool) -> None:
     services = _services()
     now = utcnow()
     today = deadlines.receipt_date(now)
+    try:
+        applicant = routing.applicant_of(request, services.vault)
+    except UnknownKey as error:
+        click.echo(f"Cannot recompute {request.reference}: {error}.", err=True)
+        sys.exit(1)
     draft = routing.compute(
-        routing.applicant_of(request, services.vault),
+        applicant,
         request.kind,
         catalogue=services.catalogue,
         policy=services.policy,

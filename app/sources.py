@@ -48,7 +48,7 @@ class Warehouse:
         return self._engines[source.url]
 
     def table(self, source: Source, name: str) -> Table:
-        metadata = self._metadata[source.url] if source.url in self._metadata else None
+        metadata = self._metadata.get(source.url, None)
         if metadata is None:
             self.engine(source)
             metadata = self._metadata[source.url]
@@ -97,9 +97,7 @@ class Warehouse:
             return found
 
         by_number = (
-            candidates(people.c[ident.nir] == applicant.nir)
-            if applicant.nir and ident.nir
-            else []
+            candidates(people.c[ident.nir] == applicant.nir) if applicant.nir and ident.nir else []
         )
         by_birth_date = candidates(people.c[ident.birth_date] == applicant.birth_date)
         return choose(applicant, by_number, by_birth_date)

@@ -99,9 +99,7 @@ def base_config(database_url: str, tmp_path: Path, warehouse: Path) -> dict[str,
 
 
 @pytest.fixture(scope="session")
-def migrated(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory, warehouse: Path
-) -> str:
+def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory, warehouse: Path) -> str:
     """The database upgraded to the head revision, as the app itself does it."""
     app = create_app(base_config(database_url, tmp_path_factory.mktemp("migrate"), warehouse))
     with app.app_context():

@@ -9,10 +9,10 @@ The build is deterministic so that a demo, a test or a bug report can be
 reproduced: the same ``(citizens, seed, as_of)`` always gives the same table
 contents. Every random draw comes from a ``random.Random`` seeded from a
 string (seeded through SHA-512, so unlike ``hash()`` it does not change
-between processes); each chunk of citizens has its own generator, so a
-chunk's people do not depend on how many came before, and nothing iterates
-over a set. All dates are counted back from ``as_of``, so "recent" data stays
-recent whenever the demo is built.
+between processes), one for the personas and one per chunk of citizens;
+chunks are drawn and written in order, rows are numbered in that order, and
+nothing iterates over a set. All dates are counted back from ``as_of``, so
+"recent" data stays recent whenever the demo is built.
 
 ``PERSONAS`` are fixed people written first (``person_id`` 1 to 12) with
 hand-made records, the same for every seed: the demo and the tests file
@@ -498,7 +498,8 @@ _HOSPITALS = (
 )
 
 # ward -> diagnoses that make sense there (ICD-10 code, French label).
-_WARDS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+Ward = tuple[str, tuple[tuple[str, str], ...]]
+_WARDS: tuple[Ward, ...] = (
     (
         "Cardiologie",
         (
@@ -629,6 +630,14 @@ _WARDS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ),
 )
 
+# Wards a patient can plausibly be admitted to: children go to paediatrics,
+# men and women past 48 are not admitted to obstetrics.
+_CHILD_WARDS: tuple[Ward, ...] = tuple(w for w in _WARDS if w[0] == "Pédiatrie")
+_WARDS_WITH_OBSTETRICS: tuple[Ward, ...] = tuple(w for w in _WARDS if w[0] != "Pédiatrie")
+_WARDS_WITHOUT_OBSTETRICS: tuple[Ward, ...] = tuple(
+    w for w in _WARDS_WITH_OBSTETRICS if w[0] != "Gynécologie-obstétrique"
+)
+
 _TRANSFUSION_PRODUCTS = (
     "Concentré de globules rouges (CGR)",
     "Concentré de globules rouges (CGR)",
@@ -671,6 +680,9 @@ _SPECIALTIES = (
     "néphrologie",
     "gériatrie",
 )
+
+_SPECIALTIES_F = tuple(s for s in _SPECIALTIES if s != "pédiatrie")
+_SPECIALTIES_M = tuple(s for s in _SPECIALTIES_F if s != "gynécologie")
 
 _MOTIVES = (
     "une dyspnée d'effort d'aggravation récente",
@@ -972,7 +984,14 @@ class _Generator:
                     admitted = past(25 * 365, 60 * 365)
                 discharged = admitted - int(r() * r() * 15)
                 discharged = discharged if discharged > 0 else 0
-                ward, ward_diagnoses = _WARDS[int(r() * len(_WARDS))]
+                age = born_back - admitted
+                if age < 16 * 365:
+                    wards = _CHILD_WARDS
+                elif sex == "F" and age < 48 * 365:
+                    wards = _WARDS_WITH_OBSTETRICS
+                else:
+                    wards = _WARDS_WITHOUT_OBSTETRICS
+                ward, ward_diagnoses = wards[int(r() * len(wards))]
                 stay_id = self.next_stay
                 self.next_stay += 1
                 stays(
@@ -1000,7 +1019,11 @@ class _Generator:
             append = tables["referral_letters"].append
             for _ in range(1 if r() < 0.7 else 2):
                 sent = past(0, 10 * 365)
-                specialty = _SPECIALTIES[int(r() * len(_SPECIALTIES))]
+                if born_back - sent < 16 * 365:
+                    specialty = "pédiatrie"
+                else:
+                    specialties = _SPECIALTIES_F if sex == "F" else _SPECIALTIES_M
+                    specialty = specialties[int(r() * len(specialties))]
                 if r() < 0.002:
                     body = f"{HOSTILE[int(r() * len(HOSTILE))]} {patient}"
                 else:
