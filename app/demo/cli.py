@@ -19,7 +19,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from app.demo import warehouse
-from app.nir import mask_nir
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -130,7 +129,8 @@ def _echo_personas() -> None:
         (
             f"{p.first_name} {p.last_name}",
             p.birth_date.isoformat(),
-            mask_nir(p.nir) if p.nir else "(none)",
+            # Synthetic numbers, shown whole so that a newcomer can type them in the form.
+            p.nir or "(none)",
             p.email or "(none)",
             p.demonstrates,
         )
