@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 MATCHED, NO_MATCH, REVIEW = "matched", "no_match", "review"
@@ -69,6 +70,7 @@ class Match:
     reason: str | None = None
 
 
+@lru_cache(maxsize=4096)
 def normalize_name(name: str | None) -> str:
     """Fold case, accents, ligatures, spaces, hyphens, apostrophes: "N’Diaye" == "NDIAYE"."""
     if not name:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from app import audit, deadlines, lifecycle, notify
 from app.catalogue import Catalogue, Text
 from app.crypto import Vault
-from app.matching import MATCHED, REVIEW, Applicant
+from app.matching import MATCHED, REVIEW, Applicant, Match
 from app.models import Plan, PlanLine, Request
 from app.policy import ACTIONS, Decision, Policy, Rule, decide
 from app.sources import Record, Warehouse
@@ -138,8 +138,13 @@ def compute(
     try:
         subjects: dict[str, Any] = {}
         reasons: list[str] = []
+        # Sources often share one identity table (a master patient index): look once.
+        matches: dict[tuple[str, Any], Match] = {}
         for source in catalogue.sources:
-            match = warehouse.match(connections[source.url], source, applicant)
+            shared = (source.url, source.identity)
+            if shared not in matches:
+                matches[shared] = warehouse.match(connections[source.url], source, applicant)
+            match = matches[shared]
             if match.outcome == REVIEW and match.reason:
                 reasons.append(f"{source.name}:{match.reason}")
             elif match.outcome == MATCHED:

@@ -96,11 +96,14 @@ class Warehouse:
                 )
             return found
 
-        by_number = (
-            candidates(people.c[ident.nir] == applicant.nir) if applicant.nir and ident.nir else []
-        )
+        if applicant.nir and ident.nir:
+            by_number = candidates(people.c[ident.nir] == applicant.nir)
+            if by_number:
+                # The number decides on its own: the birth-date lookup, whose
+                # result grows with the source, is not needed.
+                return choose(applicant, by_number, [])
         by_birth_date = candidates(people.c[ident.birth_date] == applicant.birth_date)
-        return choose(applicant, by_number, by_birth_date)
+        return choose(applicant, [], by_birth_date)
 
     def records(
         self,
