@@ -80,6 +80,8 @@ class CategoryInfo:
     origin: Text
     automated_decisions: Text
     recipients: tuple[Recipient, ...]
+    # Access to it follows the Public Health Code's 8-day track (L.1111-7).
+    medical_record: bool = False
 
 
 @dataclass(frozen=True)
@@ -267,7 +269,10 @@ def _category_info(raw: Any, key: str, p: _Problems) -> CategoryInfo | None:
     if not isinstance(raw, Mapping):
         p.add(key, "must be a table of the Art. 15 information.")
         return None
-    _unknown_keys(raw, (*_INFO_TEXTS, "recipients"), key, p)
+    _unknown_keys(raw, (*_INFO_TEXTS, "recipients", "medical_record"), key, p)
+    medical = raw.get("medical_record", False)
+    if not isinstance(medical, bool):
+        p.add(f"{key}.medical_record", "must be true or false.")
     texts = {}
     for name in _INFO_TEXTS:
         if name not in raw:
@@ -295,7 +300,11 @@ def _category_info(raw: Any, key: str, p: _Problems) -> CategoryInfo | None:
                 recipients.append(Recipient(who, email))
     if len(texts) != len(_INFO_TEXTS) or any(t is None for t in texts.values()):
         return None
-    return CategoryInfo(recipients=tuple(recipients), **texts)  # type: ignore[arg-type]
+    return CategoryInfo(
+        recipients=tuple(recipients),
+        medical_record=medical is True,
+        **texts,  # type: ignore[arg-type]
+    )
 
 
 def _source(name: str, raw: Any, variables: Mapping[str, str], p: _Problems) -> Source | None:

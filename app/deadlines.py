@@ -87,3 +87,21 @@ def due_date(received: date, months: int = 1) -> date:
     two-month extension has been notified.
     """
     return next_working_day(add_months(received, months))
+
+
+MEDICAL_RECORD_DAYS = 8
+MEDICAL_RECORD_OLD_YEARS = 5
+
+
+def medical_record_due_date(received: date, newest_record: date | None) -> date:
+    """The Public Health Code's deadline for access to a medical record (L.1111-7).
+
+    Eight days from the request, or two months when every piece of
+    information is more than five years old. Not moved past weekends: the
+    stricter reading, as this track is meant to be the fast one.
+    """
+    if newest_record is not None and newest_record >= received - relativedelta(
+        years=MEDICAL_RECORD_OLD_YEARS
+    ):
+        return received + timedelta(days=MEDICAL_RECORD_DAYS)
+    return add_months(received, 2)

@@ -44,6 +44,7 @@ class Line:
     explanation: Text
     kept_until: date | None
     record_keys: Mapping[str, list[list[Any]]]
+    newest: date | None = None
 
     def key(self) -> tuple[str, str, str]:
         return (self.source, self.category, self.action)
@@ -92,6 +93,7 @@ def build_lines(
     lines = []
     for (action, basis, explanation), members in groups.items():
         ends = [d.kept_until for _, d in members]
+        known = [r.date for r, _ in members if r.date is not None]
         kept_until = None if None in ends else max(e for e in ends if e is not None)
         keys: dict[str, list[list[Any]]] = {}
         for record, _ in members:
@@ -107,6 +109,7 @@ def build_lines(
                 explanation=explanation,
                 kept_until=kept_until if action != "disclose" else None,
                 record_keys=dict(sorted(keys.items())),
+                newest=max(known) if known else None,
             )
         )
     lines.sort(key=lambda line: ACTIONS.index(line.action))
@@ -312,6 +315,9 @@ def route_request(
         now=now,
         actor=ACTOR,
     )
+    due = medical_due_date(request, draft, services.catalogue)
+    if due is not None and request.due_on is not None and due < request.due_on:
+        request.due_on = due
     target = "identity_review" if draft.outcome == "identity_review" else "triage"
     lifecycle.change_status(
         session,
@@ -320,6 +326,26 @@ def route_request(
         actor=ACTOR,
         now=now,
         mail=services.mail,
-        details={"plan": plan.number, "outcome": draft.outcome},
+        details={"plan": plan.number, "outcome": draft.outcome}
+        | ({"deadline": "medical_record"} if due is not None and request.due_on == due else {}),
     )
     return plan
+
+
+def medical_due_date(request: Request, draft: Draft, catalogue: Catalogue) -> date | None:
+    """The stricter deadline of an access to a medical record, or None if none applies.
+
+    LEGAL.md: when a request concerns medical records, the stricter of the
+    GDPR and Public Health Code tracks sets the due date.
+    """
+    if request.kind != "access" or request.received_on is None:
+        return None
+    medical = [
+        line
+        for line in draft.lines
+        if line.action == "disclose" and catalogue.info(line.source, line.category).medical_record
+    ]
+    if not medical:
+        return None
+    dated = [line.newest for line in medical if line.newest is not None]
+    return deadlines.medical_record_due_date(request.received_on, max(dated) if dated else None)

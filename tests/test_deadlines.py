@@ -166,3 +166,21 @@ def test_due_date_is_monotonic(received, gap):
     """A later receipt never gives an earlier due date."""
     later = received + timedelta(days=gap)
     assert due_date(received) <= due_date(later)
+
+
+def test_medical_record_access_is_due_in_eight_days_when_recent():
+    """L.1111-7: eight days for information under five years old."""
+    from app.deadlines import medical_record_due_date
+
+    received = date(2026, 3, 2)
+    assert medical_record_due_date(received, date(2024, 1, 1)) == date(2026, 3, 10)
+    assert medical_record_due_date(received, date(2021, 3, 2)) == date(2026, 3, 10)
+
+
+def test_medical_record_access_gets_two_months_when_all_is_old():
+    """Every piece of information over five years old: two months."""
+    from app.deadlines import medical_record_due_date
+
+    received = date(2026, 3, 2)
+    assert medical_record_due_date(received, date(2021, 3, 1)) == date(2026, 5, 2)
+    assert medical_record_due_date(received, None) == date(2026, 5, 2)

@@ -218,3 +218,33 @@ def test_a_policy_change_never_alters_a_plan_already_shown(make_app, smtp, tmp_p
     assert "policy of 2027" in later_client.get("/status").get_data(as_text=True)
     shown = runner.invoke(args=["plan", "show", reference])
     assert "plan 2" in shown.output and "pharmacy.prescription" in shown.output
+
+
+def test_access_to_a_recent_medical_record_is_due_within_eight_days(smtp_app, smtp):
+    """The Public Health Code's 8-day track is stricter than the month: it sets the date."""
+    client = smtp_app.test_client()
+    request_id = file_and_route(smtp_app, smtp, client, filing_for(persona("Camille"), "access"))
+    with smtp_app.app_context():
+        request = db.session.get(Request, request_id)
+        assert (request.due_on - request.received_on).days == 8
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "status.triage"))
+        assert event.details["deadline"] == "medical_record"
+
+
+def test_access_to_an_old_medical_record_keeps_the_gdpr_month(smtp_app, smtp):
+    """Data over five years old: two months under the Code, so the GDPR month stays."""
+    client = smtp_app.test_client()
+    request_id = file_and_route(smtp_app, smtp, client, filing_for(persona("Hélène"), "access"))
+    with smtp_app.app_context():
+        request = db.session.get(Request, request_id)
+        assert any(line.category == "hospital.medical_record" for line in request.plan.lines)
+        assert (request.due_on - request.received_on).days >= 28
+
+
+def test_an_erasure_keeps_the_gdpr_month_even_with_medical_records(smtp_app, smtp):
+    """The 8-day track is for access to the record, not for erasure."""
+    client = smtp_app.test_client()
+    request_id = file_and_route(smtp_app, smtp, client, filing_for(persona("Camille")))
+    with smtp_app.app_context():
+        request = db.session.get(Request, request_id)
+        assert (request.due_on - request.received_on).days >= 28
