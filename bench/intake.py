@@ -31,6 +31,7 @@ import textwrap
 import time
 import urllib.request
 import uuid
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
@@ -38,6 +39,10 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.demo.warehouse import build  # noqa: E402
+
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 WRK_SCRIPT = """
@@ -158,8 +163,12 @@ def main() -> None:
     with admin.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     url = f"{base_url}{'&' if '?' in base_url else '?'}options={quote(f'-csearch_path={schema}')}"
+    # The portal checks its sources at start (gunicorn.conf.py): give it a small demo warehouse.
+    warehouse = Path(tempfile.mkdtemp()) / "warehouse.sqlite3"
+    build(warehouse, citizens=1000, seed=1, as_of=date.today())
     env = {
         **os.environ,
+        "WAREHOUSE_URL": f"sqlite:///{warehouse}",
         "PORTAL_ENV": "production",
         "DATABASE_URL": url,
         "SECRET_KEY": "bench-" + "k" * 40,
