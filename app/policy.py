@@ -340,44 +340,73 @@ def load_policy(path: Path, categories: frozenset[str]) -> Policy:
     return Policy(path, found, hashlib.sha256(data).hexdigest())
 
 
+_EXPLAIN = {
+    "en": {
+        "head": "{label} ({category}), request of {right}:",
+        "action": "  action: {action}",
+        "basis": "  legal basis: {text}",
+        "record": "each record's own date",
+        "last_record": "the person's latest record of this category",
+        "years": "{years} years after {start}",
+        "extended": " ({years} years where the column '{column}' is set)",
+        "age": ", and at least until the person's {age}th birthday",
+        "exemption": "  exemption: records are kept while the retention period runs: {words}; "
+        "a record whose date is unknown is kept. Once the period has ended the record is erased.",
+        "kept": "  kept until: {words}",
+        "retention_basis": "  basis of the retention: {text}",
+        "reads_kept": "  the requester reads, for kept records: {text}",
+        "portable": "  portable: yes (data provided under consent or contract)",
+        "not_portable": "  portable: no (Art. 20(3)); an Art. 15 copy is given instead",
+        "referred": "  referred to: {name} <{contact}>",
+        "reads": "  the requester reads: {text}",
+    },
+    "fr": {
+        "head": "{label} ({category}), demande de type {right} :",
+        "action": "  action : {action}",
+        "basis": "  base légale : {text}",
+        "record": "la date propre à chaque enregistrement",
+        "last_record": "le dernier enregistrement de la personne dans cette catégorie",
+        "years": "{years} ans après {start}",
+        "extended": " ({years} ans lorsque la colonne « {column} » est renseignée)",
+        "age": ", et au moins jusqu'au {age}e anniversaire de la personne",
+        "exemption": "  exception : les enregistrements sont conservés tant que court la durée "
+        "de conservation : {words} ; un enregistrement sans date est conservé. Une fois la "
+        "durée écoulée, l'enregistrement est effacé.",
+        "kept": "  conservé jusqu'à : {words}",
+        "retention_basis": "  base de la conservation : {text}",
+        "reads_kept": "  le demandeur lit, pour les données conservées : {text}",
+        "portable": "  portable : oui (données fournies avec consentement ou par contrat)",
+        "not_portable": "  portable : non (art. 20.3) ; une copie au titre de l'art. 15 est "
+        "remise à la place",
+        "referred": "  renvoyé vers : {name} <{contact}>",
+        "reads": "  le demandeur lit : {text}",
+    },
+}
+
+
 def explain(rule: Rule, label: Text, locale: str = "en") -> str:
-    """The rule in plain words, for the data protection officer."""
+    """The rule in plain words, for the data protection officer, in French or English."""
+    say = _EXPLAIN["fr" if locale.startswith("fr") else "en"]
     lines = [
-        f"{label.in_(locale)} ({rule.category}), request of {rule.right}:",
-        f"  action: {rule.action}",
-        f"  legal basis: {rule.basis.in_(locale)}",
+        say["head"].format(label=label.in_(locale), category=rule.category, right=rule.right),
+        say["action"].format(action=rule.action),
+        say["basis"].format(text=rule.basis.in_(locale)),
     ]
     spec = rule.retention
     if spec:
-        start = (
-            "each record's own date"
-            if spec.anchor == "record"
-            else "the person's latest record of this category"
-        )
-        words = f"{spec.years} years after {start}"
+        words = say["years"].format(years=spec.years, start=say[spec.anchor])
         if spec.extended_years:
-            words += (
-                f" ({spec.extended_years} years where the column '{spec.extended_when}' is set)"
-            )
+            words += say["extended"].format(years=spec.extended_years, column=spec.extended_when)
         if spec.until_age:
-            words += f", and at least until the person's {spec.until_age}th birthday"
-        if rule.action == "erase":
-            lines.append(
-                f"  exemption: records are kept while the retention period runs: {words}; "
-                "a record whose date is unknown is kept. Once the period has ended the "
-                "record is erased."
-            )
-        else:
-            lines.append(f"  kept until: {words}")
-        lines.append(f"  basis of the retention: {spec.basis.in_(locale)}")
-        lines.append(f"  the requester reads, for kept records: {spec.explanation.in_(locale)}")
+            words += say["age"].format(age=spec.until_age)
+        lines.append(say["exemption" if rule.action == "erase" else "kept"].format(words=words))
+        lines.append(say["retention_basis"].format(text=spec.basis.in_(locale)))
+        lines.append(say["reads_kept"].format(text=spec.explanation.in_(locale)))
     if rule.portable is not None:
-        lines.append(
-            "  portable: yes (data provided under consent or contract)"
-            if rule.portable
-            else "  portable: no (Art. 20(3)); an Art. 15 copy is given instead"
-        )
+        lines.append(say["portable" if rule.portable else "not_portable"])
     if rule.controller:
-        lines.append(f"  referred to: {rule.controller.name} <{rule.controller.contact}>")
-    lines.append(f"  the requester reads: {rule.explanation.in_(locale)}")
+        lines.append(
+            say["referred"].format(name=rule.controller.name, contact=rule.controller.contact)
+        )
+    lines.append(say["reads"].format(text=rule.explanation.in_(locale)))
     return "\n".join(lines)

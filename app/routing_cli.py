@@ -77,8 +77,9 @@ def rules_explain(right: str, category: str, lang: str) -> None:
         sys.exit(1)
     rule = services.policy.rule(category, right)
     click.echo(explain(rule, services.catalogue.label(category), lang))
-    holders = ", ".join(s.name for s, _ in services.catalogue.tables_of(category))
-    click.echo(f"  held by: {holders} (rules[{rule.number}] in {services.policy.path.name})")
+    holders = ", ".join(sorted({s.name for s, _ in services.catalogue.tables_of(category)}))
+    held = "  détenu par :" if lang == "fr" else "  held by:"
+    click.echo(f"{held} {holders} (rules[{rule.number}] in {services.policy.path.name})")
 
 
 @click.group("plan", cls=AppGroup)

@@ -248,3 +248,31 @@ def test_an_erasure_keeps_the_gdpr_month_even_with_medical_records(smtp_app, smt
     with smtp_app.app_context():
         request = db.session.get(Request, request_id)
         assert (request.due_on - request.received_on).days >= 28
+
+
+def test_gunicorn_refuses_to_serve_when_the_sources_do_not_match(tmp_path):
+    """gunicorn.conf.py checks the live sources before serving: a missing warehouse stops it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    missing = tmp_path / "warehouse.sqlite3"
+    env = {
+        **os.environ,
+        "PORTAL_ENV": "test",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite3'}",
+        "WAREHOUSE_URL": f"sqlite:///{missing}",
+    }
+    process = subprocess.run(
+        [str(Path(sys.executable).with_name("gunicorn")), "-b", "127.0.0.1:0", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert process.returncode != 0
+    errors = process.stderr.decode()
+    assert f"the database file {missing} does not exist" in errors
+    assert "Traceback" not in errors
+    assert not missing.exists()

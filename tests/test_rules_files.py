@@ -911,6 +911,10 @@ def test_explain_in_french_gives_the_french_texts(make_app):
     assert "au moins jusqu'à vos 28 ans" in out
     assert "Hospital medical record" not in out
     assert "Public Health Code" not in out
+    # The framing is French too, not only the texts read from the files.
+    assert "20 ans après le dernier enregistrement de la personne" in out
+    assert "au moins jusqu'au 28e anniversaire" in out
+    assert "years" not in out and "legal basis" not in out
 
 
 def test_explain_unknown_category_lists_the_known_ones(make_app):
