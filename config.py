@@ -216,6 +216,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "TRUSTED_HOSTS": trusted or None,
         "RATELIMIT_STORAGE_URI": storage,
         "RATELIMIT_FILING": env.get("RATELIMIT_FILING") or "20 per hour",
+        # Per client address; the second factor and argon2 do the rest.
+        "RATELIMIT_STAFF_LOGIN": env.get("RATELIMIT_STAFF_LOGIN") or "10 per minute",
         "RATELIMIT_HEADERS_ENABLED": False,
         "SESSION_COOKIE_NAME": cookie_name,
         "SESSION_COOKIE_SECURE": secure,

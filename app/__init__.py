@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import cli, errors, i18n, security_headers
 from app.catalogue import Catalogue, CatalogueError, load_catalogue
 from app.crypto import Vault
-from app.extensions import babel, csrf, db, limiter, mail, migrate
+from app.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 from app.notify import MailSettings
 from app.policy import Policy, PolicyError, load_policy
 from app.routing import RoutingServices
@@ -62,6 +62,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=i18n.select_locale)
     limiter.init_app(app)
     mail.init_app(app)
+    login_manager.init_app(app)
     i18n.init_app(app)
 
 
@@ -114,8 +115,10 @@ def load_sources_and_rules(config: Mapping[str, Any]) -> tuple[Catalogue, Policy
 
 def register_blueprints(app: Flask) -> None:
     from app.public import bp as public_bp
+    from app.staff import bp as staff_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(staff_bp)
     if app.config["DEMO"]:
         from app.demo import bp as demo_bp
 

@@ -1,4 +1,4 @@
-"""Command-line entry points: ``flask worker``, ``flask jobs``, ``flask audit``."""
+"""Command-line entry points: ``flask worker``, ``jobs``, ``audit``, ``staff``."""
 
 from __future__ import annotations
 
@@ -189,6 +189,7 @@ def audit_verify() -> None:
 def init_app(app: Flask) -> None:
     from app.demo.cli import demo_data_command
     from app.routing_cli import plan_group, rules_group
+    from app.staff_cli import staff_group
 
     app.cli.add_command(demo_data_command)
     app.cli.add_command(rules_group)
@@ -196,3 +197,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(jobs_group)
     app.cli.add_command(audit_group)
+    app.cli.add_command(staff_group)

@@ -3,6 +3,7 @@
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -15,6 +16,7 @@ migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
 mail = Mail()
+login_manager = LoginManager()
 # ProxyFix (set from PROXY_COUNT) makes remote_addr the client's real address;
 # a raw X-Forwarded-For is never read.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -277,3 +278,33 @@ class PlanLine(Base):
 
     def text(self, name: str, locale: str) -> str:
         return str(getattr(self, f"{name}_{'en' if locale.startswith('en') else 'fr'}"))
+
+
+STAFF_ROLES = ("agent", "dpo", "admin")
+
+
+class StaffUser(Base):
+    """A member of staff: a password and a TOTP second factor, both set at enrolment.
+
+    Only hashes are stored for the password and the enrolment token; the TOTP
+    secret must be read back to check codes, so it is encrypted (Fernet).
+    """
+
+    __tablename__ = "staff_users"
+    __table_args__ = (CheckConstraint(f"role IN {STAFF_ROLES!r}", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Lower-cased on the way in: one person, one account, whatever the capitals.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[str] = mapped_column(String(10))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    # The last TOTP time step accepted: a code seen once is refused afterwards.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # Stored in each session; bumping it ends every open session of this user.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    enrolment_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    enrolment_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,178 @@
+"""Staff pages: sign in with a second factor, enrol, change password, sign out.
+
+Closed by default: ``_guard`` refuses every request without a live session,
+except the endpoints in ``OPEN``. Views read the form, call ``app.accounts``,
+commit, redirect.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import segno
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from markupsafe import Markup
+from werkzeug.wrappers import Response
+
+from app import accounts
+from app.extensions import db, limiter
+from app.models import StaffUser, utcnow
+from app.staff import auth
+from app.staff.forms import REASONS, ROLE_LABELS, EnrolForm, LoginForm, LogoutForm, PasswordForm
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+# The only pages reachable without a session; every other staff page is closed.
+OPEN = frozenset({"staff.login", "staff.login_post", "staff.enrol", "staff.enrol_post"})
+
+
+def _vault() -> Any:
+    return current_app.extensions["portal"]["vault"]
+
+
+def _login_limit() -> str:
+    return str(current_app.config["RATELIMIT_STAFF_LOGIN"])
+
+
+@bp.before_request
+def _guard() -> Response | None:
+    if request.endpoint in OPEN:
+        return None
+    if current_user.is_authenticated and not auth.timed_out():
+        return None
+    if current_user.is_authenticated or auth.LOGIN_AT in session:
+        auth.end()
+        flash(_("Your session has ended. Please sign in again."))
+    return redirect(url_for("staff.login", next=request.path))
+
+
+def _me() -> StaffUser:
+    user: StaffUser = current_user.user
+    return user
+
+
+@bp.get("/")
+def home() -> str:
+    user = _me()
+    return render_template(
+        "staff/home.html", user=user, role=ROLE_LABELS[user.role], logout=LogoutForm()
+    )
+
+
+@bp.get("/login")
+def login() -> str:
+    return render_template("staff/login.html", form=LoginForm())
+
+
+@bp.post("/login")
+@limiter.limit(_login_limit)
+def login_post() -> Response | tuple[str, int]:
+    form = LoginForm()
+    if not form.validate():
+        return render_template("staff/login.html", form=form), 422
+    try:
+        user = accounts.authenticate(
+            db.session(), form.email.data, form.password.data, form.code.data, _vault(), utcnow()
+        )
+    except accounts.LoginFailed:
+        db.session.commit()  # keep the audit event and the spent code
+        error = _("The email address, the password or the code is wrong.")
+        return render_template("staff/login.html", form=form, error=error), 401
+    db.session.commit()
+    auth.start(user)
+    return redirect(auth.safe_next(request.args.get("next")) or url_for("staff.home"), 303)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    accounts.sign_out(db.session(), _me(), utcnow())
+    db.session.commit()
+    auth.end()
+    flash(_("You are signed out."))
+    return redirect(url_for("staff.login"), 303)
+
+
+def _enrol_problem(reason: str) -> tuple[str, int]:
+    return render_template("staff/enrol_problem.html", reason=reason), (
+        410 if reason == "expired" else 404
+    )
+
+
+def _enrol_page(user: StaffUser, form: EnrolForm) -> str:
+    uri = accounts.provisioning_uri(user, _vault())
+    secret = accounts.totp_secret(user, _vault())
+    # Inline SVG: no script, no data: URL, nothing the CSP would block. segno
+    # escapes the title; the rest is paths it drew itself, so it is safe markup.
+    svg = segno.make(uri, error="m").svg_inline(scale=5, light="#fff", title=_("QR code to scan"))
+    qr = Markup(svg)  # noqa: S704
+    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    return render_template("staff/enrol.html", form=form, user=user, qr=qr, secret=grouped)
+
+
+@bp.get("/enrol/<token>")
+def enrol(token: str) -> str | tuple[str, int]:
+    try:
+        user = accounts.pending_enrolment(db.session(), token, utcnow())
+    except accounts.AccountError as error:
+        return _enrol_problem(error.reason)
+    return _enrol_page(user, EnrolForm())
+
+
+@bp.post("/enrol/<token>")
+def enrol_post(token: str) -> Response | str | tuple[str, int]:
+    try:
+        user = accounts.pending_enrolment(db.session(), token, utcnow())
+    except accounts.AccountError as error:
+        return _enrol_problem(error.reason)
+    form = EnrolForm()
+    if form.validate():
+        try:
+            accounts.enrol(
+                db.session(), token, form.password.data, form.code.data, _vault(), utcnow()
+            )
+        except accounts.AccountError as error:
+            db.session.rollback()
+            field = form.code if error.reason == "wrong_code" else form.password
+            field.errors = [REASONS.get(error.reason, _("Please check this field."))]
+        else:
+            db.session.commit()
+            flash(_("Your account is ready. Sign in with your password and a code."))
+            return redirect(url_for("staff.login"), 303)
+    return _enrol_page(user, form), 422
+
+
+@bp.get("/password")
+def password() -> str:
+    return render_template("staff/password.html", form=PasswordForm())
+
+
+@bp.post("/password")
+def password_post() -> Response | tuple[str, int]:
+    form = PasswordForm()
+    if form.validate():
+        user = _me()
+        try:
+            accounts.change_password(
+                db.session(), user, form.current.data, form.password.data, utcnow()
+            )
+        except accounts.AccountError as error:
+            db.session.rollback()
+            field = form.current if error.reason == "wrong_password" else form.password
+            field.errors = [REASONS.get(error.reason, _("Please check this field."))]
+        else:
+            db.session.commit()
+            # Other sessions die with the old version; this one continues under the new one.
+            auth.start(user, login_at=session.get(auth.LOGIN_AT))
+            flash(_("Your password is changed. Your other sessions are closed."))
+            return redirect(url_for("staff.home"), 303)
+    return render_template("staff/password.html", form=form), 422
