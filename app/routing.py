@@ -285,6 +285,18 @@ class RoutingServices:
     mail: notify.MailSettings
 
 
+def draft_for(request: Request, services: RoutingServices, today: date) -> Draft:
+    """The plan today's sources and rules give for a request, not yet stored."""
+    return compute(
+        applicant_of(request, services.vault),
+        request.kind,
+        catalogue=services.catalogue,
+        policy=services.policy,
+        warehouse=services.warehouse,
+        today=today,
+    )
+
+
 def route_request(
     session: Session, request_id: int, services: RoutingServices, *, now: datetime
 ) -> Plan | None:
@@ -297,14 +309,7 @@ def route_request(
     if request is None or request.status != "received":
         return None
     today = deadlines.receipt_date(now)
-    draft = compute(
-        applicant_of(request, services.vault),
-        request.kind,
-        catalogue=services.catalogue,
-        policy=services.policy,
-        warehouse=services.warehouse,
-        today=today,
-    )
+    draft = draft_for(request, services, today)
     plan = store(
         session,
         request,

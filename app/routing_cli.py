@@ -128,18 +128,10 @@ def plan_recompute(reference: str, save: bool) -> None:
     now = utcnow()
     today = deadlines.receipt_date(now)
     try:
-        applicant = routing.applicant_of(request, services.vault)
+        draft = routing.draft_for(request, services, today)
     except UnknownKey as error:
         click.echo(f"Cannot recompute {request.reference}: {error}.", err=True)
         sys.exit(1)
-    draft = routing.compute(
-        applicant,
-        request.kind,
-        catalogue=services.catalogue,
-        policy=services.policy,
-        warehouse=services.warehouse,
-        today=today,
-    )
     old = request.plan
     changes = routing.diff(old, draft)
     if old and old.outcome != draft.outcome:
