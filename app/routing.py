@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import audit, deadlines, lifecycle, notify
@@ -201,11 +200,11 @@ def store(
     actor: str,
 ) -> Plan:
     """Keep a draft as the request's next plan, texts copied in (a snapshot)."""
-    number = (
-        session.scalar(select(func.max(Plan.number)).where(Plan.request_id == request.id)) or 0
-    ) + 1
+    # One load of the request's plans gives both the next number and the list
+    # to append to; the unique (request_id, number) index refuses a concurrent twin.
+    plans = request.plans
+    number = (plans[-1].number if plans else 0) + 1
     plan = Plan(
-        request_id=request.id,
         number=number,
         outcome=draft.outcome,
         review_reasons=list(draft.review_reasons),
@@ -234,9 +233,7 @@ def store(
         )
         for position, line in enumerate(draft.lines)
     ]
-    session.add(plan)
-    if request.plans is not None and plan not in request.plans:
-        request.plans.append(plan)
+    plans.append(plan)
     session.flush()
     audit.record(
         session,
