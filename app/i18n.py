@@ -5,7 +5,13 @@ from __future__ import annotations
 from flask import Flask, request, session
 from flask_babel import format_decimal
 
-from app.labels import ACTION_LABELS, KIND_LABELS, STATUS_LABELS
+from app.labels import (
+    ACTION_LABELS,
+    EXTENSION_LABELS,
+    KIND_LABELS,
+    REFUSAL_LABELS,
+    STATUS_LABELS,
+)
 
 LANGUAGES = {"fr": "Français", "en": "English"}
 DEFAULT = "fr"
@@ -35,4 +41,6 @@ def init_app(app: Flask) -> None:
             "kind_labels": KIND_LABELS,
             "status_labels": STATUS_LABELS,
             "action_labels": ACTION_LABELS,
+            "refusal_labels": REFUSAL_LABELS,
+            "extension_labels": EXTENSION_LABELS,
         }

@@ -31,3 +31,44 @@ ACTION_LABELS = {
     "rectify": _l("Corrected where inaccurate"),
     "refer": _l("Handled by another organisation"),
 }
+# Refusal grounds (app.cases.REFUSAL_GROUNDS): the reason given to the
+# requester, with the article it rests on.
+REFUSAL_LABELS = {
+    "identity_not_established": _l(
+        "We could not establish that the data we hold is about you (GDPR Art. 11(2) and 12(6))."
+    ),
+    "manifestly_unfounded": _l(
+        "Your request is manifestly unfounded, as our data protection officer has "
+        "decided and recorded (GDPR Art. 12(5))."
+    ),
+    "excessive": _l(
+        "Your request is excessive, in particular because of its repetitive character, as "
+        "our data protection officer has decided and recorded (GDPR Art. 12(5))."
+    ),
+    "legal_obligation": _l(
+        "The law obliges us to keep this data, or we hold it for a task in the public "
+        "interest (GDPR Art. 17(3)(b))."
+    ),
+    "public_health": _l(
+        "We hold this data for reasons of public interest in the area of public health "
+        "(GDPR Art. 17(3)(c))."
+    ),
+    "research": _l(
+        "Erasing this data would make research in the public interest impossible or "
+        "seriously impair it (GDPR Art. 17(3)(d) and 21(6))."
+    ),
+    "legal_claims": _l(
+        "We need this data to establish, exercise or defend legal claims (GDPR Art. 17(3)(e))."
+    ),
+    "third_party_rights": _l(
+        "Giving this data would adversely affect the rights and freedoms of other people "
+        "(GDPR Art. 15(4))."
+    ),
+    "data_accurate": _l(
+        "After checking, the data you asked us to correct is accurate (GDPR Art. 16)."
+    ),
+}
+EXTENSION_LABELS = {
+    "complexity": _l("your request is complex"),
+    "number_of_requests": _l("we have received a large number of requests"),
+}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -24,9 +24,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "received": frozenset({"triage", "identity_review", "withdrawn"}),
     # Matching was not sure who the requester is: a person decides.
     "identity_review": frozenset({"triage", "awaiting_requester", "denied", "withdrawn"}),
-    "triage": frozenset({"in_review", "withdrawn"}),
+    # denied straight from the queue: a DPO's "manifestly unfounded" (Art. 12(5)).
+    "triage": frozenset({"in_review", "denied", "withdrawn"}),
     "in_review": frozenset({"triage", "approved", "denied", "awaiting_requester", "withdrawn"}),
-    "awaiting_requester": frozenset({"in_review", "withdrawn"}),
+    # The answer goes back to whoever asked: review of the case or of the identity.
+    "awaiting_requester": frozenset({"in_review", "identity_review", "denied", "withdrawn"}),
     # Once fulfilment runs it finishes: an erasure is not stopped half-way.
     "approved": frozenset({"fulfilling", "withdrawn"}),
     "fulfilling": frozenset({"completed"}),
@@ -34,10 +36,19 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 EMAIL_FOR = {
     "received": "acknowledgement",
     "identity_review": "identity_check",
+    "in_review": "in_review",
+    "approved": "approved",
+    "denied": "refused",
+    "awaiting_requester": "information_needed",
     "withdrawn": "withdrawn",
 }
-# Moves whose email says more than "the status changed".
-EMAIL_FOR_MOVE = {("received", "triage"): "plan_ready"}
+# Moves whose email says more than the target status does.
+EMAIL_FOR_MOVE = {
+    ("received", "triage"): "plan_ready",
+    ("identity_review", "triage"): "plan_ready",
+    ("awaiting_requester", "in_review"): "answer_received",
+    ("awaiting_requester", "identity_review"): "answer_received",
+}
 
 
 class TransitionError(Exception):
@@ -51,6 +62,14 @@ class TransitionError(Exception):
 
 class StaleRequest(Exception):
     """Someone else changed the request since it was read."""
+
+    def __init__(
+        self, request_id: int, changed_by: str | None = None, changed_at: datetime | None = None
+    ) -> None:
+        super().__init__(f"request {request_id} was changed by someone else")
+        self.request_id = request_id
+        self.changed_by = changed_by
+        self.changed_at = changed_at
 
 
 def is_open(status: str) -> bool:
@@ -70,16 +89,23 @@ def change_status(
     now: datetime,
     mail: notify.MailSettings,
     details: dict[str, Any] | None = None,
+    email: dict[str, Any] | None = None,
 ) -> StatusEvent:
     """Move ``request`` to ``target`` with its event, audit event and email, atomically.
 
     The conditional UPDATE on (id, status, version) is what makes two
-    simultaneous moves give exactly one success.
+    simultaneous moves give exactly one success. ``email`` adds codes (never
+    free text) the email template needs, such as a refusal ground.
     """
     current = request.status
     if not can_move(current, target):
         raise TransitionError(current, target)
-    values: dict[str, Any] = {"status": target, "version": request.version + 1}
+    values: dict[str, Any] = {
+        "status": target,
+        "version": request.version + 1,
+        "changed_by": actor,
+        "changed_at": now,
+    }
     if target in CLOSED:
         values["closed_at"] = now
     result = session.execute(
@@ -93,7 +119,7 @@ def change_status(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise StaleRequest(request.id)
+        raise stale(session, request.id)
     for key, value in values.items():
         set_committed_value(request, key, value)
     event = StatusEvent(
@@ -112,5 +138,34 @@ def change_status(
     # verification email itself ever goes to it.
     if current != "unverified" or target == "received":
         template = EMAIL_FOR_MOVE.get((current, target)) or EMAIL_FOR.get(target, "status_changed")
-        notify.queue_email(session, request, template, now, mail)
+        notify.queue_email(session, request, template, now, mail, extra=email)
     return event
+
+
+def stale(session: Session, request_id: int) -> StaleRequest:
+    """The error for a lost race, naming who won it (read outside the failed update)."""
+    row = session.execute(
+        select(Request.changed_by, Request.changed_at).where(Request.id == request_id)
+    ).first()
+    return StaleRequest(request_id, *(row or (None, None)))
+
+
+def touch(session: Session, request: Request, *, actor: str, now: datetime, **values: Any) -> None:
+    """Change a case's fields other than its status, refused if it changed meanwhile.
+
+    The same version check as ``change_status``: a form read before another
+    person's change cannot overwrite it.
+    """
+    if "status" in values:
+        raise ValueError("only change_status writes a status")
+    values |= {"version": request.version + 1, "changed_by": actor, "changed_at": now}
+    result = session.execute(
+        update(Request)
+        .where(Request.id == request.id, Request.version == request.version)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise stale(session, request.id)
+    for key, value in values.items():
+        set_committed_value(request, key, value)

@@ -31,6 +31,12 @@ SUBJECTS = {
     "identity_check": _l("Your request %(reference)s: we are checking your identity"),
     "withdrawn": _l("Your request %(reference)s has been withdrawn"),
     "status_link": _l("Your link to follow request %(reference)s"),
+    "in_review": _l("Your request %(reference)s is being examined"),
+    "approved": _l("Your request %(reference)s has been approved"),
+    "refused": _l("Your request %(reference)s: our decision"),
+    "information_needed": _l("Your request %(reference)s: we need information from you"),
+    "answer_received": _l("Your request %(reference)s: we have received your answer"),
+    "extended": _l("Your request %(reference)s: we need more time"),
 }
 LINK_ENDPOINTS = {tokens.VERIFY_EMAIL: "public.verify", tokens.STATUS_PAGE: "public.status_link"}
 
@@ -55,7 +61,9 @@ def render(app: Flask, job: Job, request: Request) -> Rendered:
             purpose = job.payload["link_purpose"]
             signed = signer.sign(job.payload["secret_link"], purpose)
             link = url_for(LINK_ENDPOINTS[purpose], token=signed, _external=True)
-        context = {"request": request, "link": link, "locale": request.locale}
+        # Codes and dates only (ground, due date): see notify.queue_email.
+        extra = {k: v for k, v in job.payload.items() if not k.startswith(("secret_", "link_"))}
+        context = {"request": request, "link": link, "locale": request.locale, "extra": extra}
         subject = str(SUBJECTS[template]) % {"reference": request.reference or ""}
         return Rendered(
             subject=subject,

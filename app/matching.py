@@ -94,11 +94,16 @@ def choose(
     applicant: Applicant,
     by_number: Sequence[Candidate],
     by_birth_date: Sequence[Candidate],
+    *,
+    confirmed: bool = False,
 ) -> Match:
     """Decide from the candidates a source returned.
 
     ``by_number``: every person holding the applicant's number (empty without
     one). ``by_birth_date``: every person born on the applicant's birth date.
+    ``confirmed``: a member of staff has checked the requester's identity
+    (identity review); a doubt about one single candidate is then lifted, but
+    a choice between several people, or nobody born that day, stays a doubt.
     """
     if applicant.nir and by_number:
         same_day = [c for c in by_number if c.birth_date == applicant.birth_date]
@@ -106,9 +111,9 @@ def choose(
             return Match(REVIEW, reason="number_birth_date_mismatch")
         if len(same_day) > 1:
             return Match(REVIEW, reason="several_candidates")
-        if not _names_agree(same_day[0], applicant):
+        if not confirmed and not _names_agree(same_day[0], applicant):
             return Match(REVIEW, reason="name_mismatch")
-        if len(by_number) > 1:
+        if not confirmed and len(by_number) > 1:
             return Match(REVIEW, reason="shared_number")
         return Match(MATCHED, key=same_day[0].key)
 
@@ -120,14 +125,16 @@ def choose(
     if not named:
         return Match(NO_MATCH)
     email = normalize_email(applicant.email)
-    confirmed = [c for c in named if c.email and normalize_email(c.email) == email]
-    if len(confirmed) > 1:
+    by_email = [c for c in named if c.email and normalize_email(c.email) == email]
+    if len(by_email) > 1:
         return Match(REVIEW, reason="several_candidates")
-    if len(confirmed) == 1:
-        found = confirmed[0]
-        if applicant.nir and found.nir and found.nir != applicant.nir:
+    if len(by_email) == 1:
+        found = by_email[0]
+        if not confirmed and applicant.nir and found.nir and found.nir != applicant.nir:
             return Match(REVIEW, reason="number_mismatch")
         return Match(MATCHED, key=found.key)
+    if confirmed and len(named) == 1:
+        return Match(MATCHED, key=named[0].key)
     if any(not c.email for c in named):
         return Match(REVIEW, reason="email_unconfirmed")
     return Match(REVIEW, reason="email_differs")

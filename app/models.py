@@ -94,6 +94,8 @@ class Request(Base):
         CheckConstraint(f"status IN {STATUSES!r}", name="status"),
         Index("ix_requests_status_due_on", "status", "due_on"),
         Index("ix_requests_email_normalized_created_at", "email_normalized", "created_at"),
+        Index("ix_requests_assignee_id_due_on", "assignee_id", "due_on"),
+        Index("ix_requests_due_on_id", "due_on", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -115,6 +117,27 @@ class Request(Base):
     due_on: Mapped[date | None] = mapped_column(Date)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Who last changed the case and when: what a stale form is told.
+    changed_by: Mapped[str | None] = mapped_column(String(80))
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The case as staff see it (ARCHITECTURE.md "case").
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    # Copied from the plan in force so the queue filters without a join.
+    has_retained: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The due date follows the Public Health Code (8 days / 2 months), which
+    # has no extension.
+    medical_deadline: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A decision prepared and waiting for a second person (four eyes).
+    pending_decision: Mapped[str | None] = mapped_column(String(20))
+    pending_ground: Mapped[str | None] = mapped_column(String(40))
+    prepared_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    prepared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refusal_ground: Mapped[str | None] = mapped_column(String(40))
+    extended_on: Mapped[date | None] = mapped_column(Date)
+    extension_ground: Mapped[str | None] = mapped_column(String(40))
+    # The clock stops while proof of identity is awaited (LEGAL.md).
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_days: Mapped[int] = mapped_column(Integer, default=0)
 
     events: Mapped[list[StatusEvent]] = relationship(
         back_populates="request", order_by="StatusEvent.id"
@@ -177,6 +200,8 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # Fixed when the job is written, so a retried email keeps its identity.
     message_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # A job that must exist once only (e.g. "reminders:2026-11-29").
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
     subject: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -308,3 +333,25 @@ class StaffUser(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+NOTE_KINDS = ("note", "question", "answer", "justification")
+
+
+class CaseNote(Base):
+    """Text about a case: a staff note, a question to the requester, their answer.
+
+    The text may hold anything a person chose to write, health data included,
+    so it is encrypted (Fernet) like the request's free text.
+    """
+
+    __tablename__ = "case_notes"
+    __table_args__ = (CheckConstraint(f"kind IN {NOTE_KINDS!r}", name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    # "staff:<id>" or "requester"
+    author: Mapped[str] = mapped_column(String(80))
+    body_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

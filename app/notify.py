@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,12 @@ TEMPLATES = {
     "identity_check": tokens.STATUS_PAGE,
     "withdrawn": tokens.STATUS_PAGE,
     "status_link": tokens.STATUS_PAGE,
+    "in_review": tokens.STATUS_PAGE,
+    "approved": tokens.STATUS_PAGE,
+    "refused": tokens.STATUS_PAGE,
+    "information_needed": tokens.STATUS_PAGE,
+    "answer_received": tokens.STATUS_PAGE,
+    "extended": tokens.STATUS_PAGE,
 }
 
 
@@ -44,13 +51,22 @@ class MailSettings:
 
 
 def queue_email(
-    session: Session, request: Request, template: str, now: datetime, settings: MailSettings
+    session: Session,
+    request: Request,
+    template: str,
+    now: datetime,
+    settings: MailSettings,
+    extra: dict[str, Any] | None = None,
 ) -> Job:
-    """Queue one email to the requester, with a fresh link where the template has one."""
+    """Queue one email to the requester, with a fresh link where the template has one.
+
+    ``extra`` holds codes and dates the template shows (a refusal ground, a
+    new due date): never free text, which could carry health data.
+    """
     if template not in TEMPLATES:
         raise ValueError(f"unknown email template {template!r}")
     purpose = TEMPLATES[template]
-    payload: dict[str, str] = {"template": template}
+    payload: dict[str, Any] = {"template": template, **(extra or {})}
     _, value = tokens.create_link(session, request.id, purpose, now, settings.max_age(purpose))
     payload["link_purpose"] = purpose
     payload["secret_link"] = value

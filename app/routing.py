@@ -134,8 +134,12 @@ def compute(
     policy: Policy,
     warehouse: Warehouse,
     today: date,
+    confirmed: bool = False,
 ) -> Draft:
-    """Find the subject in every source and apply the rules: a plan, not yet stored."""
+    """Find the subject in every source and apply the rules: a plan, not yet stored.
+
+    ``confirmed``: staff have checked the requester's identity (see ``choose``).
+    """
     connections = warehouse.connections(catalogue.sources)
     try:
         subjects: dict[str, Any] = {}
@@ -145,7 +149,9 @@ def compute(
         for source in catalogue.sources:
             shared = (source.url, source.identity)
             if shared not in matches:
-                matches[shared] = warehouse.match(connections[source.url], source, applicant)
+                matches[shared] = warehouse.match(
+                    connections[source.url], source, applicant, confirmed=confirmed
+                )
             match = matches[shared]
             if match.outcome == REVIEW and match.reason:
                 reasons.append(f"{source.name}:{match.reason}")
@@ -234,6 +240,7 @@ def store(
         for position, line in enumerate(draft.lines)
     ]
     plans.append(plan)
+    request.has_retained = any(line.action == "retain" for line in draft.lines)
     session.flush()
     audit.record(
         session,
@@ -282,7 +289,9 @@ class RoutingServices:
     mail: notify.MailSettings
 
 
-def draft_for(request: Request, services: RoutingServices, today: date) -> Draft:
+def draft_for(
+    request: Request, services: RoutingServices, today: date, *, confirmed: bool = False
+) -> Draft:
     """The plan today's sources and rules give for a request, not yet stored."""
     return compute(
         applicant_of(request, services.vault),
@@ -291,6 +300,7 @@ def draft_for(request: Request, services: RoutingServices, today: date) -> Draft
         policy=services.policy,
         warehouse=services.warehouse,
         today=today,
+        confirmed=confirmed,
     )
 
 
@@ -320,6 +330,7 @@ def route_request(
     due = medical_due_date(request, draft, services.catalogue)
     if due is not None and request.due_on is not None and due < request.due_on:
         request.due_on = due
+        request.medical_deadline = True
     target = "identity_review" if draft.outcome == "identity_review" else "triage"
     lifecycle.change_status(
         session,

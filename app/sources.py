@@ -66,7 +66,14 @@ class Warehouse:
         self._engines.clear()
         self._metadata.clear()
 
-    def match(self, connection: Connection, source: Source, applicant: Applicant) -> Match:
+    def match(
+        self,
+        connection: Connection,
+        source: Source,
+        applicant: Applicant,
+        *,
+        confirmed: bool = False,
+    ) -> Match:
         ident = source.identity
         people = self.table(source, ident.table)
         wanted = [
@@ -101,9 +108,9 @@ class Warehouse:
             if by_number:
                 # The number decides on its own: the birth-date lookup, whose
                 # result grows with the source, is not needed.
-                return choose(applicant, by_number, [])
+                return choose(applicant, by_number, [], confirmed=confirmed)
         by_birth_date = candidates(people.c[ident.birth_date] == applicant.birth_date)
-        return choose(applicant, [], by_birth_date)
+        return choose(applicant, [], by_birth_date, confirmed=confirmed)
 
     def records(
         self,

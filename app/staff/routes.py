@@ -29,11 +29,17 @@ from app import accounts
 from app.extensions import db, limiter
 from app.models import StaffUser, utcnow
 from app.staff import auth
+from app.staff.access import can
 from app.staff.forms import REASONS, ROLE_LABELS, EnrolForm, LoginForm, LogoutForm, PasswordForm
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 # The only pages reachable without a session; every other staff page is closed.
 OPEN = frozenset({"staff.login", "staff.login_post", "staff.enrol", "staff.enrol_post"})
+
+
+@bp.app_context_processor
+def _staff_helpers() -> dict[str, Any]:
+    return {"staff_can": can}
 
 
 def _vault() -> Any:

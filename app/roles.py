@@ -1,0 +1,29 @@
+"""Who may do what: the staff role matrix (SECURITY.md, "Staff").
+
+``agent`` triages and prepares, ``dpo`` also approves erasures and refusals
+and decides on unfounded or excessive requests, ``admin`` manages staff
+accounts and reads the audit trail but never sees a case: an administrator
+of accounts has no need to read anyone's request.
+"""
+
+from __future__ import annotations
+
+VIEW_CASES = "view_cases"  # queue, case page, dashboard, CSV export
+WORK_CASES = "work_cases"  # claim, release, notes, prepare, ask, extend, confirm identity
+APPROVE_SENSITIVE = "approve_sensitive"  # erasures and refusals, four eyes
+MARK_UNFOUNDED = "mark_unfounded"  # Art. 12(5), a DPO's decision
+ASSIGN = "assign"  # give a case to someone else
+VIEW_AUDIT = "view_audit"
+MANAGE_STAFF = "manage_staff"
+
+MATRIX: dict[str, frozenset[str]] = {
+    "agent": frozenset({VIEW_CASES, WORK_CASES}),
+    "dpo": frozenset(
+        {VIEW_CASES, WORK_CASES, APPROVE_SENSITIVE, MARK_UNFOUNDED, ASSIGN, VIEW_AUDIT}
+    ),
+    "admin": frozenset({VIEW_AUDIT, MANAGE_STAFF}),
+}
+
+
+def allowed(role: str, permission: str) -> bool:
+    return permission in MATRIX.get(role, frozenset())

@@ -1,0 +1,44 @@
+"""Role checks for staff views: every action is checked on the server (SECURITY.md).
+
+``requires`` guards a view with a permission of ``app.roles``; the staff
+blueprint's ``_guard`` has already refused anyone not signed in.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import abort
+from flask_login import current_user
+
+from app import roles
+from app.models import StaffUser
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def me() -> StaffUser:
+    """The signed-in member of staff (the blueprint guard guarantees one)."""
+    user: StaffUser = current_user.user
+    return user
+
+
+def can(permission: str) -> bool:
+    return bool(current_user.is_authenticated) and roles.allowed(me().role, permission)
+
+
+def requires(permission: str) -> Callable[[F], F]:
+    """403 unless the signed-in person's role carries ``permission``."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if not can(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return guarded  # type: ignore[return-value]
+
+    return decorate

@@ -1,0 +1,77 @@
+"""Staff accounts for tests that are about something else than signing in.
+
+``add_staff`` creates and enrols an account through ``app.accounts`` (no
+enrolment page); ``sign_in`` signs a test client in through the real login
+page. Tests of sign-in itself live in test_staff_accounts.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pyotp
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import update
+
+from app import accounts
+from app.extensions import db
+from app.models import StaffUser, utcnow
+from tests.conftest import post_form
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    email: str
+    role: str
+    secret: str
+
+    @property
+    def actor(self) -> str:
+        return f"staff:{self.id}"
+
+
+def add_staff(app: Flask, email: str, role: str) -> Account:
+    """An enrolled, active account with ``PASSWORD`` and a known TOTP secret."""
+    vault = app.extensions["portal"]["vault"]
+    with app.app_context():
+        session = db.session()
+        now = utcnow()
+        user, token = accounts.create_staff(session, email, role, vault, now)
+        secret = accounts.totp_secret(user, vault)
+        # A code of the previous time step, so that signing in now is not a reuse.
+        code = pyotp.TOTP(secret).at(now - timedelta(seconds=30))
+        accounts.enrol(session, token, PASSWORD, code, vault, now)
+        session.commit()
+        account = Account(user.id, user.email, role, secret)
+        db.session.remove()
+    return account
+
+
+def sign_in(app: Flask, client: FlaskClient, account: Account) -> None:
+    """Sign ``client`` in as ``account`` through /staff/login; asserts it worked."""
+    with app.app_context():
+        # Each test sign-in may fall in the time step of the previous one.
+        db.session.execute(
+            update(StaffUser).where(StaffUser.id == account.id).values(totp_last_step=None)
+        )
+        db.session.commit()
+        db.session.remove()
+    answer = post_form(
+        client,
+        "/staff/login",
+        {"email": account.email, "password": PASSWORD, "code": pyotp.TOTP(account.secret).now()},
+    )
+    assert answer.status_code == 303, answer.data[:500]
+
+
+def staff_client(app: Flask, email: str, role: str) -> tuple[FlaskClient, Account]:
+    """A new account and a test client signed in as it."""
+    account = add_staff(app, email, role)
+    client = app.test_client()
+    sign_in(app, client, account)
+    return client, account
