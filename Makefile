@@ -33,12 +33,18 @@ demo: install
 	PORTAL_ENV=demo $(FLASK) db upgrade
 	@test -s instance/warehouse.sqlite3 || PORTAL_ENV=demo $(FLASK) demo-data --citizens 2000
 	PORTAL_ENV=demo $(FLASK) rules check
+	PORTAL_ENV=demo $(FLASK) demo-requests
+	@echo
+	PORTAL_ENV=demo $(FLASK) staff demo
 	@echo
 	@echo "  Portal:        http://127.0.0.1:5000"
 	@echo "  Demo mailbox:  http://127.0.0.1:5000/demo/mailbox  (emails are written to instance/mail/)"
 	@echo "  Try it as a demo citizen, e.g. Camille Lefèvre-Dubois, born 1978-05-14,"
 	@echo "  camille.lefevre@example.org, social-security number 278057505612390"
 	@echo "  (all the demo citizens: docs/demo.md)."
+	@echo "  Staff sign-in: http://127.0.0.1:5000/staff/login  as agent, dpo or admin: email,"
+	@echo "  password and TOTP secret in the table above; the current code of an account:"
+	@echo "  PORTAL_ENV=demo $(FLASK) staff code --email agent@demo.example"
 	@echo "  Stop with Ctrl-C."
 	@echo
 	@PORTAL_ENV=demo bash -c 'trap "kill 0" EXIT; $(FLASK) worker & $(FLASK) run --host 127.0.0.1 --port 5000'

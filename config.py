@@ -163,7 +163,16 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             "MAX_CONTENT_LENGTH": parse_int(
                 "MAX_CONTENT_LENGTH", env.get("MAX_CONTENT_LENGTH"), 256 * 1024
             ),
+            # The staff reminders: queued once a day from this hour (Europe/Paris),
+            # listing cases overdue or due within this many days.
+            "REMINDER_HOUR": parse_int("REMINDER_HOUR", env.get("REMINDER_HOUR"), 7),
+            "REMINDER_DAYS": parse_int("REMINDER_DAYS", env.get("REMINDER_DAYS"), 5),
         }
+        if numbers["REMINDER_HOUR"] > 23:
+            raise ConfigError(
+                f"REMINDER_HOUR={env.get('REMINDER_HOUR')!r} must be an hour from 0 to 23 "
+                "(Europe/Paris time)."
+            )
         flags = {
             "MAIL_USE_TLS": parse_bool("MAIL_USE_TLS", env.get("MAIL_USE_TLS"), False),
             "MAIL_USE_SSL": parse_bool("MAIL_USE_SSL", env.get("MAIL_USE_SSL"), False),

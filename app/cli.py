@@ -18,7 +18,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from app import audit, intake, jobs, routing, worker
+from app import audit, intake, jobs, reminders, routing, worker
 from app.extensions import db
 from app.mailer import send_email_job
 from app.models import Job, utcnow
@@ -31,6 +31,7 @@ def handlers(app: Flask) -> dict[str, worker.Handler]:
     return {
         jobs.SEND_EMAIL: functools.partial(send_email_job, app),
         jobs.ROUTE: functools.partial(route_job, app),
+        jobs.REMINDERS: functools.partial(reminders_job, app),
     }
 
 
@@ -40,6 +41,16 @@ def route_job(app: Flask, session: Any, job: Job, now: datetime) -> None:
         routing.route_request(
             session, job.request_id, app.extensions["portal"]["routing"], now=now
         )
+
+
+def reminders_job(app: Flask, session: Any, job: Job, now: datetime) -> None:
+    """The worker's handler for ``reminders`` jobs: one email job per assignee."""
+    reminders.send_reminders(
+        session,
+        now=now,
+        days=app.config["REMINDER_DAYS"],
+        domain=app.extensions["portal"]["mail"].domain,
+    )
 
 
 def check_sources(app: Flask) -> None:
@@ -59,6 +70,13 @@ def housekeeping(app: Flask) -> None:
         now=utcnow(),
         ttl_seconds=app.config["UNVERIFIED_TTL"],
         mail=app.extensions["portal"]["mail"],
+    )
+    db.session.commit()
+    reminders.queue_daily(
+        db.session(),
+        now=utcnow(),
+        hour=app.config["REMINDER_HOUR"],
+        days=app.config["REMINDER_DAYS"],
     )
     db.session.commit()
     audit.seal(db.session())
@@ -188,10 +206,12 @@ def audit_verify() -> None:
 
 def init_app(app: Flask) -> None:
     from app.demo.cli import demo_data_command
+    from app.demo.requests import demo_requests_command
     from app.routing_cli import plan_group, rules_group
     from app.staff_cli import staff_group
 
     app.cli.add_command(demo_data_command)
+    app.cli.add_command(demo_requests_command)
     app.cli.add_command(rules_group)
     app.cli.add_command(plan_group)
     app.cli.add_command(worker_command)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Flask, request, session
 from flask_babel import format_decimal
 
@@ -32,6 +34,8 @@ def init_app(app: Flask) -> None:
     app.before_request(_remember_choice)
     # Numbers grouped as the reader expects: 12 345 in French, 12,345 in English.
     app.add_template_filter(format_decimal, "format_number")
+    # Email payloads carry dates as ISO text (JSON); templates format them per locale.
+    app.add_template_filter(date.fromisoformat, "isodate")
 
     @app.context_processor
     def _languages() -> dict[str, object]:

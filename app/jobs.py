@@ -22,6 +22,7 @@ from app.models import Job
 
 SEND_EMAIL = "send_email"
 ROUTE = "route"
+REMINDERS = "reminders"
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,13 @@ def enqueue(
     request_id: int | None = None,
     payload: dict[str, Any] | None = None,
     message_id: str | None = None,
+    dedupe_key: str | None = None,
 ) -> Job:
-    """Write a job in the caller's transaction: it exists if and only if the cause commits."""
+    """Write a job in the caller's transaction: it exists if and only if the cause commits.
+
+    A ``dedupe_key`` makes the job unique: a second insert with the same key
+    fails on the unique constraint (see ``app.reminders`` for the savepoint).
+    """
     job = Job(
         kind=kind,
         request_id=request_id,
@@ -60,6 +66,7 @@ def enqueue(
         attempts=0,
         run_after=now,
         message_id=message_id,
+        dedupe_key=dedupe_key,
         created_at=now,
     )
     session.add(job)

@@ -3,14 +3,16 @@
 Rendering happens in the worker, in the request's language, from template
 files only (never from input). Links are built from ``PORTAL_BASE_URL``, never
 from a Host header. Without ``MAIL_SERVER`` messages are written as ``.eml``
-files, which is how the demo works with no mail server at all.
+files, which is how the demo works with no mail server at all. A job with a
+``staff_id`` (the daily reminder, ``app.reminders``) goes to that member of
+staff instead, in French.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from flask import Flask, render_template, url_for
@@ -20,8 +22,9 @@ from flask_mail import Message
 from sqlalchemy.orm import Session
 
 from app import jobs, tokens
+from app.deadlines import receipt_date
 from app.extensions import mail
-from app.models import Job, Request
+from app.models import Job, Request, StaffUser
 
 SUBJECTS = {
     "verify": _l("Confirm your email address to send your request"),
@@ -38,6 +41,12 @@ SUBJECTS = {
     "answer_received": _l("Your request %(reference)s: we have received your answer"),
     "extended": _l("Your request %(reference)s: we need more time"),
 }
+# Emails to staff: the subject takes the number of cases listed.
+STAFF_SUBJECTS = {
+    "staff_reminder": _l("Cases due soon or overdue: %(count)s"),
+}
+# Staff accounts have no language of their own; the portal's staff work in French.
+STAFF_LOCALE = "fr"
 LINK_ENDPOINTS = {tokens.VERIFY_EMAIL: "public.verify", tokens.STATUS_PAGE: "public.status_link"}
 
 
@@ -72,6 +81,43 @@ def render(app: Flask, job: Job, request: Request) -> Rendered:
         )
 
 
+@dataclass(frozen=True)
+class ListedCase:
+    """A case as a staff email lists it: reference, right and due date, nothing more."""
+
+    reference: str
+    kind: str
+    due_on: date
+
+
+def render_for_staff(app: Flask, job: Job) -> Rendered:
+    """Render a staff email: references, rights and dates from the payload, a queue link."""
+    template = job.payload["template"]
+    # The day the list was drawn up, which decides what counts as overdue.
+    today = receipt_date(job.created_at)
+    cases = [
+        ListedCase(str(case["reference"]), str(case["kind"]), date.fromisoformat(case["due_on"]))
+        for case in job.payload.get("cases", [])
+    ]
+    with (
+        app.test_request_context("/", base_url=app.config["PORTAL_BASE_URL"]),
+        force_locale(STAFF_LOCALE),
+    ):
+        context = {
+            "link": url_for("staff.queue", _external=True),
+            "locale": STAFF_LOCALE,
+            "today": today,
+            "overdue": [c for c in cases if c.due_on < today],
+            "due_soon": [c for c in cases if c.due_on >= today],
+        }
+        subject = str(STAFF_SUBJECTS[template]) % {"count": len(cases)}
+        return Rendered(
+            subject=subject,
+            text=render_template(f"email/{template}.txt", **context),
+            html=render_template(f"email/{template}.html", subject=subject, **context),
+        )
+
+
 def deliver(app: Flask, job: Job, recipient: str, rendered: Rendered) -> None:
     """Send over SMTP, or write to ``MAIL_DIR``; the Message-ID is the job's own."""
     message = Message(
@@ -96,9 +142,28 @@ def deliver(app: Flask, job: Job, recipient: str, rendered: Rendered) -> None:
 
 def send_email_job(app: Flask, session: Session, job: Job, now: datetime) -> None:
     """The worker's handler for ``send_email`` jobs."""
+    if "staff_id" in job.payload:
+        send_staff_email(app, session, job)
+        return
+    if job.request_id is None:
+        raise LookupError("this email job names no request and no member of staff")
     request = session.get(Request, job.request_id)
     if request is None:
         raise LookupError("the request of this email no longer exists")
     rendered = render(app, job, request)
     deliver(app, job, request.email, rendered)
+    job.subject = rendered.subject[:200]
+
+
+def send_staff_email(app: Flask, session: Session, job: Job) -> None:
+    """Send an email job addressed to a member of staff (``payload["staff_id"]``)."""
+    staff = session.get(StaffUser, job.payload["staff_id"])
+    if staff is None:
+        raise LookupError("the member of staff of this email no longer exists")
+    if not staff.is_active:
+        # A disabled account gets no more mail; retrying would not change that.
+        job.last_error = "not sent: the staff account is disabled"
+        return
+    rendered = render_for_staff(app, job)
+    deliver(app, job, staff.email, rendered)
     job.subject = rendered.subject[:200]

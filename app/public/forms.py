@@ -199,3 +199,13 @@ class ResendForm(FlaskForm):
     """Sent from the page of an expired link: the link itself says which request."""
 
     token = StringField(validators=[DataRequired(), Length(max=500)])
+
+
+class AnswerForm(FlaskForm):
+    answer = TextAreaField(
+        _l("Your answer"),
+        validators=[
+            DataRequired(_l("Write your answer before sending it.")),
+            Length(max=5000, message=_l("Your answer is too long: at most 5,000 characters.")),
+        ],
+    )

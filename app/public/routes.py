@@ -25,11 +25,12 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from app import intake, lifecycle, tokens
+from app import cases, intake, lifecycle, tokens
 from app.extensions import db, limiter
 from app.models import Request, utcnow
 from app.public.forms import (
     KIND_HELP,
+    AnswerForm,
     ConfirmForm,
     EmailOnlyForm,
     RequestForm,
@@ -189,16 +190,54 @@ def _followed_request() -> Request | None:
 
 
 @bp.get("/status")
-def status() -> str | tuple[str, int]:
+def status() -> tuple[str, int]:
     request = _followed_request()
     if request is None:
         return render_template("public/status_link.html", form=EmailOnlyForm()), 403
+    return _status_page(request, AnswerForm())
+
+
+def _status_page(request: Request, answer: AnswerForm, code: int = 200) -> tuple[str, int]:
+    waiting = request.status == "awaiting_requester"
+    question = cases.open_question(db.session(), request, _portal("vault")) if waiting else None
     return render_template(
         "public/status.html",
         request=request,
         is_open=lifecycle.is_open(request.status),
         can_withdraw=lifecycle.can_move(request.status, "withdrawn"),
-    )
+        question=question,
+        answer_form=answer if waiting else None,
+    ), code
+
+
+@bp.post("/status/answer")
+def answer() -> Response | tuple[str, int]:
+    """The requester answers staff's question; the case goes back to whoever asked."""
+    request = _followed_request()
+    if request is None:
+        return redirect(url_for("public.status"), 303)
+    form = AnswerForm()
+    if request.status != "awaiting_requester":
+        flash(_("No question is waiting for an answer on this request."))
+        return redirect(url_for("public.status"), 303)
+    if not form.validate_on_submit():
+        return _status_page(request, form, 422)
+    try:
+        cases.answer(
+            db.session(),
+            request,
+            form.answer.data or "",
+            vault=_portal("vault"),
+            now=utcnow(),
+            mail=_portal("mail"),
+        )
+    except (cases.CaseError, lifecycle.StaleRequest, lifecycle.TransitionError):
+        db.session.rollback()
+        flash(_("This request changed in the meantime; here is its current state."))
+        return redirect(url_for("public.status"), 303)
+    db.session.commit()
+    flash(_("Thank you: your answer has been sent. A confirmation has been sent to you by email."))
+    return redirect(url_for("public.status"), 303)
 
 
 @bp.route("/status/withdraw", methods=["GET", "POST"])

@@ -1,15 +1,152 @@
-"""The audit trail for people: events by request, actor or action; chain status."""
+"""The audit trail for people: events by request, actor or action; chain status.
+
+Readable by the roles holding ``roles.VIEW_AUDIT`` (DPO, administrator).
+The list is paged by id (``app.audit_log``); checking the chain is a POST,
+and is itself recorded as an audit event.
+"""
 
 from __future__ import annotations
 
-from flask import render_template
+import re
 
-from app import roles
-from app.staff.access import requires
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import DateField, IntegerField, StringField
+from wtforms.validators import Length, NumberRange, Optional
+
+from app import audit, roles
+from app import audit_log as trail
+from app.extensions import db
+from app.models import utcnow
+from app.staff.access import me, requires
 from app.staff.routes import bp
+
+# "staff:3", "requester", "system:routing": a word, then an optional qualifier.
+ACTOR_SHAPE = re.compile(r"[a-z_]+(:[A-Za-z0-9_.-]+)?")
+REASONS = {
+    "an event is missing": _l("an event is missing"),
+    "the link to the previous event is broken": _l("the link to the previous event is broken"),
+    "the event was altered": _l("the event was altered"),
+    "events at the end of the chain are missing": _l("events at the end of the chain are missing"),
+}
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class AuditFilterForm(FlaskForm):
+    """The filters of the list, read from the query string."""
+
+    class Meta:
+        csrf = False  # a GET that changes nothing; the verify button has its own token
+
+    reference = StringField(
+        _l("Request reference"), validators=[Optional(), Length(max=20)], filters=[_strip]
+    )
+    actor = StringField(
+        _l("Actor (staff:3, requester, system:routing, or a staff email)"),
+        validators=[Optional(), Length(max=254)],
+        filters=[_strip],
+    )
+    action = StringField(
+        _l("Action starting with (case., status., staff.)"),
+        validators=[Optional(), Length(max=60)],
+        filters=[_strip],
+    )
+    date_from = DateField(_l("From (Paris date)"), validators=[Optional()])
+    date_to = DateField(_l("To (Paris date, included)"), validators=[Optional()])
+    before = IntegerField(validators=[Optional(), NumberRange(min=1)])
+
+
+def _filters(form: AuditFilterForm) -> trail.Filters | None:
+    """The filters the form asks for; None, with the form's errors set, when it cannot be."""
+    if not form.validate():
+        return None
+    session = db.session()
+    request_id, actor = None, form.actor.data or None
+    if form.reference.data:
+        request_id = trail.request_id_of(session, form.reference.data.upper())
+        if request_id is None:
+            form.reference.errors = [_("No request has this reference.")]
+    if actor and "@" in actor:
+        actor = trail.staff_actor_of(session, actor)
+        if actor is None:
+            form.actor.errors = [_("No member of staff has this email address.")]
+    elif actor and not ACTOR_SHAPE.fullmatch(actor):
+        form.actor.errors = [_("Write an actor as staff:3, requester or system:routing.")]
+    if form.date_from.data and form.date_to.data and form.date_from.data > form.date_to.data:
+        form.date_to.errors = [_("The end date must not be before the start date.")]
+    if any(field.errors for field in form):
+        return None
+    return trail.Filters(
+        request_id=request_id,
+        actor=actor,
+        action_prefix=form.action.data or None,
+        date_from=form.date_from.data,
+        date_to=form.date_to.data,
+    )
+
+
+def _query_args() -> dict[str, str]:
+    """The filters as given, to carry into the next page's link (the cursor apart)."""
+    return {k: v for k, v in request.args.items() if k != "before" and v}
 
 
 @bp.get("/audit")
 @requires(roles.VIEW_AUDIT)
-def audit_log() -> str:
-    return render_template("staff/home.html")
+def audit_log() -> str | tuple[str, int]:
+    form = AuditFilterForm(request.args)
+    filters = _filters(form)
+    if filters is None:
+        return render_template("staff/audit.html", form=form, page=None, args=_query_args()), 400
+    page = trail.page(db.session(), filters, before=form.before.data)
+    return render_template(
+        "staff/audit.html",
+        form=form,
+        page=page,
+        args=_query_args(),
+        details_text=trail.details_text,
+        staff_id_of=trail.staff_id_of,
+    )
+
+
+@bp.post("/audit/verify")
+@requires(roles.VIEW_AUDIT)
+def audit_verify() -> Response:
+    """Walk the chain, record that it was checked, and say what was found."""
+    # Read before verify: it empties the session as it walks the chain.
+    actor = f"staff:{me().id}"
+    session = db.session()
+    report = audit.verify(session)
+    audit.record(
+        session,
+        actor=actor,
+        action="audit.verified",
+        now=utcnow(),
+        details={"checked": report.checked, "broken_at": report.broken_at},
+    )
+    session.commit()
+    if report.ok:
+        flash(
+            _(
+                "The audit chain is intact: %(count)s event(s) checked; "
+                "%(unsealed)s recent event(s) not yet sealed.",
+                count=report.checked,
+                unsealed=report.unsealed,
+            )
+        )
+    else:
+        flash(
+            _(
+                "The audit chain is broken at event %(seq)s: %(reason)s "
+                "(%(count)s event(s) checked before it).",
+                seq=report.broken_at,
+                reason=REASONS.get(report.reason or "", report.reason),
+                count=report.checked,
+            )
+        )
+    return redirect(url_for("staff.audit_log"), 303)

@@ -1,15 +1,489 @@
-"""The case page and the decisions taken on it."""
+"""The case page and the decisions taken on it.
+
+Each decision is a POST carrying the version of the case the page showed:
+the view calls one function of ``app.cases``, commits, and redirects. A
+refusal by the rules re-shows the page with the reason (422), a lost race
+names who changed the case (409), a role or holder refusal is a 403.
+"""
 
 from __future__ import annotations
 
-from flask import render_template
+from collections.abc import Callable
+from typing import Any
 
-from app import roles
-from app.staff.access import requires
+from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
+
+from app import cases, deadlines, lifecycle, roles, routing
+from app.extensions import db
+from app.labels import EXTENSION_LABELS, REFUSAL_LABELS
+from app.models import AuditEvent, CaseNote, Job, Request, StaffUser, utcnow
+from app.nir import mask_nir
+from app.staff.access import can, me, requires
+from app.staff.case_forms import (
+    QUESTION_LABELS,
+    AskForm,
+    AssignForm,
+    CaseForm,
+    ExtendForm,
+    NoteForm,
+    RefuseForm,
+    UnfoundedForm,
+)
 from app.staff.routes import bp
+
+# app.cases reason codes, as staff read them.
+REASONS = {
+    "not_open": _l("This request is closed: nothing more can be decided on it."),
+    "already_held": _l("Someone else holds this case."),
+    "already_yours": _l("You already hold this case."),
+    "not_held": _l("Nobody holds this case."),
+    "cannot_hold": _l("This person cannot work on cases."),
+    "decision_pending": _l(
+        "A decision is waiting for approval: approve it or send it back first."
+    ),
+    "wrong_status": _l("This action is not possible in the case's current status."),
+    "identity_in_doubt": _l("The requester's identity is still in doubt: resolve it first."),
+    "unknown_ground": _l("Choose a ground from the list."),
+    "unknown_decision": _l("Choose a decision from the list."),
+    "unknown_question": _l("Choose what you ask for from the list."),
+    "nothing_prepared": _l("No decision is waiting for approval."),
+    "needs_preparation": _l(
+        "An erasure is approved by a data protection officer after someone prepares it."
+    ),
+    "empty_text": _l("Write the text first."),
+    "text_too_long": _l("The text is too long."),
+    "already_extended": _l("The deadline has already been extended once."),
+    "medical_deadline": _l(
+        "This request follows the Public Health Code's deadline, which cannot be extended."
+    ),
+    "extension_too_late": _l(
+        "The first month has ended: the law no longer allows an extension (GDPR Art. 12(3))."
+    ),
+    "still_ambiguous": _l(
+        "Several people in the sources still fit this identity: ask the requester for "
+        "information or refuse the request."
+    ),
+}
+FORBIDDEN = {
+    "four_eyes": _l("You prepared this decision: another data protection officer approves it."),
+    "dpo_required": _l("Only a data protection officer can approve this decision."),
+    "not_holder": _l("Only the person who holds this case can do this."),
+    "not_preparer": _l(
+        "Only who prepared this decision, or a data protection officer, can withdraw it."
+    ),
+    "role": _l("Your role does not allow this action."),
+}
+NOTE_LABELS = {
+    "note": _l("Internal note"),
+    "question": _l("Question to the requester"),
+    "answer": _l("Answer from the requester"),
+    "justification": _l("Justification of the decision"),
+}
+
+
+def _services() -> routing.RoutingServices:
+    services: routing.RoutingServices = current_app.extensions["portal"]["routing"]
+    return services
+
+
+def _case(reference: str) -> Request:
+    found = db.session.scalar(select(Request).where(Request.reference == reference))
+    # An unverified request is not a case yet: staff never act on an unproven address.
+    if found is None or found.status == "unverified":
+        abort(404)
+    return found
+
+
+def _workers() -> list[StaffUser]:
+    return list(
+        db.session.scalars(
+            select(StaffUser)
+            .where(StaffUser.is_active, StaffUser.role.in_(("agent", "dpo")))
+            .order_by(StaffUser.email)
+        )
+    )
+
+
+def _people(actors: set[str]) -> dict[str, str]:
+    """Readable names for audit actors: staff emails for "staff:<id>"."""
+    ids = {int(a.split(":", 1)[1]) for a in actors if a.startswith("staff:") and a[6:].isdigit()}
+    names = {
+        f"staff:{user_id}": email
+        for user_id, email in db.session.execute(
+            select(StaffUser.id, StaffUser.email).where(StaffUser.id.in_(ids))
+        )
+    }
+    fixed = {"requester": _("the requester"), "system:routing": _("routing (automatic)")}
+    return {a: names.get(a) or str(fixed.get(a, a)) for a in actors}
+
+
+def _forms(case: Request) -> dict[str, Any]:
+    version = {"version": case.version}
+    assign = AssignForm(formdata=None, **version)
+    assign.assignee.choices = [SelectChoice(u.id, u.email) for u in _workers()]
+    refuse = RefuseForm(formdata=None, **version)
+    refuse.ground.choices = [
+        SelectChoice(g, str(REFUSAL_LABELS[g])) for g in cases.REFUSAL_GROUNDS
+    ]
+    extend = ExtendForm(formdata=None, **version)
+    extend.ground.choices = [
+        SelectChoice(g, str(EXTENSION_LABELS[g])) for g in cases.EXTENSION_GROUNDS
+    ]
+    unfounded = UnfoundedForm(formdata=None, **version)
+    unfounded.ground.choices = [
+        SelectChoice(g, str(REFUSAL_LABELS[g])) for g in cases.UNFOUNDED_GROUNDS
+    ]
+    return {
+        "action": CaseForm(formdata=None, **version),
+        "assign": assign,
+        "note": NoteForm(formdata=None),
+        "refuse": refuse,
+        "ask": AskForm(formdata=None, **version),
+        "extend": extend,
+        "unfounded": unfounded,
+    }
+
+
+def _page(case: Request, *, error: str | None = None, code: int = 200) -> tuple[str, int]:
+    vault = current_app.extensions["portal"]["vault"]
+    notes = list(
+        db.session.scalars(
+            select(CaseNote).where(CaseNote.request_id == case.id).order_by(CaseNote.id)
+        )
+    )
+    audit_events = list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.request_id == case.id, AuditEvent.action != "case.viewed")
+            .order_by(AuditEvent.id)
+        )
+    )
+    views = db.session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.request_id == case.id, AuditEvent.action == "case.viewed")
+    )
+    emails = list(
+        db.session.scalars(
+            select(Job).where(Job.request_id == case.id, Job.kind == "send_email").order_by(Job.id)
+        )
+    )
+    people = _people({e.actor for e in audit_events} | {n.author for n in notes})
+    today = deadlines.receipt_date(utcnow())
+    holder = db.session.get(StaffUser, case.assignee_id) if case.assignee_id else None
+    preparer = db.session.get(StaffUser, case.prepared_by_id) if case.prepared_by_id else None
+    nir = vault.decrypt(case.nir_encrypted) if case.nir_encrypted else None
+    details = vault.decrypt(case.details_encrypted) if case.details_encrypted else None
+    user = me()
+    return (
+        render_template(
+            "staff/case.html",
+            case=case,
+            user=user,
+            holder=holder,
+            preparer=preparer,
+            nir=mask_nir(nir) if nir else None,
+            details=details,
+            notes=[(n, vault.decrypt(n.body_encrypted)) for n in notes],
+            note_labels=NOTE_LABELS,
+            question_labels=QUESTION_LABELS,
+            audit_events=audit_events,
+            views=views or 0,
+            emails=emails,
+            people=people,
+            days_left=(case.due_on - today).days if case.due_on else None,
+            forms=_forms(case),
+            error=error,
+            mine=case.assignee_id == user.id,
+            can_approve_sensitive=can(roles.APPROVE_SENSITIVE),
+            can_assign=can(roles.ASSIGN),
+            can_unfounded=can(roles.MARK_UNFOUNDED),
+            four_eyes=cases.needs_four_eyes(case),
+            workable=case.status in cases.WORKABLE,
+        ),
+        code,
+    )
 
 
 @bp.get("/cases/<reference>")
 @requires(roles.VIEW_CASES)
-def case(reference: str) -> str:
-    return render_template("staff/home.html")
+def case(reference: str) -> tuple[str, int]:
+    found = _case(reference)
+    cases.record_view(db.session(), found, me(), utcnow())
+    db.session.commit()
+    return _page(found)
+
+
+def _stale_message(error: lifecycle.StaleRequest) -> str:
+    who = _people({error.changed_by}).get(error.changed_by or "", "") if error.changed_by else ""
+    when = format_datetime(error.changed_at, "short") if error.changed_at else ""
+    if who:
+        return _(
+            "%(who)s changed this case at %(when)s, after you opened it. Nothing you sent "
+            "was saved: here is the case as it is now; check it and decide again.",
+            who=who,
+            when=when,
+        )
+    return _(
+        "This case changed after you opened it. Nothing was saved: check it and decide again."
+    )
+
+
+def _decide(
+    reference: str, form: CaseForm, act: Callable[[Request], Any], done: str
+) -> Response | tuple[str, int]:
+    """Run one decision: validate, act, commit, redirect; or explain why not."""
+    found = _case(reference)
+    if not form.validate():
+        return _page(found, error=_("Some of the information needs correcting."), code=422)
+    try:
+        if found.version != form.version.data:
+            raise lifecycle.stale(db.session(), found.id)
+        act(found)
+    except cases.Forbidden as refusal:
+        db.session.rollback()
+        message = str(FORBIDDEN.get(refusal.reason, FORBIDDEN["role"]))
+        return render_template(
+            "errors/error.html", code=403, title=_("Forbidden"), message=message
+        ), 403
+    except cases.CaseError as refusal:
+        db.session.rollback()
+        return _page(
+            _case(reference), error=str(REASONS.get(refusal.reason, refusal.reason)), code=422
+        )
+    except lifecycle.StaleRequest as error:
+        db.session.rollback()
+        return _page(_case(reference), error=_stale_message(error), code=409)
+    db.session.commit()
+    flash(done)
+    return redirect(url_for("staff.case", reference=reference), 303)
+
+
+def _context() -> dict[str, Any]:
+    return {"now": utcnow(), "mail": current_app.extensions["portal"]["mail"]}
+
+
+@bp.post("/cases/<reference>/claim")
+@requires(roles.WORK_CASES)
+def case_claim(reference: str) -> Response | tuple[str, int]:
+    form = CaseForm()
+    return _decide(
+        reference,
+        form,
+        lambda case: cases.claim(
+            db.session(), case, me(), version=form.version.data or 0, **_context()
+        ),
+        _("You hold this case now."),
+    )
+
+
+@bp.post("/cases/<reference>/release")
+@requires(roles.WORK_CASES)
+def case_release(reference: str) -> Response | tuple[str, int]:
+    form = CaseForm()
+    return _decide(
+        reference,
+        form,
+        lambda case: cases.release(
+            db.session(), case, me(), version=form.version.data or 0, **_context()
+        ),
+        _("The case is back in the queue."),
+    )
+
+
+@bp.post("/cases/<reference>/assign")
+@requires(roles.ASSIGN)
+def case_assign(reference: str) -> Response | tuple[str, int]:
+    form = AssignForm()
+    form.assignee.choices = [SelectChoice(u.id, u.email) for u in _workers()]
+
+    def act(case: Request) -> None:
+        assignee = db.session.get(StaffUser, form.assignee.data)
+        if assignee is None:
+            raise cases.CaseError("cannot_hold")
+        cases.assign(
+            db.session(), case, me(), assignee, version=form.version.data or 0, **_context()
+        )
+
+    return _decide(reference, form, act, _("The case is assigned."))
+
+
+@bp.post("/cases/<reference>/notes")
+@requires(roles.WORK_CASES)
+def case_note(reference: str) -> Response | tuple[str, int]:
+    found = _case(reference)
+    form = NoteForm()
+    if not form.validate():
+        return _page(found, error=_("Write the note first (at most 5,000 characters)."), code=422)
+    cases.add_note(
+        db.session(),
+        found,
+        me(),
+        form.text.data or "",
+        vault=current_app.extensions["portal"]["vault"],
+        now=utcnow(),
+    )
+    db.session.commit()
+    flash(_("Note added."))
+    return redirect(url_for("staff.case", reference=reference) + "#notes", 303)
+
+
+@bp.post("/cases/<reference>/prepare-approval")
+@requires(roles.WORK_CASES)
+def case_prepare_approval(reference: str) -> Response | tuple[str, int]:
+    form = CaseForm()
+    return _decide(
+        reference,
+        form,
+        lambda case: cases.prepare(
+            db.session(), case, me(), "approve", version=form.version.data or 0, now=utcnow()
+        ),
+        _("The plan is prepared: a data protection officer will approve it."),
+    )
+
+
+@bp.post("/cases/<reference>/prepare-refusal")
+@requires(roles.WORK_CASES)
+def case_prepare_refusal(reference: str) -> Response | tuple[str, int]:
+    form = RefuseForm()
+    form.ground.choices = [SelectChoice(g, g) for g in cases.REFUSAL_GROUNDS]
+    return _decide(
+        reference,
+        form,
+        lambda case: cases.prepare(
+            db.session(),
+            case,
+            me(),
+            "refuse",
+            ground=form.ground.data,
+            version=form.version.data or 0,
+            now=utcnow(),
+        ),
+        _("The refusal is prepared: a data protection officer will approve it."),
+    )
+
+
+@bp.post("/cases/<reference>/approve")
+@requires(roles.WORK_CASES)
+def case_approve(reference: str) -> Response | tuple[str, int]:
+    form = CaseForm()
+    return _decide(
+        reference,
+        form,
+        lambda case: cases.approve(
+            db.session(), case, me(), version=form.version.data or 0, **_context()
+        ),
+        _("Decision approved. The requester is told by email."),
+    )
+
+
+@bp.post("/cases/<reference>/send-back")
+@requires(roles.WORK_CASES)
+def case_send_back(reference: str) -> Response | tuple[str, int]:
+    form = CaseForm()
+    return _decide(
+        reference,
+        form,
+        lambda case: cases.send_back(
+            db.session(), case, me(), version=form.version.data or 0, now=utcnow()
+        ),
+        _("The prepared decision is withdrawn."),
+    )
+
+
+@bp.post("/cases/<reference>/ask")
+@requires(roles.WORK_CASES)
+def case_ask(reference: str) -> Response | tuple[str, int]:
+    form = AskForm()
+    return _decide(
+        reference,
+        form,
+        lambda case: cases.ask(
+            db.session(),
+            case,
+            me(),
+            form.question.data or "",
+            form.kind.data or "",
+            vault=current_app.extensions["portal"]["vault"],
+            version=form.version.data or 0,
+            **_context(),
+        ),
+        _("Your question is sent: the requester answers on their page."),
+    )
+
+
+@bp.post("/cases/<reference>/extend")
+@requires(roles.WORK_CASES)
+def case_extend(reference: str) -> Response | tuple[str, int]:
+    form = ExtendForm()
+    form.ground.choices = [SelectChoice(g, g) for g in cases.EXTENSION_GROUNDS]
+    return _decide(
+        reference,
+        form,
+        lambda case: cases.extend(
+            db.session(),
+            case,
+            me(),
+            form.ground.data or "",
+            version=form.version.data or 0,
+            **_context(),
+        ),
+        _("The deadline is extended; the requester is told why by email."),
+    )
+
+
+@bp.post("/cases/<reference>/unfounded")
+@requires(roles.MARK_UNFOUNDED)
+def case_unfounded(reference: str) -> Response | tuple[str, int]:
+    form = UnfoundedForm()
+    form.ground.choices = [SelectChoice(g, g) for g in cases.UNFOUNDED_GROUNDS]
+    return _decide(
+        reference,
+        form,
+        lambda case: cases.mark_unfounded(
+            db.session(),
+            case,
+            me(),
+            form.ground.data or "",
+            form.justification.data or "",
+            vault=current_app.extensions["portal"]["vault"],
+            version=form.version.data or 0,
+            **_context(),
+        ),
+        _("The request is refused; the requester is told why by email."),
+    )
+
+
+@bp.post("/cases/<reference>/confirm-identity")
+@requires(roles.WORK_CASES)
+def case_confirm_identity(reference: str) -> Response | tuple[str, int]:
+    form = CaseForm()
+    return _decide(
+        reference,
+        form,
+        lambda case: cases.confirm_identity(
+            db.session(), case, me(), _services(), version=form.version.data or 0, now=utcnow()
+        ),
+        _("Identity confirmed: the plan is computed and the case is back in the queue."),
+    )
+
+
+@bp.get("/cases/<reference>/recompute")
+@requires(roles.VIEW_CASES)
+def case_recompute(reference: str) -> str:
+    """What today's sources and rules would change in the plan: a comparison, nothing saved."""
+    found = _case(reference)
+    today = deadlines.receipt_date(utcnow())
+    draft = routing.draft_for(found, _services(), today)
+    return render_template(
+        "staff/recompute.html",
+        case=found,
+        draft=draft,
+        changes=routing.diff(found.plan, draft),
+    )

@@ -80,8 +80,16 @@ def login() -> str:
     return render_template("staff/login.html", form=LoginForm())
 
 
+def _login_account() -> str:
+    """The per-account key: the address typed in, known or not (no enumeration)."""
+    return accounts.normalise_email(request.form.get("email", ""))
+
+
 @bp.post("/login")
+# Per IP, and per account so that an attacker rotating addresses still gets
+# at most RATELIMIT_STAFF_LOGIN tries on one account (SECURITY.md).
 @limiter.limit(_login_limit)
+@limiter.limit(_login_limit, key_func=_login_account, scope="staff-login-account")
 def login_post() -> Response | tuple[str, int]:
     form = LoginForm()
     if not form.validate():

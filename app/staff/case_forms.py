@@ -1,0 +1,63 @@
+"""The forms on the case page. Each carries the case's version (stale-form check)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.widgets import HiddenInput
+
+from app import cases
+from app.staff.forms import REQUIRED
+
+QUESTION_LABELS = {
+    "information": _l("Information needed to answer the request"),
+    "identity": _l("Proof of identity (the deadline is suspended until the answer)"),
+}
+
+
+class CaseForm(FlaskForm):
+    """A decision button: only the CSRF token and the version the page showed."""
+
+    version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+
+
+class AssignForm(CaseForm):
+    assignee = SelectField(_l("Give the case to"), coerce=int, validators=[InputRequired()])
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField(
+        _l("Internal note (never shown to the requester)"),
+        validators=[DataRequired(REQUIRED), Length(max=cases.NOTE_MAX)],
+    )
+
+
+class RefuseForm(CaseForm):
+    ground = SelectField(_l("Ground for refusal"), validators=[DataRequired(REQUIRED)])
+
+
+class AskForm(CaseForm):
+    kind = SelectField(
+        _l("What you ask for"),
+        choices=[SelectChoice(k, v) for k, v in QUESTION_LABELS.items()],
+        validators=[DataRequired(REQUIRED)],
+    )
+    question = TextAreaField(
+        _l("Your question, as the requester will read it on their page"),
+        validators=[DataRequired(REQUIRED), Length(max=2000)],
+    )
+
+
+class ExtendForm(CaseForm):
+    ground = SelectField(_l("Reason told to the requester"), validators=[DataRequired(REQUIRED)])
+
+
+class UnfoundedForm(CaseForm):
+    ground = SelectField(_l("Decision"), validators=[DataRequired(REQUIRED)])
+    justification = TextAreaField(
+        _l("Written justification (kept with the case)"),
+        validators=[DataRequired(REQUIRED), Length(max=cases.NOTE_MAX)],
+    )
