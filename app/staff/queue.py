@@ -1,15 +1,115 @@
-"""The triage queue and its CSV export."""
+"""The triage queue and its CSV export.
+
+Both read the filter from the query string (a GET form: nothing changes, so
+no CSRF token), call ``app.queue`` and render. Invalid filter values are
+named on the page and ignored, never an error.
+"""
 
 from __future__ import annotations
 
-from flask import render_template
+import csv
+import io
+from collections.abc import Iterator
 
-from app import roles
-from app.staff.access import requires
+from flask import Response, render_template, request, stream_with_context
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from app import queue, roles
+from app.deadlines import receipt_date
+from app.extensions import db
+from app.models import utcnow
+from app.staff.access import me, requires
 from app.staff.routes import bp
 
+PROBLEMS = {
+    "status": _l("The status filter was not understood; it is ignored."),
+    "kind": _l("The right filter was not understood; it is ignored."),
+    "due": _l(
+        "The due date filter was not understood (overdue, or a number of days up to 366); "
+        "it is ignored."
+    ),
+    "assignee": _l(
+        "The assignee filter does not name a member of staff who works cases; it is ignored."
+    ),
+    "identity": _l("The identity review filter was not understood; it is ignored."),
+    "retained": _l("The retained categories filter was not understood; it is ignored."),
+    "after": _l("The page link was not understood; showing the first page."),
+}
+DUE_CHOICES = ("overdue", "5", "10", "30")
 
-@bp.get("/queue")
+
+def _filter() -> tuple[queue.QueueFilter, list[str], list[queue.StaffOption]]:
+    staff = queue.assignable_staff(db.session())
+    flt, problems = queue.parse_filter(request.args, me().id, {s.id for s in staff})
+    return flt, problems, staff
+
+
+def _seen(value: str | None) -> int:
+    """Rows on the previous pages, carried by the "next" link only for display."""
+    return int(value) if value and value.isascii() and value.isdigit() else 0
+
+
+@bp.get("/queue", endpoint="queue")
 @requires(roles.VIEW_CASES)
-def queue() -> str:
-    return render_template("staff/home.html")
+def queue_view() -> str:
+    flt, problems, staff = _filter()
+    after = queue.parse_key(request.args.get("after"))
+    if request.args.get("after") and after is None:
+        problems.append("after")
+    today = receipt_date(utcnow())
+    session = db.session()
+    shown = queue.page(session, flt, today, after)
+    seen = _seen(request.args.get("seen")) if after else 0
+    return render_template(
+        "staff/queue.html",
+        flt=flt,
+        args=flt.args(),
+        problems=[PROBLEMS[name] for name in dict.fromkeys(problems)],
+        page=shown,
+        first=seen + 1 if shown.rows else 0,
+        last=seen + len(shown.rows),
+        counts=queue.counts(session, today),
+        staff=staff,
+        me_id=me().id,
+        statuses=queue.OPEN_STATUSES,
+        due_choices=DUE_CHOICES,
+        soon_days=queue.SOON_DAYS,
+    )
+
+
+def _csv_text(session: Session, batches: Iterator[list[list[str]]]) -> Iterator[str]:
+    """Each batch as CSV text, the read transaction ended before the client gets it.
+
+    ``session`` is the one the batches are read with: once the view has
+    returned, ``db.session`` may name another session than the one reading.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for batch in batches:
+        # Read only: ending it frees the connection (and SQLite's lock) while
+        # the client downloads; the next batch opens a new transaction.
+        session.rollback()
+        writer.writerows(batch)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+@bp.get("/queue.csv")
+@requires(roles.VIEW_CASES)
+def queue_export() -> Response:
+    flt, _problems, _staff = _filter()  # ignored values are dropped, as on the page
+    today = receipt_date(utcnow())
+    session = db.session()
+    batches = queue.export_batches(session, flt, today)
+    # A generator: the export is written batch by batch as the client reads,
+    # never whole in memory. The request context stays for its duration.
+    response = Response(
+        stream_with_context(_csv_text(session, batches)), content_type="text/csv; charset=utf-8"
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="queue-{today.isoformat()}.csv"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
