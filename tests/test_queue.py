@@ -9,11 +9,12 @@ from datetime import date, timedelta
 
 import pytest
 from bs4 import BeautifulSoup
+from sqlalchemy import select
 
 from app import queue
 from app.deadlines import receipt_date
 from app.extensions import db
-from app.models import Request, StaffUser, utcnow
+from app.models import AuditEvent, Request, StaffUser, utcnow
 from tests.staffkit import staff_client
 
 TODAY = date(2026, 12, 1)
@@ -378,6 +379,16 @@ def test_the_csv_export_is_an_attachment_safe_against_formulas(app):
     assert "Secret-Name" not in body and "example.fr" not in body and "1980" not in body
     erasures = list(csv.reader(io.StringIO(client.get("/staff/queue.csv?kind=erasure").text)))
     assert [line[0] for line in erasures[1:]] == ["DSR-2026-CALM01"]
+
+
+def test_an_export_is_recorded_in_the_audit_trail_without_the_search_term(app):
+    client, account = staff_client(app, "agent@example.org", "agent")
+    assert client.get("/staff/queue.csv?kind=erasure&q=someone@example.fr").status_code == 200
+    with app.app_context():
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "queue.exported"))
+        assert event is not None and event.actor == account.actor
+        assert event.details == {"kind": "erasure", "search": True}
+        db.session.remove()
 
 
 def test_an_administrator_may_not_see_the_queue(app):

@@ -15,7 +15,7 @@ from flask import Response, render_template, request, stream_with_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from app import queue, roles
+from app import audit, queue, roles
 from app.deadlines import receipt_date
 from app.extensions import db
 from app.models import utcnow
@@ -100,8 +100,20 @@ def _csv_text(session: Session, batches: Iterator[list[list[str]]]) -> Iterator[
 @requires(roles.VIEW_CASES)
 def queue_export() -> Response:
     flt, _problems, _staff = _filter()  # ignored values are dropped, as on the page
-    today = receipt_date(utcnow())
+    now = utcnow()
+    today = receipt_date(now)
     session = db.session()
+    # A bulk read of cases is recorded like a case view. The search term may be
+    # an email address: only whether one was given goes into the trail.
+    details = {k: v for k, v in flt.args().items() if k not in ("q", "search")}
+    audit.record(
+        session,
+        actor=f"staff:{me().id}",
+        action="queue.exported",
+        now=now,
+        details=details | ({"search": True} if flt.search else {}),
+    )
+    session.commit()
     batches = queue.export_batches(session, flt, today)
     # A generator: the export is written batch by batch as the client reads,
     # never whole in memory. The request context stays for its duration.
