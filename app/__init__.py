@@ -74,6 +74,7 @@ def register_services(app: Flask) -> None:
     mail_settings = MailSettings(
         verify_link_max_age=app.config["VERIFY_LINK_MAX_AGE"],
         status_link_max_age=app.config["STATUS_LINK_MAX_AGE"],
+        download_link_max_age=app.config["DOWNLOAD_LINK_MAX_AGE"],
         domain=domain,
     )
     catalogue, policy = load_sources_and_rules(app.config)

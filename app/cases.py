@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit, deadlines, lifecycle, notify, roles, routing
+from app import audit, deadlines, fulfilment, lifecycle, notify, roles, routing
 from app.crypto import Vault
 from app.models import CaseNote, Request, StaffUser
 
@@ -344,6 +344,8 @@ def approve(
             pending_ground=None,
             refusal_ground=ground,
         )
+        if target == "approved":
+            fulfilment.start(session, request, now)
         return target
     if needs_four_eyes(request):
         raise CaseError("needs_preparation")
@@ -352,6 +354,7 @@ def approve(
         raise CaseError("wrong_status")
     _plan_settled(request)
     lifecycle.change_status(session, request, "approved", actor=who, now=now, mail=mail)
+    fulfilment.start(session, request, now)
     return "approved"
 
 

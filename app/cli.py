@@ -18,7 +18,19 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from app import audit, intake, jobs, reminders, routing, worker
+from app import (
+    audit,
+    erasure,
+    fulfilment,
+    intake,
+    jobs,
+    objection,
+    packages,
+    rectification,
+    reminders,
+    routing,
+    worker,
+)
 from app.extensions import db
 from app.mailer import send_email_job
 from app.models import Job, utcnow
@@ -32,6 +44,11 @@ def handlers(app: Flask) -> dict[str, worker.Handler]:
         jobs.SEND_EMAIL: functools.partial(send_email_job, app),
         jobs.ROUTE: functools.partial(route_job, app),
         jobs.REMINDERS: functools.partial(reminders_job, app),
+        # Fulfilment handlers take the app: they need its services and settings.
+        fulfilment.BUILD_PACKAGE: functools.partial(packages.build_package_job, app),
+        fulfilment.ERASE: functools.partial(erasure.erase_job, app),
+        fulfilment.RECORD_OBJECTION: functools.partial(objection.record_objection_job, app),
+        fulfilment.RESTRICT: functools.partial(rectification.restrict_job, app),
     }
 
 

@@ -90,12 +90,14 @@ def change_status(
     mail: notify.MailSettings,
     details: dict[str, Any] | None = None,
     email: dict[str, Any] | None = None,
+    template: str | None = None,
 ) -> StatusEvent:
     """Move ``request`` to ``target`` with its event, audit event and email, atomically.
 
     The conditional UPDATE on (id, status, version) is what makes two
     simultaneous moves give exactly one success. ``email`` adds codes (never
-    free text) the email template needs, such as a refusal ground.
+    free text) the email template needs, such as a refusal ground; ``template``
+    replaces the status's usual email (e.g. a completion email per right).
     """
     current = request.status
     if not can_move(current, target):
@@ -137,7 +139,11 @@ def change_status(
     # The address is unproven before verification: nothing but the
     # verification email itself ever goes to it.
     if current != "unverified" or target == "received":
-        template = EMAIL_FOR_MOVE.get((current, target)) or EMAIL_FOR.get(target, "status_changed")
+        template = (
+            template
+            or EMAIL_FOR_MOVE.get((current, target))
+            or EMAIL_FOR.get(target, "status_changed")
+        )
         notify.queue_email(session, request, template, now, mail, extra=email)
     return event
 

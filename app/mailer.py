@@ -40,6 +40,16 @@ SUBJECTS = {
     "information_needed": _l("Your request %(reference)s: we need information from you"),
     "answer_received": _l("Your request %(reference)s: we have received your answer"),
     "extended": _l("Your request %(reference)s: we need more time"),
+    "package_ready": _l("Your request %(reference)s: your data is ready to download"),
+    "completed_access": _l("Your request %(reference)s is completed"),
+    "completed_portability": _l("Your request %(reference)s is completed"),
+    "completed_erasure": _l("Your request %(reference)s: your data has been erased"),
+    "completed_objection": _l("Your request %(reference)s: your objection is recorded"),
+    "completed_rectification": _l("Your request %(reference)s: your data has been corrected"),
+}
+# Emails to the recipients of the data listed in the catalogue (GDPR Art. 19).
+RECIPIENT_SUBJECTS = {
+    "recipient_notice": _l("GDPR Art. 19 notice about request %(reference)s"),
 }
 # Emails to staff: the subject takes the number of cases listed.
 STAFF_SUBJECTS = {
@@ -47,7 +57,11 @@ STAFF_SUBJECTS = {
 }
 # Staff accounts have no language of their own; the portal's staff work in French.
 STAFF_LOCALE = "fr"
-LINK_ENDPOINTS = {tokens.VERIFY_EMAIL: "public.verify", tokens.STATUS_PAGE: "public.status_link"}
+LINK_ENDPOINTS = {
+    tokens.VERIFY_EMAIL: "public.verify",
+    tokens.STATUS_PAGE: "public.status_link",
+    tokens.DOWNLOAD: "public.download",
+}
 
 
 @dataclass(frozen=True)
@@ -145,6 +159,9 @@ def send_email_job(app: Flask, session: Session, job: Job, now: datetime) -> Non
     if "staff_id" in job.payload:
         send_staff_email(app, session, job)
         return
+    if "recipient_email" in job.payload:
+        send_recipient_email(app, session, job)
+        return
     if job.request_id is None:
         raise LookupError("this email job names no request and no member of staff")
     request = session.get(Request, job.request_id)
@@ -166,4 +183,28 @@ def send_staff_email(app: Flask, session: Session, job: Job) -> None:
         return
     rendered = render_for_staff(app, job)
     deliver(app, job, staff.email, rendered)
+    job.subject = rendered.subject[:200]
+
+
+def send_recipient_email(app: Flask, session: Session, job: Job) -> None:
+    """Send an Art. 19 notice to a recipient named in the catalogue (not the requester).
+
+    It names the request's reference, the categories and what was done: never
+    the person's data, which the recipient finds through its own secure channel.
+    """
+    request = session.get(Request, job.request_id) if job.request_id else None
+    template = job.payload["template"]
+    with (
+        app.test_request_context("/", base_url=app.config["PORTAL_BASE_URL"]),
+        force_locale(STAFF_LOCALE),
+    ):
+        reference = request.reference if request else job.payload.get("reference", "")
+        context = {"extra": job.payload, "reference": reference, "locale": STAFF_LOCALE}
+        subject = str(RECIPIENT_SUBJECTS[template]) % {"reference": reference or ""}
+        rendered = Rendered(
+            subject=subject,
+            text=render_template(f"email/{template}.txt", **context),
+            html=render_template(f"email/{template}.html", subject=subject, **context),
+        )
+    deliver(app, job, str(job.payload["recipient_email"]), rendered)
     job.subject = rendered.subject[:200]

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -173,6 +174,8 @@ class Request(Base):
     # The clock stops while proof of identity is awaited (LEGAL.md).
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused_days: Mapped[int] = mapped_column(Integer, default=0)
+    # Set by ``flask purge``: the personal fields are blanked, the row stays as statistics.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     events: Mapped[list[StatusEvent]] = relationship(
         back_populates="request", order_by="StatusEvent.id"
@@ -390,3 +393,95 @@ class CaseNote(Base):
     author: Mapped[str] = mapped_column(String(80))
     body_encrypted: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+PACKAGE_FORMATS = ("access", "portability")
+
+
+class AccessPackage(Base):
+    """The copy of a requester's data (Art. 15 / Art. 20), encrypted at rest (Fernet).
+
+    Built by a job from the approved plan's record keys; downloaded through a
+    72-hour link plus a date-of-birth check; its content is deleted when the
+    link expires (``deleted_at`` stays as proof it existed).
+    """
+
+    __tablename__ = "access_packages"
+    __table_args__ = (CheckConstraint(f"format IN {PACKAGE_FORMATS!r}", name="format"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), unique=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    format: Mapped[str] = mapped_column(String(20))
+    # Why the Art. 15 copy is given instead of a portable one (Art. 20(3)), a code.
+    portability_refused: Mapped[str | None] = mapped_column(String(40))
+    # Progress shown on the status page while the job works.
+    records_total: Mapped[int] = mapped_column(Integer, default=0)
+    records_done: Mapped[int] = mapped_column(Integer, default=0)
+    json_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    html_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_checks: Mapped[int] = mapped_column(Integer, default=0)
+    downloaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FulfilmentStep(Base):
+    """One unit of fulfilment done (e.g. the erasure in one source): a rerun skips it.
+
+    The source's own transaction and this row cannot commit together (two
+    databases), so every step must also be safe to redo: an erasure deletes
+    by the plan's keys, which deletes nothing the second time.
+    """
+
+    __tablename__ = "fulfilment_steps"
+    __table_args__ = (
+        Index(
+            "uq_fulfilment_steps_request_action_source",
+            "request_id",
+            "action",
+            "source",
+            unique=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
+    action: Mapped[str] = mapped_column(String(30))
+    source: Mapped[str] = mapped_column(String(80))
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    done_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FulfilmentReport(Base):
+    """What was done for a request, per category: counts, bases and dates, never data."""
+
+    __tablename__ = "fulfilment_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    # [{source, category, action, count, basis_fr, basis_en, kept_until}, ...]
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Restriction(Base):
+    """A record whose processing is restricted while its accuracy is disputed (Art. 18)."""
+
+    __tablename__ = "restrictions"
+    __table_args__ = (
+        Index("ix_restrictions_source_table_record", "source", "table_name", "record_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    source: Mapped[str] = mapped_column(String(80))
+    table_name: Mapped[str] = mapped_column(String(80))
+    record_key: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

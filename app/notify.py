@@ -31,6 +31,12 @@ TEMPLATES = {
     "information_needed": tokens.STATUS_PAGE,
     "answer_received": tokens.STATUS_PAGE,
     "extended": tokens.STATUS_PAGE,
+    "package_ready": tokens.DOWNLOAD,
+    "completed_access": tokens.STATUS_PAGE,
+    "completed_portability": tokens.STATUS_PAGE,
+    "completed_erasure": tokens.STATUS_PAGE,
+    "completed_objection": tokens.STATUS_PAGE,
+    "completed_rectification": tokens.STATUS_PAGE,
 }
 
 
@@ -41,13 +47,14 @@ class MailSettings:
     verify_link_max_age: int
     status_link_max_age: int
     domain: str
+    download_link_max_age: int = 72 * 3600
 
     def max_age(self, purpose: str) -> int:
-        return (
-            self.verify_link_max_age
-            if purpose == tokens.VERIFY_EMAIL
-            else self.status_link_max_age
-        )
+        if purpose == tokens.VERIFY_EMAIL:
+            return self.verify_link_max_age
+        if purpose == tokens.DOWNLOAD:
+            return self.download_link_max_age
+        return self.status_link_max_age
 
 
 def queue_email(

@@ -1,0 +1,85 @@
+"""Carrying out an approved request: which job does the work, and how it ends.
+
+Approval queues one job in the approval's own transaction (``start``); the
+job moves the request to ``fulfilling`` when it begins and ``complete`` moves
+it to ``completed`` with its report and the completion email, in the job's
+transaction. Every job is idempotent: run twice, it finds its work done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import jobs, lifecycle, notify
+from app.models import FulfilmentReport, Request
+
+BUILD_PACKAGE = "build_package"  # access, portability
+ERASE = "erase"
+RECORD_OBJECTION = "record_objection"
+RESTRICT = "restrict"  # rectification: flag the records while staff correct them
+JOB_FOR_KIND = {
+    "access": BUILD_PACKAGE,
+    "portability": BUILD_PACKAGE,
+    "erasure": ERASE,
+    "objection": RECORD_OBJECTION,
+    "rectification": RESTRICT,
+}
+ACTOR = "system:fulfilment"
+
+
+def start(session: Session, request: Request, now: datetime) -> None:
+    """Queue the job that carries out an approved request (same transaction as the approval)."""
+    jobs.enqueue(
+        session,
+        JOB_FOR_KIND[request.kind],
+        now=now,
+        request_id=request.id,
+        dedupe_key=f"fulfil:{request.id}",
+    )
+
+
+def begin(session: Session, request: Request, now: datetime, mail: notify.MailSettings) -> bool:
+    """Move an approved request to ``fulfilling``; False if it is no longer to be done.
+
+    A job rerun after a crash finds the request already ``fulfilling`` and
+    goes on; one that finds it withdrawn or completed does nothing.
+    """
+    if request.status == "approved":
+        lifecycle.change_status(session, request, "fulfilling", actor=ACTOR, now=now, mail=mail)
+        return True
+    return request.status == "fulfilling"
+
+
+def complete(
+    session: Session,
+    request: Request,
+    lines: Sequence[dict[str, Any]],
+    now: datetime,
+    mail: notify.MailSettings,
+    email: dict[str, Any] | None = None,
+) -> FulfilmentReport:
+    """Close a fulfilled request: its report, the status, the completion email, together."""
+    report = session.scalar(
+        select(FulfilmentReport).where(FulfilmentReport.request_id == request.id)
+    )
+    if report is None:
+        report = FulfilmentReport(request_id=request.id, kind=request.kind, created_at=now)
+        session.add(report)
+    report.lines = [dict(line) for line in lines]
+    lifecycle.change_status(
+        session,
+        request,
+        "completed",
+        actor=ACTOR,
+        now=now,
+        mail=mail,
+        details={"report_lines": len(lines)},
+        email=email,
+        template=f"completed_{request.kind}",
+    )
+    return report
