@@ -1,8 +1,8 @@
-"""The staff triage queue: open requests by due date, filters, counts, CSV rows.
+"""The staff triage queue: open requests by due date, filters, counts.
 
 Plain functions over a Session (STYLE.md rule 5): the view in
 ``app.staff.queue`` parses the query string with ``parse_filter``, then calls
-``page`` and ``counts``; the export calls ``export_rows``. Rows are small
+``page`` and ``counts``; ``app.queue_export`` writes the CSV. Rows are small
 dataclasses carrying only what triage needs: never the requester's name,
 birth date, social-security number, email address or free text.
 
@@ -14,7 +14,7 @@ closed history; pages use a keyset on (due_on, id), never OFFSET.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -32,23 +32,6 @@ OPEN_STATUSES = tuple(s for s in STATUSES if s != "unverified" and s not in life
 PAGE_SIZE = 50
 SOON_DAYS = 5  # the "due within 5 days" count shown next to the filters
 MAX_WITHIN = 366
-EXPORT_BATCH = 1000
-CSV_HEADER = (
-    "reference",
-    "right",
-    "status",
-    "received_on",
-    "due_on",
-    "days_left",
-    "assignee_email",
-    "identity_review",
-    "retained",
-    "extended",
-    "decision_pending",
-)
-# A spreadsheet runs a cell starting with these as a formula (or, for tab and
-# CR, may shift it into one): OWASP "CSV injection".
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _KEY = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(\d{1,12})$")
 
 
@@ -322,7 +305,7 @@ def page_statement(
     return query.limit(limit)
 
 
-def _batch(
+def batch(
     session: Session, flt: QueueFilter, today: date, after: tuple[date, int] | None, size: int
 ) -> list[QueueRow]:
     return [
@@ -342,7 +325,7 @@ def page(
     Verified requests always have a due date (set at verification), which the
     keyset relies on.
     """
-    rows = _batch(session, flt, today, after, size + 1)
+    rows = batch(session, flt, today, after, size + 1)
     more = len(rows) > size
     rows = rows[:size]
     total = session.execute(
@@ -398,63 +381,3 @@ def assignable_staff(session: Session) -> list[StaffOption]:
         .order_by(StaffUser.email)
     )
     return [StaffOption(id_, email) for id_, email in session.execute(query)]
-
-
-def csv_safe(value: object) -> str:
-    """A cell a spreadsheet shows as text, never runs: formula starts get a leading quote.
-
-    Numbers we computed ourselves (days left) stay numbers: "-3" is not a formula.
-    """
-    if value is None:
-        return ""
-    if isinstance(value, int | date) and not isinstance(value, bool):
-        return str(value)
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-def _yes(value: bool) -> str:
-    return "yes" if value else "no"
-
-
-def csv_cells(row: QueueRow) -> list[str]:
-    values: list[object] = [
-        row.reference,
-        row.kind,
-        row.status,
-        row.received_on,
-        row.due_on,
-        row.days_left,
-        row.assignee_email,
-        _yes(row.identity_review),
-        _yes(row.retained),
-        _yes(row.extended),
-        row.pending_decision,
-    ]
-    return [csv_safe(value) for value in values]
-
-
-def export_batches(
-    session: Session, flt: QueueFilter, today: date, size: int = EXPORT_BATCH
-) -> Iterator[list[list[str]]]:
-    """The CSV lines of the whole filtered queue, header first, in keyset batches.
-
-    Batches keep memory flat however long the export, and let the caller end
-    its transaction between two of them, so no cursor, snapshot or (on
-    SQLite) lock is held while a slow client reads. A case changed meanwhile
-    shows in one state or the other; the keyset never repeats a row.
-    """
-    yield [list(CSV_HEADER)]
-    after: tuple[date, int] | None = None
-    while True:
-        rows = _batch(session, flt, today, after, size)
-        yield [csv_cells(row) for row in rows]
-        if len(rows) < size:
-            return
-        after = (rows[-1].due_on, rows[-1].id)
-
-
-def export_rows(session: Session, flt: QueueFilter, today: date) -> Iterator[list[str]]:
-    """The CSV lines of the whole filtered queue, header first, one by one."""
-    for batch in export_batches(session, flt, today):
-        yield from batch

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app import audit, queue, roles
+from app import queue_export as csv_export
 from app.deadlines import receipt_date
 from app.extensions import db
 from app.models import utcnow
@@ -114,7 +115,7 @@ def queue_export() -> Response:
         details=details | ({"search": True} if flt.search else {}),
     )
     session.commit()
-    batches = queue.export_batches(session, flt, today)
+    batches = csv_export.export_batches(session, flt, today)
     # A generator: the export is written batch by batch as the client reads,
     # never whole in memory. The request context stays for its duration.
     response = Response(
