@@ -56,15 +56,26 @@ def record(
     for one lock on the chain head until it commits: the chain's position is
     given instead by a single sealer (the worker), as transparency logs do.
     """
-    event = AuditEvent(
-        occurred_at=now.astimezone(UTC),
-        actor=actor,
-        action=action,
-        request_id=request_id,
-        details=details or {},
-    )
+    event = AuditEvent(**event_values(actor, action, now, request_id, details))
     session.add(event)
     return event
+
+
+def event_values(
+    actor: str,
+    action: str,
+    now: datetime,
+    request_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The columns of a new, unsealed event (``record`` without a Session)."""
+    return {
+        "occurred_at": now.astimezone(UTC),
+        "actor": actor,
+        "action": action,
+        "request_id": request_id,
+        "details": details or {},
+    }
 
 
 def seal(session: Session, batch: int = 1000) -> int:

@@ -58,19 +58,31 @@ def enqueue(
     A ``dedupe_key`` makes the job unique: a second insert with the same key
     fails on the unique constraint (see ``app.reminders`` for the savepoint).
     """
-    job = Job(
-        kind=kind,
-        request_id=request_id,
-        payload=payload or {},
-        state="pending",
-        attempts=0,
-        run_after=now,
-        message_id=message_id,
-        dedupe_key=dedupe_key,
-        created_at=now,
-    )
+    job = Job(**job_values(kind, now, request_id, payload, message_id, dedupe_key))
     session.add(job)
     return job
+
+
+def job_values(
+    kind: str,
+    now: datetime,
+    request_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+    message_id: str | None = None,
+    dedupe_key: str | None = None,
+) -> dict[str, Any]:
+    """The columns of a new pending job (``enqueue`` without a Session)."""
+    return {
+        "kind": kind,
+        "request_id": request_id,
+        "payload": payload or {},
+        "state": "pending",
+        "attempts": 0,
+        "run_after": now,
+        "message_id": message_id,
+        "dedupe_key": dedupe_key,
+        "created_at": now,
+    }
 
 
 def _claimable(now: datetime) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app import jobs, tokens
-from app.models import Job, Request
+from app.models import Job, LinkToken, Request
 
 # template -> the link it carries, if any
 TEMPLATES = {
@@ -70,18 +70,34 @@ def queue_email(
     ``extra`` holds codes and dates the template shows (a refusal ground, a
     new due date): never free text, which could carry health data.
     """
+    link, job = email_values(request.id, template, now, settings, extra)
+    session.add(LinkToken(**link))
+    return jobs.enqueue(session, **job)
+
+
+def email_values(
+    request_id: int | None,
+    template: str,
+    now: datetime,
+    settings: MailSettings,
+    extra: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The link row and the job arguments of one email (``queue_email`` without a Session)."""
     if template not in TEMPLATES:
         raise ValueError(f"unknown email template {template!r}")
     purpose = TEMPLATES[template]
-    payload: dict[str, Any] = {"template": template, **(extra or {})}
-    _, value = tokens.create_link(session, request.id, purpose, now, settings.max_age(purpose))
-    payload["link_purpose"] = purpose
-    payload["secret_link"] = value
-    return jobs.enqueue(
-        session,
-        jobs.SEND_EMAIL,
-        now=now,
-        request_id=request.id,
-        payload=payload,
-        message_id=jobs.new_message_id(settings.domain),
-    )
+    link, value = tokens.link_values(request_id, purpose, now, settings.max_age(purpose))
+    payload: dict[str, Any] = {
+        "template": template,
+        **(extra or {}),
+        "link_purpose": purpose,
+        "secret_link": value,
+    }
+    job = {
+        "kind": jobs.SEND_EMAIL,
+        "now": now,
+        "request_id": request_id,
+        "payload": payload,
+        "message_id": jobs.new_message_id(settings.domain),
+    }
+    return link, job

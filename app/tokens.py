@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
@@ -45,18 +46,27 @@ def create_link(
     The value travels in the email job's payload until the email has left, then
     the job scrubs it: a retried email carries the same working link.
     """
+    row, value = link_values(request_id, purpose, now, max_age)
+    token = LinkToken(**row)
+    session.add(token)
+    return token, value
+
+
+def link_values(
+    request_id: int | None, purpose: str, now: datetime, max_age: int
+) -> tuple[dict[str, Any], str]:
+    """The columns of a new link row and its random value (``create_link`` without a Session)."""
     if purpose not in SINGLE_USE:
         raise ValueError(f"unknown link purpose {purpose!r}")
     value = secrets.token_urlsafe(32)
-    token = LinkToken(
-        request_id=request_id,
-        purpose=purpose,
-        token_hash=_digest(value),
-        created_at=now,
-        expires_at=now + timedelta(seconds=max_age),
-    )
-    session.add(token)
-    return token, value
+    row = {
+        "request_id": request_id,
+        "purpose": purpose,
+        "token_hash": _digest(value),
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=max_age),
+    }
+    return row, value
 
 
 class LinkSigner:

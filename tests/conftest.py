@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import shutil
 import socket
 import threading
 import uuid
@@ -122,11 +123,18 @@ def empty_tables(app: Flask) -> None:
 
 @pytest.fixture
 def make_app(migrated: str, tmp_path: Path, warehouse: Path) -> Iterator[Any]:
-    """Build apps on the test database with extra settings; tables are emptied after."""
+    """Build apps on the test database with extra settings; tables are emptied after.
+
+    Each test gets its own copy of the warehouse: an approved erasure, an
+    objection or a correction changes the sources, and must not change what
+    the next test finds.
+    """
     built: list[Flask] = []
+    own = tmp_path / "warehouse.sqlite3"
+    shutil.copyfile(warehouse, own)
 
     def _make(**overrides: Any) -> Flask:
-        app = create_app({**base_config(migrated, tmp_path, warehouse), **overrides})
+        app = create_app({**base_config(migrated, tmp_path, own), **overrides})
         built.append(app)
         return app
 

@@ -28,7 +28,7 @@ ARCHITECTURE_MOVES = {
 
 def _request(session, app, status="unverified") -> Request:
     portal = app.extensions["portal"]
-    request = intake.file_request(
+    request_id = intake.file_request(
         session,
         intake.Filing(
             kind="erasure",
@@ -43,8 +43,10 @@ def _request(session, app, status="unverified") -> Request:
         mail=portal["mail"],
         per_address_per_hour=5,
     )
-    assert request is not None
+    assert request_id is not None
     session.commit()
+    request = session.get(Request, request_id)
+    assert request is not None
     return request
 
 

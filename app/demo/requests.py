@@ -158,7 +158,7 @@ def file_one(session: Session, demo: Demo, filed_at: datetime) -> Request | None
         nir=demo.nir,
         details=demo.details,
     )
-    request = intake.file_request(
+    request_id = intake.file_request(
         session,
         filing,
         now=filed_at,
@@ -166,6 +166,7 @@ def file_one(session: Session, demo: Demo, filed_at: datetime) -> Request | None
         mail=services.mail,
         per_address_per_hour=current_app.config["FILINGS_PER_ADDRESS_PER_HOUR"],
     )
+    request = session.get(Request, request_id) if request_id is not None else None
     if request is None:
         return None
     link = session.scalar(
