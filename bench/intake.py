@@ -191,10 +191,15 @@ def main() -> None:
         cookie, token = form_session(port)
         script = f'TOKEN = "{quote(token)}"\nPATH = "/"\nHEADERS = {lua_headers(cookie)}\n'
         portal = run_wrk(port, script + WRK_SCRIPT, args.seconds, args.connections)
+        # Stop the portal first, so no filing still in flight commits between counts,
+        # then count both tables in one statement (one snapshot).
+        portal_server = servers.pop()
+        portal_server.send_signal(signal.SIGTERM)
+        portal_server.wait(timeout=30)
         with sa.create_engine(url).connect() as connection:
-            stored = connection.execute(sa.text("SELECT count(*) FROM requests")).scalar_one()
-            jobs = connection.execute(sa.text("SELECT count(*) FROM jobs")).scalar_one()
-        servers.pop().send_signal(signal.SIGTERM)
+            stored, jobs = connection.execute(
+                sa.text("SELECT (SELECT count(*) FROM requests), (SELECT count(*) FROM jobs)")
+            ).one()
 
         with sa.create_engine(url).begin() as connection:
             connection.execute(

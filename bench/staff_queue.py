@@ -26,7 +26,7 @@ the domain timing on the 1,000,000 database with its backlog cut to the 1,000
 one's (600), which separates what the history costs from what the backlog
 costs. A measurement, not a test: the exit code is 0 either way.
 
-    .venv/bin/python bench/queue.py [--sizes 1000 1000000] [--runs 50]
+    .venv/bin/python bench/staff_queue.py [--sizes 1000 1000000] [--runs 50]
         [--drop-queue-indexes]
 
 ``BENCH_DATABASE_URL`` (default the local ``test`` database) names the
@@ -39,11 +39,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, this file's folder comes first on the path, where its name
-# would shadow the standard library's queue module (which psycopg imports).
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-ROOT = HERE.parent
+ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402
