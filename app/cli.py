@@ -96,6 +96,9 @@ def housekeeping(app: Flask) -> None:
         days=app.config["REMINDER_DAYS"],
     )
     db.session.commit()
+    # An access package's content goes when its download link expires (SECURITY.md).
+    packages.expire_packages(db.session(), utcnow())
+    db.session.commit()
     audit.seal(db.session())
     db.session.commit()
 
@@ -224,6 +227,8 @@ def audit_verify() -> None:
 def init_app(app: Flask) -> None:
     from app.demo.cli import demo_data_command
     from app.demo.requests import demo_requests_command
+    from app.purge_cli import purge_command
+    from app.research_cli import research_extract_command
     from app.routing_cli import plan_group, rules_group
     from app.staff_cli import staff_group
 
@@ -235,3 +240,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(jobs_group)
     app.cli.add_command(audit_group)
     app.cli.add_command(staff_group)
+    app.cli.add_command(research_extract_command)
+    app.cli.add_command(purge_command)

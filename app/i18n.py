@@ -40,6 +40,10 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _languages() -> dict[str, object]:
         return {
+            # Pages that name their Request model ``request`` hide Flask's: the
+            # layout reads the path and endpoint under names of their own.
+            "current_path": request.path,
+            "current_endpoint": request.endpoint,
             "languages": LANGUAGES,
             "current_locale": select_locale(),
             "kind_labels": KIND_LABELS,

@@ -181,6 +181,8 @@ class Request(Base):
         back_populates="request", order_by="StatusEvent.id"
     )
     plans: Mapped[list[Plan]] = relationship(back_populates="request", order_by="Plan.number")
+    package: Mapped[AccessPackage | None] = relationship(uselist=False, viewonly=True)
+    report: Mapped[FulfilmentReport | None] = relationship(viewonly=True, uselist=False)
 
     @property
     def plan(self) -> Plan | None:

@@ -130,7 +130,8 @@ def make_app(migrated: str, tmp_path: Path, warehouse: Path) -> Iterator[Any]:
     the next test finds.
     """
     built: list[Flask] = []
-    own = tmp_path / "warehouse.sqlite3"
+    own = tmp_path / "own-warehouse" / "warehouse.sqlite3"
+    own.parent.mkdir()
     shutil.copyfile(warehouse, own)
 
     def _make(**overrides: Any) -> Flask:

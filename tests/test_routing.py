@@ -276,3 +276,13 @@ def test_gunicorn_refuses_to_serve_when_the_sources_do_not_match(tmp_path):
     assert f"the database file {missing} does not exist" in errors
     assert "Traceback" not in errors
     assert not missing.exists()
+
+
+def test_the_status_page_offers_the_other_language_on_itself(smtp_app, smtp):
+    """The page's own ``request`` (the model) must not break the language links."""
+    client = smtp_app.test_client()
+    file_and_route(smtp_app, smtp, client, filing_for(persona("Camille")))
+    page = client.get("/status").get_data(as_text=True)
+    assert 'href="/status?lang=en"' in page
+    english = client.get("/status?lang=en").get_data(as_text=True)
+    assert "What we found and what will happen" in english

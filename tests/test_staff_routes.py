@@ -48,6 +48,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "staff.case_ask": CASE_WORKERS,
     "staff.case_extend": CASE_WORKERS,
     "staff.case_confirm_identity": CASE_WORKERS,
+    "staff.case_rectify": CASE_WORKERS,
+    "staff.case_rectify_post": CASE_WORKERS,
     "staff.case_assign": DPO,
     "staff.case_unfounded": DPO,
     "staff.audit_log": AUDITORS,

@@ -1,5 +1,6 @@
 """The public blueprint: what citizens see, no account needed."""
 
+from app.public import download  # noqa: F401  (registers the download views on bp)
 from app.public.routes import bp
 
 __all__ = ["bp"]

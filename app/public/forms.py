@@ -209,3 +209,13 @@ class AnswerForm(FlaskForm):
             Length(max=5000, message=_l("Your answer is too long: at most 5,000 characters.")),
         ],
     )
+
+
+class BirthDateForm(FlaskForm):
+    """The second check before a download: the requester's date of birth."""
+
+    birth_date = BirthDateField(
+        _l("Your date of birth"),
+        validators=[InputRequired(_l("Enter your date of birth."))],
+        format=["%Y-%m-%d", "%d/%m/%Y"],
+    )
