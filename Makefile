@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 FLASK  := $(BIN)/flask --app wsgi
 PYTEST_ARGS ?=
 
-.PHONY: install translations messages demo run-demo test test-sqlite test-postgres lint format clean
+.PHONY: install translations messages demo run-demo test test-sqlite test-postgres screenshots lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,13 +56,27 @@ test: install
 		$(MAKE) --no-print-directory test-sqlite; \
 	fi
 
+# The browser tests (tests/browser) drive Debian's Chromium against a real server on
+# its own SQLite database: they run in the SQLite pass only, and are skipped, saying
+# so, where /usr/bin/chromium is missing (apt-get install -y chromium chromium-driver).
+CHROMIUM := /usr/bin/chromium
+
 test-sqlite: install
 	@echo "== tests on SQLite =="
+	@if [ -x $(CHROMIUM) ]; then \
+		echo "== browser tests: on, with $$($(CHROMIUM) --version 2>/dev/null) =="; \
+	else \
+		echo "== browser tests: SKIPPED, $(CHROMIUM) not found (apt-get install -y chromium chromium-driver) =="; \
+	fi
 	env -u TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
 
 test-postgres: install
-	@echo "== tests on PostgreSQL ($(TEST_DATABASE_URL)) =="
-	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest $(PYTEST_ARGS)
+	@echo "== tests on PostgreSQL ($(TEST_DATABASE_URL)), browser tests left to the SQLite pass =="
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
+
+# Browser tests only, saving the screenshots of the README into docs/screenshots/.
+screenshots: install
+	SCREENSHOTS=1 env -u TEST_DATABASE_URL $(BIN)/pytest tests/browser $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,16 @@ CATALOG = ROOT / "translations" / "fr" / "LC_MESSAGES" / "messages.po"
 # Keep in step with the extract command of translations/README.md and the Makefile.
 EXTRACT_ARGS = ["-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "--add-comments=TRANSLATORS:"]
 # Named printf placeholders such as %(reference)s or %(max)d.
+# Jinja comments, expressions and statements: what is left of a template is its literal text.
+JINJA_CODE = re.compile(r"\{#.*?#\}|\{\{.*?\}\}|\{%.*?%\}", re.S)
+WORDS = re.compile(r"[^\W\d_]{2,}")
+# Attributes a reader hears or sees as text.
+TEXT_ATTRIBUTES = {"alt", "title", "aria-label", "placeholder"}
+# Templates that are in one language on purpose, and why.
+ONE_LANGUAGE = {
+    # GDPR Art. 19 notice to the recipients of the data: French health bodies.
+    "email/recipient_notice.html": "fr",
+}
 NAMED_PLACEHOLDER = re.compile(r"%\((\w+)\)[#0 +\-]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]")
 
 
@@ -157,3 +168,51 @@ def test_catalog_header_declares_french() -> None:
     assert catalog.num_plurals == 2
     assert catalog.plural_expr.replace(" ", "") == "(n>1)"
     assert not catalog.fuzzy, "the catalog header is marked fuzzy"
+
+
+class _LiteralText(HTMLParser):
+    """Collects words written in a template outside ``{{ _() }}``: text and text attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[int, str]] = []
+        self._verbatim = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in {"style", "script", "code"}:
+            self._verbatim += 1
+        shown = set(TEXT_ATTRIBUTES)
+        if tag == "input" and dict(attrs).get("type") in {"submit", "button", "reset"}:
+            shown.add("value")  # the label of a button
+        for name, value in attrs:
+            if name in shown and value and WORDS.search(value):
+                self.found.append((self.getpos()[0], f"{name}={value!r}"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in {"style", "script", "code"}:
+            self._verbatim -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._verbatim and WORDS.search(data):
+            self.found.append((self.getpos()[0], data.strip()))
+
+
+def test_templates_write_no_text_outside_gettext() -> None:
+    """Every word a template shows goes through gettext, so it exists in both languages."""
+    templates = ROOT / "templates"
+    untranslated = []
+    for path in sorted(templates.rglob("*.html")):
+        name = path.relative_to(templates).as_posix()
+        if name in ONE_LANGUAGE:
+            continue
+        # Keep line numbers: each Jinja block becomes as many newlines as it held.
+        literal = JINJA_CODE.sub(
+            lambda match: "\n" * match.group(0).count("\n") + " ", path.read_text("utf-8")
+        )
+        parser = _LiteralText()
+        parser.feed(literal)
+        untranslated += [f"templates/{name}:{line}: {text[:70]!r}" for line, text in parser.found]
+    assert not untranslated, (
+        "text written outside {{ _(...) }} is shown untranslated in one of the languages:\n  "
+        + "\n  ".join(untranslated)
+    )

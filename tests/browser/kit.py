@@ -1,0 +1,224 @@
+"""What the browser tests share: the running portal, sign-in, axe, screenshots, texts.
+
+Texts are looked up in the French catalogue as the portal shows them, so a
+test reads "the button that says Send my request" in either language and does
+not break when a translation is reworded.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from babel.messages.pofile import read_po
+from flask import Flask
+from sqlalchemy import update
+
+from app.demo.warehouse import PERSONAS
+from app.extensions import db
+from app.models import StaffUser
+from tests.conftest import ROOT, SmtpServer, text_of
+from tests.staffkit import PASSWORD, Account, add_staff
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CATALOG = ROOT / "translations" / "fr" / "LC_MESSAGES" / "messages.po"
+# The WCAG 2.1 A and AA rules of axe-core; nothing less is accepted.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+LANGUAGES = ("fr", "en")
+
+
+@functools.cache
+def _french() -> dict[str, str]:
+    with CATALOG.open("rb") as handle:
+        catalog = read_po(handle, locale="fr")
+    return {str(m.id): str(m.string) for m in catalog if m.id and isinstance(m.id, str)}
+
+
+def t(message: str, lang: str) -> str:
+    """``message`` as the portal shows it in ``lang`` (the catalogue's French, or itself)."""
+    if lang == "en":
+        return message
+    return _french()[message]
+
+
+def exactly(message: str, lang: str) -> re.Pattern[str]:
+    """A pattern matching exactly the text of ``message`` in ``lang``."""
+    return re.compile(f"^{re.escape(t(message, lang))}$")
+
+
+@dataclass(frozen=True)
+class Filing:
+    """What a citizen types into the form."""
+
+    kind: str
+    first_name: str
+    last_name: str
+    birth_date: str  # ISO
+    email: str
+    nir: str = ""
+    details: str = ""
+
+
+def persona(number: int, email: str, kind: str = "erasure") -> Filing:
+    """A demo persona of the warehouse (docs/demo.md), writing from ``email``.
+
+    With a social-security number, matching does not use the address, so each
+    test gives its own and reads only its own mail.
+    """
+    p = next(p for p in PERSONAS if p.person_id == number)
+    return Filing(kind, p.first_name, p.last_name, p.birth_date.isoformat(), email, p.nir or "")
+
+
+CAMILLE = 1  # erasure keeps her reimbursements and recent medical record, erases the rest
+HELENE = 10  # only old data: an erasure erases everything
+THOMAS = 12  # a transfusion (kept 30 years) and research extracts
+
+
+@dataclass
+class Portal:
+    """The running portal: its address, its mail, and an app on its database."""
+
+    url: str
+    smtp: SmtpServer
+    app: Flask
+    log: Path
+    processes: list[subprocess.Popen[bytes]]
+
+    def check_running(self) -> None:
+        """Fail at once, with the log, if the server or the worker has exited."""
+        for process in self.processes:
+            if process.poll() is not None:
+                raise AssertionError(
+                    f"{' '.join(map(str, process.args[2:5]))} exited ({process.returncode}); "
+                    f"portal log:\n{self.log.read_text()[-3000:]}"
+                )
+
+    def mail_to(self, address: str, count: int, timeout: float = 30) -> list[EmailMessage]:
+        """Wait until ``address`` has received ``count`` messages; return them all."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            received = self.smtp.received.to(address)
+            if len(received) >= count:
+                return received
+            self.check_running()
+            time.sleep(0.2)
+        raise AssertionError(
+            f"{address} received {len(self.smtp.received.to(address))} messages, "
+            f"expected {count}; portal log:\n{self.log.read_text()[-3000:]}"
+        )
+
+    def link_in(self, message: EmailMessage) -> str:
+        """The portal link in an email's text part, absolute."""
+        match = re.search(re.escape(self.url) + r"/\S+", text_of(message))
+        assert match, "no portal link in the email"
+        return match.group(0)
+
+    def staff(self, email: str, role: str) -> Account:
+        """A new enrolled account (password ``PASSWORD``, known TOTP secret)."""
+        return add_staff(self.app, email, role)
+
+    def allow_new_code(self, account: Account) -> None:
+        """Forget the last TOTP step used, so one account may sign in twice in 30 s."""
+        with self.app.app_context():
+            db.session.execute(
+                update(StaffUser).where(StaffUser.id == account.id).values(totp_last_step=None)
+            )
+            db.session.commit()
+            db.session.remove()
+
+
+def new_page(browser: Any, portal: Portal, **options: Any) -> Any:
+    """A page in a fresh context (no cookies), French browser by default."""
+    options.setdefault("locale", "fr-FR")
+    context = browser.new_context(base_url=portal.url, **options)
+    context.set_default_timeout(15_000)
+    return context.new_page()
+
+
+def fill_form(page: Any, filing: Filing, lang: str) -> None:
+    """Open the form in ``lang`` and fill it in (with the mouse and the keyboard)."""
+    page.goto(f"/?lang={lang}")
+    page.locator(f"input[name=kind][value={filing.kind}]").check()
+    page.locator("#first_name").fill(filing.first_name)
+    page.locator("#last_name").fill(filing.last_name)
+    page.locator("#birth_date").fill(filing.birth_date)
+    page.locator("#email").fill(filing.email)
+    page.locator("#nir").fill(filing.nir)
+    page.locator("#details").fill(filing.details)
+
+
+def file_and_confirm(page: Any, portal: Portal, filing: Filing, lang: str) -> str:
+    """File a request, open the emailed link, confirm: the page ends on /status.
+
+    Returns the verification link (opening it again shows the "used" page).
+    """
+    fill_form(page, filing, lang)
+    page.get_by_role("button", name=exactly("Send my request", lang)).click()
+    page.wait_for_url("**/request/sent")
+    [verification] = portal.mail_to(filing.email, 1)
+    link = portal.link_in(verification)
+    page.goto(link)
+    page.get_by_role("button", name=exactly("Confirm and send my request", lang)).click()
+    page.wait_for_url("**/status")
+    return link
+
+
+def wait_for_plan(page: Any, lang: str, timeout: float = 30) -> None:
+    """Reload the status page until the worker has routed the request."""
+    heading = page.get_by_role("heading", name=exactly("What we found and what will happen", lang))
+    deadline = time.monotonic() + timeout
+    while not heading.is_visible():
+        assert time.monotonic() < deadline, "the plan never appeared on the status page"
+        time.sleep(0.5)
+        page.reload()
+
+
+def sign_in(page: Any, portal: Portal, account: Account, lang: str = "fr") -> None:
+    """Sign in through /staff/login with the account's password and current TOTP code."""
+    import pyotp
+
+    portal.allow_new_code(account)
+    page.goto(f"/staff/login?lang={lang}")
+    page.locator("#email").fill(account.email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#code").fill(pyotp.TOTP(account.secret).now())
+    page.get_by_role("button", name=exactly("Sign in", lang)).click()
+    page.wait_for_url(re.compile(r"/staff/?$"))
+
+
+def check_accessibility(page: Any, name: str) -> list[str]:
+    """Run axe-core (WCAG 2.1 A and AA) on the page; a line per violation, empty if none."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    # Folded sections are checked too: a person opens them.
+    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    results = Axe().run(
+        page,
+        options={
+            "runOnly": {"type": "tag", "values": AXE_TAGS},
+            "resultTypes": ["violations"],
+        },
+    )
+    problems = []
+    for violation in results.response["violations"]:
+        targets = [", ".join(map(str, node["target"])) for node in violation["nodes"]]
+        problems.append(
+            f"{name} ({page.url}): {violation['id']} [{violation['impact']}] "
+            f"{violation['help']} — {'; '.join(targets[:5])}"
+        )
+    return problems
+
+
+def screenshot(page: Any, name: str, full_page: bool = True) -> None:
+    """Save docs/screenshots/<name>.png when SCREENSHOTS=1 (so CI leaves the tree clean)."""
+    if os.environ.get("SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)

@@ -1,0 +1,98 @@
+"""The requester's download in a real browser: emailed link, date of birth, then the files."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser.kit import (
+    CAMILLE,
+    LANGUAGES,
+    Portal,
+    check_accessibility,
+    exactly,
+    file_and_confirm,
+    new_page,
+    persona,
+    sign_in,
+    wait_for_plan,
+)
+from tests.conftest import text_of
+
+pytestmark = pytest.mark.browser
+REFERENCE = re.compile(r"DSR-\d{4}-[0-9A-HJKMNP-TV-Z]{6}")
+
+
+def _download_link(portal: Portal, address: str, timeout: float = 60) -> str:
+    """The download link of the "your data is ready" email, once the worker has sent it."""
+    pattern = re.compile(re.escape(portal.url) + r"/download/\S+")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in portal.smtp.received.to(address):
+            found = pattern.search(text_of(message))
+            if found:
+                return found.group(0)
+        portal.check_running()
+        time.sleep(0.5)
+    subjects = [m["Subject"] for m in portal.smtp.received.to(address)]
+    raise AssertionError(f"no download link in {subjects}")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_approved_access_is_downloaded_after_the_birth_date_check(browser, portal, lang):
+    """Access approved by an agent; the emailed link asks the date of birth, then gives files."""
+    address = f"download-{lang}@example.org"
+    filing = persona(CAMILLE, address, kind="access")
+    citizen = new_page(browser, portal)
+    file_and_confirm(citizen, portal, filing, lang)
+    wait_for_plan(citizen, lang)
+    found = REFERENCE.search(citizen.locator("h1").inner_text())
+    assert found is not None
+    reference = found.group(0)
+
+    agent = new_page(browser, portal)
+    sign_in(agent, portal, portal.staff(f"download-agent-{lang}@example.org", "agent"), lang)
+    agent.goto(f"/staff/cases/{reference}")
+    agent.get_by_role("button", name=exactly("Claim this case", lang)).click()
+    agent.get_by_role("button", name=exactly("Approve the plan", lang)).click()
+    agent.wait_for_load_state()
+    problems = check_accessibility(agent, f"case approved, access [{lang}]")
+    agent.context.close()
+
+    link = _download_link(portal, address)
+    citizen.goto("/status")
+    problems += check_accessibility(citizen, f"status page, package ready [{lang}]")
+
+    citizen.goto(link)
+    problems += check_accessibility(citizen, f"download: date of birth [{lang}]")
+    field = citizen.locator("#birth_date")
+    field.fill("1978-05-15")
+    citizen.locator("form button[type=submit]").click()
+    assert field.get_attribute("aria-invalid") == "true"
+    error = field.get_attribute("aria-describedby") or ""
+    assert any(citizen.locator(f"#{part}").is_visible() for part in error.split())
+    problems += check_accessibility(citizen, f"download: wrong date of birth [{lang}]")
+
+    field.fill(filing.birth_date)
+    citizen.locator("form button[type=submit]").click()
+    citizen.wait_for_url("**/download")
+    assert reference in citizen.locator("main").inner_text()
+    problems += check_accessibility(citizen, f"download: the files [{lang}]")
+    with citizen.expect_download() as started:
+        citizen.locator("a[href$='/download/file/html']").click()
+    saved = started.value
+    assert saved.suggested_filename == f"dossier-{reference}.html"
+    assert reference in Path(saved.path()).read_text(encoding="utf-8")
+
+    # The link is single use: another browser opening it gets a page saying so.
+    other = new_page(browser, portal)
+    other.goto(f"/?lang={lang}")
+    other.goto(link)
+    assert other.locator("#birth_date").count() == 0
+    problems += check_accessibility(other, f"download: used link [{lang}]")
+    other.context.close()
+    citizen.context.close()
+    assert not problems, "\n".join(problems)
