@@ -409,7 +409,16 @@ class AccessPackage(Base):
     """
 
     __tablename__ = "access_packages"
-    __table_args__ = (CheckConstraint(f"format IN {PACKAGE_FORMATS!r}", name="format"),)
+    __table_args__ = (
+        CheckConstraint(f"format IN {PACKAGE_FORMATS!r}", name="format"),
+        # The worker looks for expired content on every pass: only live packages count.
+        Index(
+            "ix_access_packages_live_expires_at",
+            "expires_at",
+            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), unique=True)
