@@ -602,9 +602,7 @@ def confirm_identity(
         actor=who,
     )
     details = {"plan": plan.number, "outcome": draft.outcome, "identity": "confirmed"}
-    due = routing.medical_due_date(request, draft, services.catalogue)
-    if due is not None and request.due_on is not None and due < request.due_on:
-        request.due_on, request.medical_deadline = due, True
+    if routing.apply_medical_deadline(request, draft, services.catalogue):
         details["deadline"] = "medical_record"
     lifecycle.change_status(
         session, request, "triage", actor=who, now=now, mail=services.mail, details=details

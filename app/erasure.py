@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Table, delete, func, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import sort_tables
 
-from app import audit, deadlines, fulfilment, jobs, notify
+from app import audit, fulfilment, notify
 from app.catalogue import Catalogue, Source
 from app.models import FulfilmentStep, Job, PlanLine, Request
 from app.sources import Warehouse
@@ -130,7 +130,6 @@ def erase(session: Session, request: Request, services: ErasureServices, now: da
             + ", ".join(f"{name} ({count})" for name, count in sorted(left.items()) if count)
         )
     erased = [line for line in lines if line.action == ACTION and line.record_count]
-    recipients = recipients_of(erased, services.catalogue)
     fulfilment.complete(
         session,
         request,
@@ -141,10 +140,17 @@ def erase(session: Session, request: Request, services: ErasureServices, now: da
             "erased": sorted({line.category for line in erased}),
             "kept": sorted({line.category for line in lines if line.action == "retain"}),
             "referred": sorted({line.category for line in lines if line.action == "refer"}),
-            "notified": len(recipients),
+            "notified": fulfilment.notify_recipients(
+                session,
+                request,
+                [(line.source, line.category) for line in erased],
+                "erased",
+                services.catalogue,
+                now,
+                services.mail.domain,
+            ),
         },
     )
-    notify_recipients(session, request, recipients, now, services.mail.domain)
     return True
 
 
@@ -276,76 +282,3 @@ def report_lines(lines: Sequence[PlanLine]) -> list[dict[str, Any]]:
         }
         for line in lines
     ]
-
-
-@dataclass(frozen=True)
-class Notice:
-    """One organisation to tell of an erasure (Art. 19), and of which categories."""
-
-    name: str
-    email: str
-    categories: tuple[str, ...]
-    labels: tuple[str, ...]
-
-
-def recipients_of(erased: Sequence[PlanLine], catalogue: Catalogue) -> list[Notice]:
-    """The recipients the catalogue lists for the erased categories, once per address."""
-    categories: dict[str, set[str]] = {}
-    names: dict[str, str] = {}
-    for line in erased:
-        for recipient in catalogue.info(line.source, line.category).recipients:
-            email = recipient.email.strip().lower()
-            names.setdefault(email, recipient.name)
-            categories.setdefault(email, set()).add(line.category)
-    notices = []
-    for email in sorted(categories):
-        listed = tuple(sorted(categories[email]))
-        # Names of the categories for the organisation, which reads French.
-        labels = tuple(catalogue.label(category).fr for category in listed)
-        notices.append(Notice(names[email], email, listed, labels))
-    return notices
-
-
-def notify_recipients(
-    session: Session,
-    request: Request,
-    notices: Sequence[Notice],
-    now: datetime,
-    domain: str,
-) -> None:
-    """Queue one Art. 19 notice per recipient, and log each in the audit trail.
-
-    The notice goes to an organisation and names the request's reference and
-    the categories: never the person. The recipient asks our DPO, through its
-    usual secure channel, which of its copies are concerned.
-    """
-    for notice in notices:
-        jobs.enqueue(
-            session,
-            jobs.SEND_EMAIL,
-            now=now,
-            payload={
-                "template": "recipient_notice",
-                "recipient_email": notice.email,
-                "recipient_name": notice.name,
-                "categories": list(notice.categories),
-                "labels": list(notice.labels),
-                "action": "erased",
-                "reference": request.reference,
-                "done_on": deadlines.receipt_date(now).isoformat(),
-            },
-            message_id=jobs.new_message_id(domain),
-            dedupe_key=f"art19:{request.id}:{notice.email}",
-        )
-        audit.record(
-            session,
-            actor=fulfilment.ACTOR,
-            action="recipient.notified",
-            now=now,
-            request_id=request.id,
-            details={
-                "recipient": notice.name,
-                "email": notice.email,
-                "categories": list(notice.categories),
-            },
-        )

@@ -8,15 +8,17 @@ transaction. Every job is idempotent: run twice, it finds its work done.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import jobs, lifecycle, notify
-from app.models import FulfilmentReport, Request
+from app import audit, deadlines, jobs, lifecycle, notify
+from app.catalogue import Catalogue
+from app.models import FulfilmentReport, Job, Request
 
 BUILD_PACKAGE = "build_package"  # access, portability
 ERASE = "erase"
@@ -83,3 +85,64 @@ def complete(
         template=f"completed_{request.kind}",
     )
     return report
+
+
+def notify_recipients(
+    session: Session,
+    request: Request,
+    categories: Iterable[tuple[str, str]],
+    action: str,
+    catalogue: Catalogue,
+    now: datetime,
+    domain: str,
+) -> int:
+    """Queue one Art. 19 notice per recipient of these (source, category) pairs; each logged.
+
+    The notice goes to an organisation listed in the catalogue and names the
+    request's reference, the categories and what was done (``erased``,
+    ``rectified``, ``restricted``): never the person, whose identifiers the
+    recipient asks our DPO for through its usual secure channel. The dedupe
+    key makes a rerun queue nothing twice. Returns how many were queued.
+    """
+    wanted: dict[str, tuple[str, set[str]]] = {}
+    for source, category in categories:
+        for recipient in catalogue.info(source, category).recipients:
+            email = recipient.email.strip().lower()
+            wanted.setdefault(email, (recipient.name, set()))[1].add(category)
+    queued = 0
+    for email, (name, found) in sorted(wanted.items()):
+        # An address may be long: the key holds its digest.
+        digest = hashlib.sha256(email.encode()).hexdigest()[:24]
+        dedupe = f"art19:{request.id}:{action}:{digest}"
+        if session.scalar(select(Job.id).where(Job.dedupe_key == dedupe)) is not None:
+            continue
+        listed = sorted(found)
+        jobs.enqueue(
+            session,
+            jobs.SEND_EMAIL,
+            now=now,
+            request_id=request.id,
+            payload={
+                "template": "recipient_notice",
+                "recipient_email": email,
+                "recipient_name": name,
+                "categories": listed,
+                # The organisation reads French: the categories' names for it.
+                "labels": [catalogue.label(category).fr for category in listed],
+                "action": action,
+                "reference": request.reference,
+                "done_on": deadlines.receipt_date(now).isoformat(),
+            },
+            message_id=jobs.new_message_id(domain),
+            dedupe_key=dedupe,
+        )
+        audit.record(
+            session,
+            actor=ACTOR,
+            action="recipient.notified",
+            now=now,
+            request_id=request.id,
+            details={"recipient": name, "email": email, "action": action, "categories": listed},
+        )
+        queued += 1
+    return queued

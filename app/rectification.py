@@ -13,7 +13,6 @@ the values are health data.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
@@ -23,7 +22,7 @@ from sqlalchemy import Column, Date, DateTime, Float, Integer, Numeric, String, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import audit, cases, deadlines, fulfilment, jobs, lifecycle, notify, roles
+from app import audit, cases, fulfilment, lifecycle, notify, roles
 from app.catalogue import Catalogue, DataTable, Source
 from app.models import AuditEvent, Job, Plan, Request, Restriction, StaffUser
 from app.objection import report_line
@@ -99,66 +98,14 @@ def restrict(
         request_id=request.id,
         details={"records": len(existing), "added": added},
     )
-    notify_recipients(session, request, categories, "restricted", catalogue, now, mail)
+    fulfilment.notify_recipients(
+        session, request, categories, "restricted", catalogue, now, mail.domain
+    )
     return added
 
 
 def _lines(plan: Plan | None) -> list[Any]:
     return [line for line in (plan.lines if plan else []) if line.action in ACTIONS]
-
-
-def notify_recipients(
-    session: Session,
-    request: Request,
-    categories: Iterable[tuple[str, str]],
-    action: str,
-    catalogue: Catalogue,
-    now: datetime,
-    mail: notify.MailSettings,
-) -> int:
-    """Queue one Art. 19 notice per recipient of these categories, once; logged."""
-    wanted: dict[str, tuple[str, list[str]]] = {}
-    for source, category in categories:
-        for recipient in catalogue.info(source, category).recipients:
-            name, listed = wanted.setdefault(recipient.email, (recipient.name, []))
-            if category not in listed:
-                listed.append(category)
-    queued = 0
-    for email, (name, listed) in sorted(wanted.items()):
-        digest = hashlib.sha256(email.lower().encode()).hexdigest()[:24]
-        dedupe = f"art19:{request.id}:{action}:{digest}"
-        if session.scalar(select(Job.id).where(Job.dedupe_key == dedupe)) is not None:
-            continue
-        jobs.enqueue(
-            session,
-            jobs.SEND_EMAIL,
-            now=now,
-            request_id=request.id,
-            payload={
-                "template": "recipient_notice",
-                "recipient_email": email,
-                "recipient_name": name,
-                "categories": sorted(listed),
-                "action": action,
-                "reference": request.reference,
-                # Read by the notice template too: the day and the categories' names.
-                "done_on": deadlines.receipt_date(now).isoformat(),
-                "labels": [catalogue.label(category).fr for category in sorted(listed)],
-            },
-            message_id=jobs.new_message_id(mail.domain),
-            dedupe_key=dedupe,
-        )
-        queued += 1
-    if queued:
-        audit.record(
-            session,
-            actor=fulfilment.ACTOR,
-            action="recipients.notified",
-            now=now,
-            request_id=request.id,
-            details={"action": action, "recipients": queued},
-        )
-    return queued
 
 
 def active(session: Session, request: Request) -> list[Restriction]:
@@ -368,7 +315,9 @@ def finish(
             if count:
                 corrected.append((line.source, line.category))
         lines.append(entry)
-    notified = notify_recipients(session, request, corrected, "rectified", catalogue, now, mail)
+    notified = fulfilment.notify_recipients(
+        session, request, corrected, "rectified", catalogue, now, mail.domain
+    )
     total = sum(line.get("corrected", 0) for line in lines)
     fulfilment.complete(
         session,

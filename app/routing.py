@@ -327,22 +327,23 @@ def route_request(
         now=now,
         actor=ACTOR,
     )
-    due = medical_due_date(request, draft, services.catalogue)
-    if due is not None and request.due_on is not None and due < request.due_on:
-        request.due_on = due
-        request.medical_deadline = True
+    details = {"plan": plan.number, "outcome": draft.outcome}
+    if apply_medical_deadline(request, draft, services.catalogue):
+        details["deadline"] = "medical_record"
     target = "identity_review" if draft.outcome == "identity_review" else "triage"
     lifecycle.change_status(
-        session,
-        request,
-        target,
-        actor=ACTOR,
-        now=now,
-        mail=services.mail,
-        details={"plan": plan.number, "outcome": draft.outcome}
-        | ({"deadline": "medical_record"} if due is not None and request.due_on == due else {}),
+        session, request, target, actor=ACTOR, now=now, mail=services.mail, details=details
     )
     return plan
+
+
+def apply_medical_deadline(request: Request, draft: Draft, catalogue: Catalogue) -> bool:
+    """Move the due date to the Public Health Code's when it is stricter; True if moved."""
+    due = medical_due_date(request, draft, catalogue)
+    if due is None or request.due_on is None or due >= request.due_on:
+        return False
+    request.due_on, request.medical_deadline = due, True
+    return True
 
 
 def medical_due_date(request: Request, draft: Draft, catalogue: Catalogue) -> date | None:

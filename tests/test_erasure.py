@@ -564,3 +564,39 @@ def test_a_worker_killed_mid_erasure_ends_as_an_uninterrupted_run(make_app, ware
         )
         db.session.remove()
     assert set(states) == {"done"}
+
+
+def test_art19_notices_are_not_listed_as_emails_to_the_requester(make_app, smtp) -> None:
+    """The case page's "emails to the requester" holds the requester's mail only."""
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)
+    requester = app.test_client()
+    request_id = file_and_route(app, smtp, requester, filing_for(persona("Camille")))
+    with app.app_context():
+        request = db.session.get(Request, request_id)
+        services = app.extensions["portal"]["routing"]
+        sent = fulfilment.notify_recipients(
+            db.session(),
+            request,
+            [(line.source, line.category) for line in request.plan.lines],
+            "erased",
+            services.catalogue,
+            utcnow(),
+            "portal.example.org",
+        )
+        again = fulfilment.notify_recipients(
+            db.session(),
+            request,
+            [(line.source, line.category) for line in request.plan.lines],
+            "erased",
+            services.catalogue,
+            utcnow(),
+            "portal.example.org",
+        )
+        db.session.commit()
+        reference = request.reference
+        db.session.remove()
+    assert sent > 0 and again == 0  # a rerun queues nothing twice
+    agent, _ = staff_client(app, "agent@example.org", "agent")
+    page = agent.get(f"/staff/cases/{reference}").get_data(as_text=True)
+    emails = page[page.index('id="emails"') :]
+    assert "recipient_notice" not in emails and "Art. 19" not in emails

@@ -169,11 +169,14 @@ def _page(case: Request, *, error: str | None = None, code: int = 200) -> tuple[
         .select_from(AuditEvent)
         .where(AuditEvent.request_id == case.id, AuditEvent.action == "case.viewed")
     )
-    emails = list(
-        db.session.scalars(
+    # Art. 19 notices to organisations belong to the case, not to the requester's mail.
+    emails = [
+        job
+        for job in db.session.scalars(
             select(Job).where(Job.request_id == case.id, Job.kind == "send_email").order_by(Job.id)
         )
-    )
+        if "recipient_email" not in job.payload
+    ]
     people = _people({e.actor for e in audit_events} | {n.author for n in notes})
     today = deadlines.receipt_date(utcnow())
     holder = db.session.get(StaffUser, case.assignee_id) if case.assignee_id else None
