@@ -19,6 +19,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from app.deadlines import receipt_date
+from app.models import utcnow
 from app.nir import NirError, normalize_nir
 
 KIND_CHOICES = [
@@ -73,7 +75,8 @@ def safe_email(form: FlaskForm, field: EmailField) -> None:
 
 
 def valid_birth_date(form: FlaskForm, field: DateField) -> None:
-    today = date.today()
+    # The requester's calendar is Paris's, whatever zone the server runs in.
+    today = receipt_date(utcnow())
     if field.data is None:
         return
     if field.data > today:
