@@ -87,12 +87,13 @@ NOTE_LABELS = {
 }
 
 
-def _services() -> routing.RoutingServices:
+def routing_services() -> routing.RoutingServices:
     services: routing.RoutingServices = current_app.extensions["portal"]["routing"]
     return services
 
 
-def _case(reference: str) -> Request:
+def case_or_404(reference: str) -> Request:
+    """The case with this reference (the case page and the correction screen share it)."""
     found = db.session.scalar(select(Request).where(Request.reference == reference))
     # An unverified request is not a case yet: staff never act on an unproven address.
     if found is None or found.status == "unverified":
@@ -217,7 +218,7 @@ def _page(case: Request, *, error: str | None = None, code: int = 200) -> tuple[
 @bp.get("/cases/<reference>")
 @requires(roles.VIEW_CASES)
 def case(reference: str) -> tuple[str, int]:
-    found = _case(reference)
+    found = case_or_404(reference)
     cases.record_view(db.session(), found, me(), utcnow())
     db.session.commit()
     return _page(found)
@@ -242,7 +243,7 @@ def _decide(
     reference: str, form: CaseForm, act: Callable[[Request], Any], done: str
 ) -> Response | tuple[str, int]:
     """Run one decision: validate, act, commit, redirect; or explain why not."""
-    found = _case(reference)
+    found = case_or_404(reference)
     if not form.validate():
         return _page(found, error=_("Some of the information needs correcting."), code=422)
     try:
@@ -258,11 +259,13 @@ def _decide(
     except cases.CaseError as refusal:
         db.session.rollback()
         return _page(
-            _case(reference), error=str(REASONS.get(refusal.reason, refusal.reason)), code=422
+            case_or_404(reference),
+            error=str(REASONS.get(refusal.reason, refusal.reason)),
+            code=422,
         )
     except lifecycle.StaleRequest as error:
         db.session.rollback()
-        return _page(_case(reference), error=_stale_message(error), code=409)
+        return _page(case_or_404(reference), error=_stale_message(error), code=409)
     db.session.commit()
     flash(done)
     return redirect(url_for("staff.case", reference=reference), 303)
@@ -320,7 +323,7 @@ def case_assign(reference: str) -> Response | tuple[str, int]:
 @bp.post("/cases/<reference>/notes")
 @requires(roles.WORK_CASES)
 def case_note(reference: str) -> Response | tuple[str, int]:
-    found = _case(reference)
+    found = case_or_404(reference)
     form = NoteForm()
     if not form.validate():
         return _page(found, error=_("Write the note first (at most 5,000 characters)."), code=422)
@@ -471,7 +474,12 @@ def case_confirm_identity(reference: str) -> Response | tuple[str, int]:
         reference,
         form,
         lambda case: cases.confirm_identity(
-            db.session(), case, me(), _services(), version=form.version.data or 0, now=utcnow()
+            db.session(),
+            case,
+            me(),
+            routing_services(),
+            version=form.version.data or 0,
+            now=utcnow(),
         ),
         _("Identity confirmed: the plan is computed and the case is back in the queue."),
     )
@@ -481,9 +489,9 @@ def case_confirm_identity(reference: str) -> Response | tuple[str, int]:
 @requires(roles.VIEW_CASES)
 def case_recompute(reference: str) -> str:
     """What today's sources and rules would change in the plan: a comparison, nothing saved."""
-    found = _case(reference)
+    found = case_or_404(reference)
     today = deadlines.receipt_date(utcnow())
-    draft = routing.draft_for(found, _services(), today)
+    draft = routing.draft_for(found, routing_services(), today)
     return render_template(
         "staff/recompute.html",
         case=found,

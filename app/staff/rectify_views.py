@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -23,11 +23,11 @@ from wtforms import HiddenField, IntegerField
 from wtforms.validators import AnyOf, InputRequired
 from wtforms.widgets import HiddenInput
 
-from app import cases, lifecycle, rectification, roles, routing
+from app import cases, lifecycle, rectification, roles
 from app.extensions import db
 from app.models import Request, Restriction, utcnow
 from app.staff.access import me, requires
-from app.staff.case_views import FORBIDDEN, REASONS
+from app.staff.case_views import FORBIDDEN, REASONS, case_or_404, routing_services
 from app.staff.routes import bp
 
 FIELD_PREFIX = "field_"
@@ -75,23 +75,10 @@ class Shown:
     found: bool
 
 
-def _services() -> routing.RoutingServices:
-    services: routing.RoutingServices = current_app.extensions["portal"]["routing"]
-    return services
-
-
-def _case(reference: str) -> Request:
-    found = db.session.scalar(select(Request).where(Request.reference == reference))
-    # As on the case page: an unverified request is not a case yet. Any other
-    # case answers (saying when it has nothing to correct); the domain refuses
-    # a correction outside a rectification being fulfilled.
-    if found is None or found.status == "unverified":
-        abort(404)
-    return found
-
-
+# Any case answers (saying when it has nothing to correct); the domain refuses a
+# correction outside a rectification being fulfilled.
 def _shown(case: Request) -> tuple[list[Shown], list[Restriction]]:
-    services = _services()
+    services = routing_services()
     records = db.session.scalars(
         select(Restriction).where(Restriction.request_id == case.id).order_by(Restriction.id)
     ).all()
@@ -153,7 +140,7 @@ def _page(
 @bp.get("/cases/<reference>/rectify")
 @requires(roles.WORK_CASES)
 def case_rectify(reference: str) -> tuple[str, int]:
-    found = _case(reference)
+    found = case_or_404(reference)
     cases.record_view(db.session(), found, me(), utcnow())
     db.session.commit()
     return _page(found)
@@ -162,11 +149,11 @@ def case_rectify(reference: str) -> tuple[str, int]:
 @bp.post("/cases/<reference>/rectify")
 @requires(roles.WORK_CASES)
 def case_rectify_post(reference: str) -> Response | tuple[str, int]:
-    found = _case(reference)
+    found = case_or_404(reference)
     form = RectifyForm()
     if not form.validate():
         return _page(found, error=_("Some of the information needs correcting."), code=422)
-    services = _services()
+    services = routing_services()
     now, version = utcnow(), form.version.data or 0
     values = {
         name.removeprefix(FIELD_PREFIX): value
@@ -218,16 +205,18 @@ def case_rectify_post(reference: str) -> Response | tuple[str, int]:
         text = MESSAGES.get(refusal.reason) or REASONS.get(refusal.reason) or refusal.reason
         message = str(text) % {"field": refusal.field or ""}
         posted = {"record": form.restriction.data, "values": values}
-        return _page(_case(reference), error=message, code=422, posted=posted)
+        return _page(case_or_404(reference), error=message, code=422, posted=posted)
     except cases.CaseError as refusal:
         db.session.rollback()
         return _page(
-            _case(reference), error=str(REASONS.get(refusal.reason, refusal.reason)), code=422
+            case_or_404(reference),
+            error=str(REASONS.get(refusal.reason, refusal.reason)),
+            code=422,
         )
     except lifecycle.StaleRequest:
         db.session.rollback()
         return _page(
-            _case(reference),
+            case_or_404(reference),
             error=_(
                 "This case changed after you opened it. Nothing was saved: check it and try again."
             ),
