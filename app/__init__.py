@@ -12,13 +12,13 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import cli, errors, i18n, security_headers
-from app.catalogue import Catalogue, CatalogueError, load_catalogue
 from app.crypto import Vault
 from app.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
-from app.notify import MailSettings
-from app.policy import Policy, PolicyError, load_policy
-from app.routing import RoutingServices
-from app.sources import Warehouse
+from app.outbox.emails import MailSettings
+from app.rules.catalogue import Catalogue, CatalogueError, load_catalogue
+from app.rules.policy import Policy, PolicyError, load_policy
+from app.rules.routing import RoutingServices
+from app.rules.sources import Warehouse
 from app.tokens import LinkSigner
 from config import ConfigError, load_config
 

@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import bindparam, cast, func, insert, select
 from sqlalchemy.orm import Session
 
-from app import audit, deadlines, jobs, lifecycle, notify, tokens
+from app import audit, deadlines, lifecycle, tokens
 from app.crypto import Vault
 from app.models import AuditEvent, Job, LinkToken, Request
+from app.outbox import emails, jobs
 
 REQUESTER = "requester"
 SYSTEM = "system"
@@ -51,7 +52,7 @@ def file_request(
     *,
     now: datetime,
     vault: Vault,
-    mail: notify.MailSettings,
+    mail: emails.MailSettings,
     per_address_per_hour: int,
 ) -> int | None:
     """Record an unverified request and queue its verification email; returns its id.
@@ -87,7 +88,7 @@ def file_request(
     event = audit.event_values(
         REQUESTER, "request.filed", now, details={"kind": filing.kind, "locale": filing.locale}
     )
-    link, job = notify.email_values(None, "verify", now, mail)
+    link, job = emails.email_values(None, "verify", now, mail)
     dependents = [
         (AuditEvent, event),
         (LinkToken, link),
@@ -178,7 +179,7 @@ def new_reference(session: Session, year: int) -> str:
 
 
 def verify(
-    session: Session, token: tokens.LinkToken, *, now: datetime, mail: notify.MailSettings
+    session: Session, token: tokens.LinkToken, *, now: datetime, mail: emails.MailSettings
 ) -> Request:
     """Consume a verification link and receive its request: reference, due date, clock starts.
 
@@ -203,7 +204,7 @@ def verify(
 
 
 def withdraw(
-    session: Session, request: Request, *, now: datetime, mail: notify.MailSettings
+    session: Session, request: Request, *, now: datetime, mail: emails.MailSettings
 ) -> None:
     """The requester closes their own open request."""
     lifecycle.change_status(session, request, "withdrawn", actor=REQUESTER, now=now, mail=mail)
@@ -229,19 +230,19 @@ def _linked_recently(
 
 
 def resend_verification(
-    session: Session, request: Request, *, now: datetime, mail: notify.MailSettings
+    session: Session, request: Request, *, now: datetime, mail: emails.MailSettings
 ) -> bool:
     """Send a fresh verification link for a request still waiting for one."""
     if request.status != "unverified":
         return False
     if _linked_recently(session, [request.id], tokens.VERIFY_EMAIL, now):
         return False
-    notify.queue_email(session, request, "verify", now, mail)
+    emails.queue_email(session, request, "verify", now, mail)
     return True
 
 
 def send_status_links(
-    session: Session, email: str, *, now: datetime, mail: notify.MailSettings, limit: int = 5
+    session: Session, email: str, *, now: datetime, mail: emails.MailSettings, limit: int = 5
 ) -> int:
     """Email a fresh status link for each recent verified request of an address.
 
@@ -260,7 +261,7 @@ def send_status_links(
     recent = _linked_recently(session, [r.id for r in requests], tokens.STATUS_PAGE, now)
     due = [request for request in requests if request.id not in recent]
     for request in due:
-        notify.queue_email(session, request, "status_link", now, mail)
+        emails.queue_email(session, request, "status_link", now, mail)
     return len(due)
 
 
@@ -269,7 +270,7 @@ def expire_unverified(
     *,
     now: datetime,
     ttl_seconds: int,
-    mail: notify.MailSettings,
+    mail: emails.MailSettings,
     batch: int = 200,
 ) -> int:
     """Close requests whose address was never confirmed in time."""

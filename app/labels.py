@@ -31,7 +31,7 @@ ACTION_LABELS = {
     "rectify": _l("Corrected where inaccurate"),
     "refer": _l("Handled by another organisation"),
 }
-# Refusal grounds (app.cases.REFUSAL_GROUNDS): the reason given to the
+# Refusal grounds (app.casework.cases.REFUSAL_GROUNDS): the reason given to the
 # requester, with the article it rests on.
 REFUSAL_LABELS = {
     "identity_not_established": _l(

@@ -15,8 +15,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app import audit, notify
+from app import audit
 from app.models import Request, StatusEvent
+from app.outbox import emails
 
 CLOSED = frozenset({"completed", "denied", "expired", "withdrawn"})
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -87,7 +88,7 @@ def change_status(
     *,
     actor: str,
     now: datetime,
-    mail: notify.MailSettings,
+    mail: emails.MailSettings,
     details: dict[str, Any] | None = None,
     email: dict[str, Any] | None = None,
     template: str | None = None,
@@ -144,7 +145,7 @@ def change_status(
             or EMAIL_FOR_MOVE.get((current, target))
             or EMAIL_FOR.get(target, "status_changed")
         )
-        notify.queue_email(session, request, template, now, mail, extra=email)
+        emails.queue_email(session, request, template, now, mail, extra=email)
     return event
 
 

@@ -102,8 +102,8 @@ class Request(Base):
         Index("ix_requests_email_normalized_created_at", "email_normalized", "created_at"),
         Index("ix_requests_assignee_id_due_on", "assignee_id", "due_on"),
         Index("ix_requests_due_on_id", "due_on", "id"),
-        # The queue reads open cases only (app.queue.OPEN_STATUSES, the same
-        # list, checked by tests/test_queue.py): these partial indexes hold
+        # The queue reads open cases only (app.casework.queue.OPEN_STATUSES, the same
+        # list, checked by tests/casework/test_queue.py): these partial indexes hold
         # the backlog alone, so a page costs the same after years of closed
         # history (docs/benchmarks.md, "Queue").
         Index(

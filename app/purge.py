@@ -28,7 +28,8 @@ from typing import Any
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from app import audit, packages
+from app import audit
+from app.fulfilment import packages
 from app.models import (
     AccessPackage,
     Base,

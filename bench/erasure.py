@@ -8,9 +8,9 @@ made once; then each run, in a fresh child process:
    the sources: old hospital stays and diagnoses, old transfusions,
    reimbursements (100 of them recent, so kept), letters, shared records,
    prescriptions, lab results, old research extracts, contact preferences;
-2. builds the subject's erasure plan with ``app.routing.compute`` and stores
+2. builds the subject's erasure plan with ``app.rules.routing.compute`` and stores
    it on an approved request in a throwaway portal database (SQLite);
-3. times ``app.erasure.erase`` (delete by keys per source, the steps, the
+3. times ``app.fulfilment.erasure.erase`` (delete by keys per source, the steps, the
    verification, the report, the emails and Art. 19 notices) and its commit,
    and reads the child's peak RSS (``resource.getrusage``) before and after.
 
@@ -186,10 +186,12 @@ def add_subject(path: Path, run: int, as_of: date) -> dict[str, Any]:
 def child(path: Path, run: int, as_of: date, trace: bool) -> None:
     """One measured erasure, in this (fresh) process; prints its figures as JSON."""
     subject = add_subject(path, run, as_of)
-    from app import create_app, erasure, fulfilment, routing
+    from app import create_app, fulfilment
     from app.extensions import db
-    from app.matching import Applicant
+    from app.fulfilment import erasure
     from app.models import Base, Request, utcnow
+    from app.rules import routing
+    from app.rules.matching import Applicant
 
     portal = Path(tempfile.mkdtemp(prefix="bench-erasure-portal-"))
     try:

@@ -4,8 +4,8 @@ Builds the demo warehouse (``app.demo.warehouse.build``) at each size, by
 default 10,000 and 1,000,000 citizens, adds one extra subject with
 ``--records`` records (10,000 by default) spread over every table of the
 catalogue, then, in a fresh child process per run (so that its peak RSS is
-its own), routes that subject's access request (``app.routing.compute``) and
-builds the package (``app.packages.build``: read by primary key, JSON, HTML)
+its own), routes that subject's access request (``app.rules.routing.compute``) and
+builds the package (``app.fulfilment.packages.build``: read by primary key, JSON, HTML)
 and encrypts both files (Fernet). It prints, per size: the median time of
 each phase, the peak of Python allocations during build + encryption
 (``tracemalloc``, in one more run, untimed), the child's peak RSS, and the sizes of the two files.
@@ -61,14 +61,14 @@ from datetime import date, datetime, UTC
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from cryptography.fernet import Fernet
-from app import packages
-from app.catalogue import load_catalogue
+from app.fulfilment import packages
+from app.rules.catalogue import load_catalogue
 from app.crypto import Vault
-from app.matching import Applicant
-from app.notify import MailSettings
-from app.policy import load_policy
-from app.routing import compute
-from app.sources import Warehouse
+from app.rules.matching import Applicant
+from app.outbox.emails import MailSettings
+from app.rules.policy import load_policy
+from app.rules.routing import compute
+from app.rules.sources import Warehouse
 
 root, url, first, last, born, email, mode = sys.argv[1:8]
 trace = mode == "trace"

@@ -6,7 +6,7 @@ default 10,000 and 1,000,000 citizens, with the same seed and the same
 
 1. for each build: its time, the peak memory (peak RSS of a child process
    that does nothing but the build, read with ``os.wait4``) and the file size;
-2. for each warehouse: the time of ``app.routing.compute`` for one subject,
+2. for each warehouse: the time of ``app.rules.routing.compute`` for one subject,
    once found by social-security number (persona 1, Camille Lefèvre-Dubois)
    and once by names, birth date and email (persona 11, Zoé N'Diaye, who has
    no number), for each right (erasure and access by default). After a
@@ -58,8 +58,8 @@ sys.path.insert(0, str(ROOT))
 from app import create_app  # noqa: E402
 from app.deadlines import PARIS  # noqa: E402
 from app.demo.warehouse import PERSONAS  # noqa: E402
-from app.matching import Applicant  # noqa: E402
-from app.routing import Draft, RoutingServices, compute  # noqa: E402
+from app.rules.matching import Applicant  # noqa: E402
+from app.rules.routing import Draft, RoutingServices, compute  # noqa: E402
 
 TARGET = 1.5
 
@@ -317,7 +317,7 @@ def main() -> None:
             subjects = persona_subjects()
             print()
             print(
-                f"Routing one subject: app.routing.compute, {args.warmup} warm-up rounds, "
+                f"Routing one subject: app.rules.routing.compute, {args.warmup} warm-up rounds, "
                 f"{args.runs} runs interleaved across the warehouses (ms)"
             )
             header = "".join(f"{f'{b.citizens:,}: p50':>18}{'p95':>8}" for b in builds)

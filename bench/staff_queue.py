@@ -16,8 +16,8 @@ distribution meant to look like a portal in service (printed by the script):
   20 %, portability 10 %, rectification 10 %; 40 % unassigned, the rest spread
   over 10 agents; 30 % with retained categories.
 
-Then it times what the queue view asks of the database, ``app.queue.page``
-plus ``app.queue.counts`` plus ``app.queue.assignable_staff``, for the
+Then it times what the queue view asks of the database, ``app.casework.queue.page``
+plus ``app.casework.queue.counts`` plus ``app.casework.queue.assignable_staff``, for the
 default view and each filter, interleaved across the sizes after a warm-up
 (median and 95th percentile in ms, ratio of the medians, target at most 1.5,
 PASS or FAIL); the same for the whole page through a signed-in Flask test
@@ -63,7 +63,8 @@ from flask.testing import FlaskClient  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from app import create_app, queue, queue_export  # noqa: E402
+from app import create_app  # noqa: E402
+from app.casework import export, queue  # noqa: E402
 from app.deadlines import receipt_date  # noqa: E402
 from app.demo.warehouse import build  # noqa: E402
 from app.extensions import db  # noqa: E402
@@ -233,7 +234,7 @@ def set_up(base_url: str, size: int, workdir: Path, warehouse: Path, drop: bool)
             with db.engine.begin() as connection:
                 for name in QUEUE_INDEXES:
                     connection.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
-    # Enrolled accounts (through app.accounts), so the page can be signed in to;
+    # Enrolled accounts (through app.staffing.accounts), so the page can be signed in to;
     # "me" is one of the agents, so "mine" holds a tenth of the assigned backlog.
     agents = [add_staff(app, f"agent{i}-{size}@example.org", "agent") for i in range(AGENTS)]
     ids = [a.id for a in agents]
@@ -377,7 +378,7 @@ def export_throughput(database: Database, runs: int = 5) -> tuple[int, float, fl
             buffer = io.StringIO()
             writer = csv.writer(buffer)
             rows = 0
-            for line in queue_export.export_rows(session, queue.QueueFilter(), database.today):
+            for line in export.export_rows(session, queue.QueueFilter(), database.today):
                 writer.writerow(line)
                 rows += 1
         domain.append(time.perf_counter() - started)

@@ -31,12 +31,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
-from app import create_app, jobs, worker
+from app import create_app
 from app.cli import handlers
 from app.deadlines import receipt_date
 from app.demo.warehouse import build
 from app.extensions import db
 from app.models import Base, utcnow
+from app.outbox import jobs, worker
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "").strip()

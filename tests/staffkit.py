@@ -1,6 +1,6 @@
 """Staff accounts for tests that are about something else than signing in.
 
-``add_staff`` creates and enrols an account through ``app.accounts`` (no
+``add_staff`` creates and enrols an account through ``app.staffing.accounts`` (no
 enrolment page); ``sign_in`` signs a test client in through the real login
 page. Tests of sign-in itself live in test_staff_accounts.py.
 """
@@ -15,9 +15,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from app import accounts
 from app.extensions import db
 from app.models import StaffUser, utcnow
+from app.staffing import accounts
 from tests.conftest import post_form
 
 PASSWORD = "correct horse battery staple"

@@ -11,12 +11,12 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from sqlalchemy import func, select
 
-from app import accounts
+from app.cli.staff import DEMO_STAFF
 from app.deadlines import receipt_date
 from app.extensions import db
 from app.lifecycle import CLOSED
 from app.models import Job, Request, StaffUser, utcnow
-from app.staff_cli import DEMO_STAFF
+from app.staffing import accounts
 from tests.conftest import post_form
 
 ROW = re.compile(r"^\s+(agent|dpo|admin)\s+(\S+@demo\.example)\s+(\S+)\s+((?:[A-Z2-7]{4} ?)+)$")

@@ -29,10 +29,12 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit, intake, jobs, routing, tokens
+from app import audit, intake, tokens
 from app.demo.warehouse import PERSONAS, Persona
 from app.extensions import db
 from app.models import AuditEvent, Job, LinkToken, Request, utcnow
+from app.outbox import jobs
+from app.rules import routing
 
 DEMO_SHAPES = ("demo", "test")
 ACTOR = "cli:demo"

@@ -16,8 +16,9 @@ from flask import abort, current_app, redirect, render_template, session, url_fo
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from app import packages, tokens
+from app import tokens
 from app.extensions import db
+from app.fulfilment import packages
 from app.models import AccessPackage, Request, utcnow
 from app.public.forms import BirthDateForm
 from app.public.routes import bp

@@ -25,7 +25,8 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from app import cases, intake, lifecycle, tokens
+from app import intake, lifecycle, tokens
+from app.casework import cases
 from app.extensions import db, limiter
 from app.models import Request, utcnow
 from app.public.forms import (

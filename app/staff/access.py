@@ -1,6 +1,6 @@
 """Role checks for staff views: every action is checked on the server (SECURITY.md).
 
-``requires`` guards a view with a permission of ``app.roles``; the staff
+``requires`` guards a view with a permission of ``app.staffing.roles``; the staff
 blueprint's ``_guard`` has already refused anyone not signed in.
 """
 
@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 from flask import abort
 from flask_login import current_user
 
-from app import roles
 from app.models import StaffUser
+from app.staffing import roles
 
 F = TypeVar("F", bound=Callable[..., Any])
 

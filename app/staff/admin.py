@@ -3,7 +3,7 @@
 The enrolment link is shown once, on the page that answers the creation, and
 never stored: only its hash is kept. Disabling asks for a confirmation first,
 and an administrator cannot disable their own account (there would be no one
-left to undo a mistake). ``app.accounts`` writes the audit events.
+left to undo a mistake). ``app.staffing.accounts`` writes the audit events.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from wtforms import EmailField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length
 
-from app import accounts as staff_accounts
-from app import roles
 from app.extensions import db
 from app.models import STAFF_ROLES, StaffUser, utcnow
 from app.staff.access import me, requires
 from app.staff.forms import REQUIRED, ROLE_LABELS
 from app.staff.routes import bp
+from app.staffing import accounts as staff_accounts
+from app.staffing import roles
 
 # Domain refusals of ``create_staff`` (reason codes): the field and the message.
 CREATE_REFUSALS = {

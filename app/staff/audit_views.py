@@ -1,7 +1,7 @@
 """The audit trail for people: events by request, actor or action; chain status.
 
 Readable by the roles holding ``roles.VIEW_AUDIT`` (DPO, administrator).
-The list is paged by id (``app.audit_log``); checking the chain is a POST,
+The list is paged by id (``app.audit.trail``); checking the chain is a POST,
 and is itself recorded as an audit event.
 """
 
@@ -17,12 +17,13 @@ from werkzeug.wrappers import Response
 from wtforms import DateField, IntegerField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
-from app import audit, roles
-from app import audit_log as trail
+from app import audit
+from app.audit import trail as trail
 from app.extensions import db
 from app.models import utcnow
 from app.staff.access import me, requires
 from app.staff.routes import bp
+from app.staffing import roles
 
 # "staff:3", "requester", "system:routing": a word, then an optional qualifier.
 ACTOR_SHAPE = re.compile(r"[a-z_]+(:[A-Za-z0-9_.-]+)?")

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 from flask import session
 from flask_login import UserMixin, login_user, logout_user
 
-from app import accounts
 from app.extensions import db, login_manager
 from app.models import StaffUser, utcnow
+from app.staffing import accounts
 
 IDLE_SECONDS = 15 * 60
 ABSOLUTE_SECONDS = 12 * 3600

@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import HiddenInput
 
-from app import cases
+from app.casework import cases
 from app.staff.forms import REQUIRED
 
 QUESTION_LABELS = {

@@ -1,7 +1,7 @@
 """The case page and the decisions taken on it.
 
 Each decision is a POST carrying the version of the case the page showed:
-the view calls one function of ``app.cases``, commits, and redirects. A
+the view calls one function of ``app.casework.cases``, commits, and redirects. A
 refusal by the rules re-shows the page with the reason (422), a lost race
 names who changed the case (409), a role or holder refusal is a 403.
 """
@@ -19,11 +19,13 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from app import cases, deadlines, lifecycle, roles, routing
+from app import deadlines, lifecycle
+from app.casework import cases
 from app.extensions import db
 from app.labels import EXTENSION_LABELS, REFUSAL_LABELS
 from app.models import AuditEvent, CaseNote, Job, Request, StaffUser, utcnow
 from app.nir import mask_nir
+from app.rules import routing
 from app.staff.access import can, me, requires
 from app.staff.case_forms import (
     QUESTION_LABELS,
@@ -36,8 +38,9 @@ from app.staff.case_forms import (
     UnfoundedForm,
 )
 from app.staff.routes import bp
+from app.staffing import roles
 
-# app.cases reason codes, as staff read them.
+# app.casework.cases reason codes, as staff read them.
 REASONS = {
     "not_open": _l("This request is closed: nothing more can be decided on it."),
     "already_held": _l("Someone else holds this case."),

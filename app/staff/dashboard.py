@@ -1,6 +1,6 @@
 """The dashboard: counts, requests per week, time to answer, drawn as SVG by the portal.
 
-``app.stats`` computes the figures and ``app.charts`` draws them; this view
+``app.casework.stats`` computes the figures and ``app.casework.charts`` draws them; this view
 only gives the charts their words and numbers in the reader's language.
 """
 
@@ -11,12 +11,13 @@ from flask_babel import format_date, format_decimal, format_percent
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from app import charts, roles, stats
+from app.casework import charts, stats
 from app.extensions import db
 from app.labels import KIND_LABELS
 from app.models import KINDS, utcnow
 from app.staff.access import requires
 from app.staff.routes import bp
+from app.staffing import roles
 
 
 def _number(value: float) -> str:

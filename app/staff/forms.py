@@ -8,7 +8,7 @@ from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo
 
 REQUIRED = _l("This field is required.")
-# Domain refusals (app.accounts reason codes) as messages staff understand.
+# Domain refusals (app.staffing.accounts reason codes) as messages staff understand.
 REASONS = {
     "password_too_short": _l("Use at least 12 characters."),
     "password_too_long": _l("Use at most 1024 characters."),

@@ -1,7 +1,7 @@
 """The triage queue and its CSV export.
 
 Both read the filter from the query string (a GET form: nothing changes, so
-no CSRF token), call ``app.queue`` and render. Invalid filter values are
+no CSRF token), call ``app.casework.queue`` and render. Invalid filter values are
 named on the page and ignored, never an error.
 """
 
@@ -15,13 +15,15 @@ from flask import Response, render_template, request, stream_with_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from app import audit, queue, roles
-from app import queue_export as csv_export
+from app import audit
+from app.casework import export as csv_export
+from app.casework import queue
 from app.deadlines import receipt_date
 from app.extensions import db
 from app.models import utcnow
 from app.staff.access import me, requires
 from app.staff.routes import bp
+from app.staffing import roles
 
 PROBLEMS = {
     "status": _l("The status filter was not understood; it is ignored."),

@@ -4,7 +4,7 @@ GET lists the records the ``restrict`` job flagged, with their current values
 read from the sources (staff may see the data they correct). One POST serves
 three buttons: save one record, finish (every record done), or close without
 change because the data is accurate. Only the case's holder may save; the
-domain (``app.rectification``) checks it, with the case's version.
+domain (``app.fulfilment.rectification``) checks it, with the case's version.
 """
 
 from __future__ import annotations
@@ -23,12 +23,15 @@ from wtforms import HiddenField, IntegerField
 from wtforms.validators import AnyOf, InputRequired
 from wtforms.widgets import HiddenInput
 
-from app import cases, lifecycle, rectification, roles
+from app import lifecycle
+from app.casework import cases
 from app.extensions import db
+from app.fulfilment import rectification
 from app.models import Request, Restriction, utcnow
 from app.staff.access import me, requires
 from app.staff.case_views import FORBIDDEN, REASONS, case_or_404, routing_services
 from app.staff.routes import bp
+from app.staffing import roles
 
 FIELD_PREFIX = "field_"
 MESSAGES = {

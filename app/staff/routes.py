@@ -1,7 +1,7 @@
 """Staff pages: sign in with a second factor, enrol, change password, sign out.
 
 Closed by default: ``_guard`` refuses every request without a live session,
-except the endpoints in ``OPEN``. Views read the form, call ``app.accounts``,
+except the endpoints in ``OPEN``. Views read the form, call ``app.staffing.accounts``,
 commit, redirect.
 """
 
@@ -25,12 +25,12 @@ from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from app import accounts
 from app.extensions import db, limiter
 from app.models import StaffUser, utcnow
 from app.staff import auth
 from app.staff.access import can
 from app.staff.forms import REASONS, ROLE_LABELS, EnrolForm, LoginForm, LogoutForm, PasswordForm
+from app.staffing import accounts
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 # The only pages reachable without a session; every other staff page is closed.

@@ -21,7 +21,7 @@ down_revision = '0004'
 branch_labels = None
 depends_on = None
 
-# The same list as app.queue.OPEN_STATUSES and the models' indexes.
+# The same list as app.casework.queue.OPEN_STATUSES and the models' indexes.
 OPEN_CASES = (
     "status IN ('received', 'identity_review', 'triage', 'in_review', "
     "'awaiting_requester', 'approved', 'fulfilling')"

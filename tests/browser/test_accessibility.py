@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from app import accounts
 from app.extensions import db
 from app.models import LinkToken, Request, utcnow
+from app.staffing import accounts
 from tests.browser.kit import (
     HELENE,
     LANGUAGES,

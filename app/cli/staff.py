@@ -1,0 +1,210 @@
+"""``flask staff``: create, disable and list staff accounts from the server's shell.
+
+``staff demo`` and ``staff code`` exist for the demo (and the tests) only:
+they create accounts whose passwords and TOTP secrets are printed for anyone
+to read, so they refuse to run in the production shape.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta
+
+import click
+import pyotp
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.crypto import UnknownKey, Vault
+from app.extensions import db
+from app.models import STAFF_ROLES, StaffUser, utcnow
+from app.staffing import accounts
+
+
+@click.group("staff", cls=AppGroup)
+def staff_group() -> None:
+    """Manage staff accounts."""
+
+
+@staff_group.command("create")
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(STAFF_ROLES), required=True)
+def staff_create(email: str, role: str) -> None:
+    """Create an account and print its one-time enrolment link (valid 72 hours)."""
+    vault = current_app.extensions["portal"]["vault"]
+    try:
+        user, token = accounts.create_staff(db.session(), email, role, vault, utcnow())
+    except accounts.AccountError as error:
+        db.session.rollback()
+        click.echo(f"not created: {error.reason}", err=True)
+        sys.exit(1)
+    db.session.commit()
+    base = current_app.config["PORTAL_BASE_URL"]
+    click.echo(f"{user.email} ({user.role}) created; send this one-time enrolment link:")
+    click.echo(f"{base}/staff/enrol/{token}")
+
+
+@staff_group.command("disable")
+@click.option("--email", required=True)
+def staff_disable(email: str) -> None:
+    """Disable an account and end its open sessions."""
+    try:
+        user = accounts.disable(db.session(), email, utcnow())
+    except accounts.AccountError as error:
+        db.session.rollback()
+        click.echo(f"not disabled: {error.reason}", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"{user.email} disabled")
+
+
+@staff_group.command("list")
+def staff_list() -> None:
+    """List accounts: email, role, state, last sign-in."""
+    for user in accounts.list_staff(db.session()):
+        state = (
+            "disabled"
+            if not user.is_active
+            else ("enrolled" if user.password_hash else "waiting for enrolment")
+        )
+        last = user.last_login_at.isoformat(timespec="minutes") if user.last_login_at else "-"
+        click.echo(f"{user.email}\t{user.role}\t{state}\t{last}")
+
+
+# Demo and test only: fixed, documented accounts so a newcomer can try the queue.
+DEMO_SHAPES = ("demo", "test")
+DEMO_ACTOR = "cli:demo"
+FLASK = ".venv/bin/flask --app wsgi"
+DEMO_STAFF = (
+    ("agent", "agent@demo.example", "demo-password-agent"),
+    ("dpo", "dpo@demo.example", "demo-password-dpo"),
+    ("admin", "admin@demo.example", "demo-password-admin"),
+)
+
+
+def _demo_only(command: str) -> None:
+    """Refuse, exit 1, outside the demo and test shapes: these accounts have public secrets."""
+    shape = current_app.config.get("PORTAL_ENV", "production")
+    if shape not in DEMO_SHAPES:
+        click.echo(
+            f"flask staff {command} is for the demo only (PORTAL_ENV=demo); this portal runs "
+            f"as {shape!r}. Nothing was changed. Use `flask staff create` instead.",
+            err=True,
+        )
+        sys.exit(1)
+
+
+def _password_is(user: StaffUser, password: str) -> bool:
+    try:
+        return user.password_hash is not None and accounts.HASHER.verify(
+            user.password_hash, password
+        )
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _readable_secret(user: StaffUser, vault: Vault) -> str | None:
+    try:
+        return accounts.totp_secret(user, vault)
+    except (UnknownKey, accounts.AccountError):
+        return None
+
+
+def ensure_demo_account(
+    session: Session, role: str, email: str, password: str, vault: Vault, now: datetime
+) -> tuple[StaffUser, str, list[str]]:
+    """The demo account, enrolled and usable with the documented password; what was done."""
+    user = session.scalar(select(StaffUser).where(StaffUser.email == email))
+    if user is None:
+        user, token = accounts.create_staff(session, email, role, vault, now, actor=DEMO_ACTOR)
+        secret = accounts.totp_secret(user, vault)
+        # A code of the previous time step, so that signing in right away is not a reuse.
+        code = pyotp.TOTP(secret).at(now - timedelta(seconds=30))
+        accounts.enrol(session, token, password, code, vault, now)
+        return user, secret, ["created"]
+    done: list[str] = []
+    readable = _readable_secret(user, vault)
+    if readable is None:
+        # The data key changed (instance/data_key deleted or DATA_ENCRYPTION_KEYS set):
+        # the old secret is lost, a new one must be scanned.
+        readable = pyotp.random_base32()
+        user.totp_secret_encrypted = vault.encrypt(readable)
+        user.totp_last_step = None
+        done.append("TOTP secret reset: the old one cannot be decrypted with the current key")
+    if not user.is_active:
+        user.is_active = True
+        done.append("enabled again")
+    if not _password_is(user, password):
+        user.password_hash = accounts.HASHER.hash(password)
+        user.enrolment_token_hash = None
+        user.enrolment_expires_at = None
+        done.append("password set back to the demo password")
+    if done:
+        accounts.end_sessions(session, user)
+        audit.record(
+            session,
+            actor=DEMO_ACTOR,
+            action="staff.demo_reset",
+            now=now,
+            details={"staff_id": user.id, "changes": len(done)},
+        )
+    return user, readable, done
+
+
+def _grouped(secret: str) -> str:
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+@staff_group.command("demo")
+def staff_demo() -> None:
+    """(Demo only) Create the demo staff accounts, one per role, and print how to sign in."""
+    _demo_only("demo")
+    vault = current_app.extensions["portal"]["vault"]
+    now = utcnow()
+    rows = []
+    for role, email, password in DEMO_STAFF:
+        _user, secret, done = ensure_demo_account(db.session(), role, email, password, vault, now)
+        rows.append((role, email, password, secret))
+        for what in done:
+            click.echo(f"{email}: {what}")
+    db.session.commit()
+    base = current_app.config["PORTAL_BASE_URL"]
+    click.echo(f"Demo staff accounts (sign in at {base}/staff/login):")
+    header = ("role", "email", "password", "TOTP secret")
+    table = [header, *((r, e, p, _grouped(s)) for r, e, p, s in rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    for row in table:
+        cells = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+        click.echo(f"  {cells}".rstrip())
+    click.echo("Authenticator apps: add the secret by hand, or use the otpauth:// URI:")
+    for role, email, _password, secret in rows:
+        uri = pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=accounts.ISSUER)
+        click.echo(f"  {role:<5}  {uri}")
+    click.echo("No phone? Get the current code with:")
+    click.echo(f"  PORTAL_ENV=demo {FLASK} staff code --email {rows[0][1]}")
+    snippet = f"import pyotp; print(pyotp.TOTP('{rows[0][3]}').now())"
+    click.echo(f'  or: .venv/bin/python -c "{snippet}"')
+    click.echo("A code is accepted once: wait for the next one (30 s) to sign in again.")
+
+
+@staff_group.command("code")
+@click.option("--email", required=True)
+def staff_code(email: str) -> None:
+    """(Demo only) Print the current TOTP code of an account, for signing in without a phone."""
+    _demo_only("code")
+    vault = current_app.extensions["portal"]["vault"]
+    user = db.session.scalar(
+        select(StaffUser).where(StaffUser.email == accounts.normalise_email(email))
+    )
+    secret = _readable_secret(user, vault) if user is not None else None
+    if secret is None:
+        click.echo(f"no usable account {email}: run `flask staff demo` first", err=True)
+        sys.exit(1)
+    totp = pyotp.TOTP(secret)
+    left = totp.interval - int(utcnow().timestamp()) % totp.interval
+    click.echo(totp.now())
+    click.echo(f"valid for {left} more second(s)", err=True)

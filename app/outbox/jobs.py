@@ -1,0 +1,161 @@
+"""The job table as a queue: enqueue in the caller's transaction, claim, finish, fail.
+
+A claim is a lease: the worker that takes a job holds it until ``locked_until``.
+A worker that dies leaves its lease to expire, and the job is taken again, so
+a crash delays work but never loses it. On PostgreSQL the claim query uses
+``FOR UPDATE SKIP LOCKED`` so any number of workers share the queue; SQLite
+serialises writers, which gives the same guarantee for a single host.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from app.models import Job
+
+SEND_EMAIL = "send_email"
+ROUTE = "route"
+REMINDERS = "reminders"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a failing job is tried again."""
+
+    max_attempts: int = 8
+    backoff_seconds: int = 30
+    backoff_max_seconds: int = 6 * 3600
+
+    def delay(self, attempts: int, rng: random.Random) -> timedelta:
+        """Exponential backoff with full jitter between half and the whole step."""
+        step = min(self.backoff_seconds * 2 ** max(attempts - 1, 0), self.backoff_max_seconds)
+        return timedelta(seconds=step * rng.uniform(0.5, 1.0))
+
+
+def new_message_id(domain: str) -> str:
+    return f"<{uuid.uuid4().hex}@{domain}>"
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    *,
+    now: datetime,
+    request_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+    message_id: str | None = None,
+    dedupe_key: str | None = None,
+) -> Job:
+    """Write a job in the caller's transaction: it exists if and only if the cause commits.
+
+    A ``dedupe_key`` makes the job unique: a second insert with the same key
+    fails on the unique constraint (see ``app.casework.reminders`` for the savepoint).
+    """
+    job = Job(**job_values(kind, now, request_id, payload, message_id, dedupe_key))
+    session.add(job)
+    return job
+
+
+def job_values(
+    kind: str,
+    now: datetime,
+    request_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+    message_id: str | None = None,
+    dedupe_key: str | None = None,
+) -> dict[str, Any]:
+    """The columns of a new pending job (``enqueue`` without a Session)."""
+    return {
+        "kind": kind,
+        "request_id": request_id,
+        "payload": payload or {},
+        "state": "pending",
+        "attempts": 0,
+        "run_after": now,
+        "message_id": message_id,
+        "dedupe_key": dedupe_key,
+        "created_at": now,
+    }
+
+
+def _claimable(now: datetime) -> Any:
+    return (
+        (Job.state == "pending")
+        & (Job.run_after <= now)
+        & or_(Job.locked_until.is_(None), Job.locked_until < now)
+    )
+
+
+def claim(
+    session: Session, worker: str, now: datetime, lease_seconds: int, limit: int = 10
+) -> list[int]:
+    """Lease up to ``limit`` due jobs to ``worker``; the caller commits at once."""
+    query = select(Job.id).where(_claimable(now)).order_by(Job.run_after, Job.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(session.scalars(query))
+    if not ids:
+        return []
+    # The condition is repeated so that a racing claim on a database without
+    # row locks still lets only one worker win each job.
+    claimed = session.scalars(
+        update(Job)
+        .where(Job.id.in_(ids), _claimable(now))
+        .values(
+            locked_by=worker,
+            locked_until=now + timedelta(seconds=lease_seconds),
+            attempts=Job.attempts + 1,
+        )
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted(claimed)
+
+
+def held(session: Session, job_id: int, worker: str, now: datetime) -> Job | None:
+    """The job if ``worker`` still holds its lease, else None (someone took it over)."""
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None or job.state != "pending" or job.locked_by != worker:
+        return None
+    if job.locked_until is None or job.locked_until < now:
+        return None
+    return job
+
+
+def finish(job: Job, now: datetime) -> None:
+    """Mark a job done and drop secrets its payload carried (link values)."""
+    job.state = "done"
+    job.finished_at = now
+    job.locked_until = None
+    job.payload = {k: v for k, v in job.payload.items() if not k.startswith("secret_")}
+
+
+def fail(job: Job, error: str, now: datetime, policy: RetryPolicy, rng: random.Random) -> str:
+    """Schedule a retry with backoff, or park the job after too many attempts."""
+    job.last_error = error[:2000]
+    job.locked_until = None
+    job.locked_by = None
+    if job.attempts >= policy.max_attempts:
+        job.state = "parked"
+        job.finished_at = now
+        return "parked"
+    job.run_after = now + policy.delay(job.attempts, rng)
+    return "retry"
+
+
+def retry(session: Session, job_id: int, now: datetime) -> bool:
+    """Put a parked job back in the queue (a staff or operator decision)."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == "parked")
+        .values(state="pending", attempts=0, run_after=now, finished_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,4 @@
+"""What the warehouse holds and what each right does to it.
+
+The catalogue of sources, the policy, reading the sources, matching a person, routing.
+"""

@@ -1,0 +1,366 @@
+"""Routing: from a verified request to its plan, then to triage.
+
+``build_lines`` is the pure heart: records of one subject, one rule per
+category, today's date in, plan lines out. Every record found lands in exactly
+one line; a record is marked ``erase`` only when ``policy.decide`` says so,
+which it never does while a retention period runs.
+
+``route_request`` is the job the worker runs right after verification: it
+finds the subject in every source, stores the plan as a snapshot and moves
+the request to triage (or to identity review) in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app import audit, deadlines, lifecycle
+from app.crypto import Vault
+from app.models import Plan, PlanLine, Request
+from app.outbox import emails
+from app.rules.catalogue import Catalogue, Text
+from app.rules.matching import MATCHED, REVIEW, Applicant, Match
+from app.rules.policy import ACTIONS, Decision, Policy, Rule, decide
+from app.rules.sources import Record, Warehouse
+
+ACTOR = "system:routing"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a plan before it is stored."""
+
+    source: str
+    category: str
+    action: str
+    record_count: int
+    label: Text
+    basis: Text
+    explanation: Text
+    kept_until: date | None
+    record_keys: Mapping[str, list[list[Any]]]
+    newest: date | None = None
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.source, self.category, self.action)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A computed plan: what was found and what each rule does with it."""
+
+    outcome: str
+    lines: tuple[Line, ...] = ()
+    review_reasons: tuple[str, ...] = ()
+    subjects: Mapping[str, Any] = field(default_factory=dict)
+
+
+def build_lines(
+    source: str,
+    category: str,
+    label: Text,
+    records: Sequence[Record],
+    rule: Rule,
+    *,
+    birth_date: date,
+    today: date,
+) -> list[Line]:
+    """Group one category's records by what happens to them."""
+    if not records:
+        return []
+    # Sorted, so the plan does not depend on the order the sources answered in.
+    records = sorted(records, key=lambda r: (r.table, r.key))
+    dated = [r.date for r in records if r.date is not None]
+    last = max(dated) if dated else None
+    groups: dict[tuple[str, Text, Text], list[tuple[Record, Decision]]] = {}
+    for record in records:
+        decision = decide(
+            rule,
+            record_date=record.date,
+            last_date=last,
+            birth_date=birth_date,
+            flagged=record.flagged,
+            today=today,
+        )
+        groups.setdefault((decision.action, decision.basis, decision.explanation), []).append(
+            (record, decision)
+        )
+    lines = []
+    for (action, basis, explanation), members in groups.items():
+        ends = [d.kept_until for _, d in members]
+        known = [r.date for r, _ in members if r.date is not None]
+        kept_until = None if None in ends else max(e for e in ends if e is not None)
+        keys: dict[str, list[list[Any]]] = {}
+        for record, _ in members:
+            keys.setdefault(record.table, []).append(list(record.key))
+        lines.append(
+            Line(
+                source=source,
+                category=category,
+                action=action,
+                record_count=len(members),
+                label=label,
+                basis=basis,
+                explanation=explanation,
+                kept_until=kept_until if action != "disclose" else None,
+                record_keys=dict(sorted(keys.items())),
+                newest=max(known) if known else None,
+            )
+        )
+    lines.sort(key=lambda line: ACTIONS.index(line.action))
+    return lines
+
+
+def applicant_of(request: Request, vault: Vault) -> Applicant:
+    nir = vault.decrypt(request.nir_encrypted) if request.nir_encrypted else None
+    return Applicant(
+        last_name=request.last_name,
+        first_name=request.first_name,
+        birth_date=request.birth_date,
+        email=request.email,
+        nir=nir or None,
+    )
+
+
+def compute(
+    applicant: Applicant,
+    right: str,
+    *,
+    catalogue: Catalogue,
+    policy: Policy,
+    warehouse: Warehouse,
+    today: date,
+    confirmed: bool = False,
+) -> Draft:
+    """Find the subject in every source and apply the rules: a plan, not yet stored.
+
+    ``confirmed``: staff have checked the requester's identity (see ``choose``).
+    """
+    connections = warehouse.connections(catalogue.sources)
+    try:
+        subjects: dict[str, Any] = {}
+        reasons: list[str] = []
+        # Sources often share one identity table (a master patient index): look once.
+        matches: dict[tuple[str, Any], Match] = {}
+        for source in catalogue.sources:
+            shared = (source.url, source.identity)
+            if shared not in matches:
+                matches[shared] = warehouse.match(
+                    connections[source.url], source, applicant, confirmed=confirmed
+                )
+            match = matches[shared]
+            if match.outcome == REVIEW and match.reason:
+                reasons.append(f"{source.name}:{match.reason}")
+            elif match.outcome == MATCHED:
+                subjects[source.name] = match.key
+        if reasons:
+            # Counting someone else's records would show them to staff and,
+            # worse, to the requester: nothing is read until a person decides.
+            return Draft("identity_review", review_reasons=tuple(reasons))
+        if not subjects:
+            return Draft("no_data")
+        lines: list[Line] = []
+        for source in catalogue.sources:
+            if source.name not in subjects:
+                continue
+            by_category: dict[str, list[Record]] = {}
+            for spec in source.tables:
+                rule = policy.rule(spec.category, right)
+                flag = rule.retention.extended_when if rule.retention else None
+                by_category.setdefault(spec.category, []).extend(
+                    warehouse.records(
+                        connections[source.url], source, spec, subjects[source.name], flag
+                    )
+                )
+            for category, records in by_category.items():
+                lines.extend(
+                    build_lines(
+                        source.name,
+                        category,
+                        source.categories[category].label,
+                        records,
+                        policy.rule(category, right),
+                        birth_date=applicant.birth_date,
+                        today=today,
+                    )
+                )
+        return Draft("matched", tuple(lines), subjects=subjects)
+    finally:
+        for connection in connections.values():
+            connection.close()
+
+
+def store(
+    session: Session,
+    request: Request,
+    draft: Draft,
+    *,
+    catalogue: Catalogue,
+    policy: Policy,
+    today: date,
+    now: datetime,
+    actor: str,
+) -> Plan:
+    """Keep a draft as the request's next plan, texts copied in (a snapshot)."""
+    # One load of the request's plans gives both the next number and the list
+    # to append to; the unique (request_id, number) index refuses a concurrent twin.
+    plans = request.plans
+    number = (plans[-1].number if plans else 0) + 1
+    plan = Plan(
+        number=number,
+        outcome=draft.outcome,
+        review_reasons=list(draft.review_reasons),
+        subjects=dict(draft.subjects),
+        catalogue_digest=catalogue.digest,
+        policy_digest=policy.digest,
+        computed_on=today,
+        created_at=now,
+        created_by=actor,
+    )
+    plan.lines = [
+        PlanLine(
+            position=position,
+            source=line.source,
+            category=line.category,
+            action=line.action,
+            record_count=line.record_count,
+            label_fr=line.label.fr,
+            label_en=line.label.en,
+            basis_fr=line.basis.fr,
+            basis_en=line.basis.en,
+            explanation_fr=line.explanation.fr,
+            explanation_en=line.explanation.en,
+            kept_until=line.kept_until,
+            record_keys=dict(line.record_keys),
+        )
+        for position, line in enumerate(draft.lines)
+    ]
+    plans.append(plan)
+    request.has_retained = any(line.action == "retain" for line in draft.lines)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="plan.computed",
+        now=now,
+        request_id=request.id,
+        details={"plan": number, "outcome": draft.outcome, "lines": len(draft.lines)},
+    )
+    return plan
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between two plans, for staff deciding whether to adopt it."""
+
+    source: str
+    category: str
+    action: str
+    before: int
+    after: int
+    kept_until_before: date | None
+    kept_until_after: date | None
+
+
+def diff(old: Plan | None, new: Draft) -> list[Change]:
+    """What a recomputed plan would change: counts and dates per line."""
+    before = {(li.source, li.category, li.action): li for li in (old.lines if old else [])}
+    after = {line.key(): line for line in new.lines}
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        was, now = before.get(key), after.get(key)
+        counts = (was.record_count if was else 0, now.record_count if now else 0)
+        dates = (was.kept_until if was else None, now.kept_until if now else None)
+        if counts[0] != counts[1] or dates[0] != dates[1]:
+            changes.append(Change(*key, *counts, *dates))
+    return changes
+
+
+@dataclass(frozen=True)
+class RoutingServices:
+    catalogue: Catalogue
+    policy: Policy
+    warehouse: Warehouse
+    vault: Vault
+    mail: emails.MailSettings
+
+
+def draft_for(
+    request: Request, services: RoutingServices, today: date, *, confirmed: bool = False
+) -> Draft:
+    """The plan today's sources and rules give for a request, not yet stored."""
+    return compute(
+        applicant_of(request, services.vault),
+        request.kind,
+        catalogue=services.catalogue,
+        policy=services.policy,
+        warehouse=services.warehouse,
+        today=today,
+        confirmed=confirmed,
+    )
+
+
+def route_request(
+    session: Session, request_id: int, services: RoutingServices, *, now: datetime
+) -> Plan | None:
+    """The ``route`` job: plan the request and move it on, in the caller's transaction.
+
+    Run twice, the second run finds the request already moved and does
+    nothing: the plan, the status change and the email are written together.
+    """
+    request = session.get(Request, request_id)
+    if request is None or request.status != "received":
+        return None
+    today = deadlines.receipt_date(now)
+    draft = draft_for(request, services, today)
+    plan = store(
+        session,
+        request,
+        draft,
+        catalogue=services.catalogue,
+        policy=services.policy,
+        today=today,
+        now=now,
+        actor=ACTOR,
+    )
+    details = {"plan": plan.number, "outcome": draft.outcome}
+    if apply_medical_deadline(request, draft, services.catalogue):
+        details["deadline"] = "medical_record"
+    target = "identity_review" if draft.outcome == "identity_review" else "triage"
+    lifecycle.change_status(
+        session, request, target, actor=ACTOR, now=now, mail=services.mail, details=details
+    )
+    return plan
+
+
+def apply_medical_deadline(request: Request, draft: Draft, catalogue: Catalogue) -> bool:
+    """Move the due date to the Public Health Code's when it is stricter; True if moved."""
+    due = medical_due_date(request, draft, catalogue)
+    if due is None or request.due_on is None or due >= request.due_on:
+        return False
+    request.due_on, request.medical_deadline = due, True
+    return True
+
+
+def medical_due_date(request: Request, draft: Draft, catalogue: Catalogue) -> date | None:
+    """The stricter deadline of an access to a medical record, or None if none applies.
+
+    LEGAL.md: when a request concerns medical records, the stricter of the
+    GDPR and Public Health Code tracks sets the due date.
+    """
+    if request.kind != "access" or request.received_on is None:
+        return None
+    medical = [
+        line
+        for line in draft.lines
+        if line.action == "disclose" and catalogue.info(line.source, line.category).medical_record
+    ]
+    if not medical:
+        return None
+    dated = [line.newest for line in medical if line.newest is not None]
+    return deadlines.medical_record_due_date(request.received_on, max(dated) if dated else None)

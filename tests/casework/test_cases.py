@@ -1,0 +1,422 @@
+"""Staff decisions on cases, through the pages, with the real SMTP server.
+
+Each test names one rule of issue 4 (claim, four eyes, refusals, questions,
+extension, identity review, stale forms) and checks its effect on the
+request, on the audit trail and in the requester's mailbox.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_babel import force_locale
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from app import deadlines
+from app.casework import cases
+from app.extensions import db
+from app.labels import REFUSAL_LABELS
+from app.models import AuditEvent, CaseNote, Request
+from tests.conftest import csrf_from, link_in, run_jobs, text_of
+from tests.staffkit import Account, sign_in, staff_client
+from tests.rules.test_routing import file_and_route, filing_for, persona
+
+CAMILLE = "camille.lefevre@example.org"
+
+
+def case_of(app: Flask, request_id: int) -> Request:
+    with app.app_context():
+        found = db.session.get(Request, request_id)
+        assert found is not None
+        db.session.expunge(found)
+        db.session.remove()
+        return found
+
+
+def act(client: FlaskClient, reference: str, action: str, **data: Any) -> Any:
+    """Open the case page and press one of its buttons, as a browser would."""
+    page = client.get(f"/staff/cases/{reference}")
+    assert page.status_code == 200, page.status_code
+    fields = {"csrf_token": csrf_from(page.data), **data}
+    if "version" not in fields:
+        fields["version"] = _version(page.get_data(as_text=True))
+    return client.post(f"/staff/cases/{reference}/{action}", data=fields)
+
+
+def _version(html: str) -> str:
+    marker = 'name="version" type="hidden" value="'
+    start = html.index(marker) + len(marker)
+    return html[start : html.index('"', start)]
+
+
+def subjects(smtp: Any, address: str) -> list[str]:
+    return [str(m["Subject"]) for m in smtp.received.to(address)]
+
+
+def audit_actions(app: Flask, request_id: int) -> list[tuple[str, str]]:
+    with app.app_context():
+        rows = db.session.execute(
+            select(AuditEvent.actor, AuditEvent.action)
+            .where(AuditEvent.request_id == request_id)
+            .order_by(AuditEvent.id)
+        ).all()
+        db.session.remove()
+        return [(a, b) for a, b in rows]
+
+
+@pytest.fixture
+def camille_erasure(smtp_app: Flask, smtp: Any) -> tuple[int, str]:
+    """Camille's erasure, filed, confirmed and routed: in triage."""
+    requester = smtp_app.test_client()
+    request_id = file_and_route(smtp_app, smtp, requester, filing_for(persona("Camille")))
+    case = case_of(smtp_app, request_id)
+    assert case.status == "triage" and case.reference
+    return request_id, case.reference
+
+
+def test_agent_claims_prepares_and_a_dpo_approves_an_erasure(smtp_app, smtp, camille_erasure):
+    """The issue's 'done when': each step reaches the requester's mailbox."""
+    request_id, reference = camille_erasure
+    agent, agent_account = staff_client(smtp_app, "agent@example.org", "agent")
+    dpo, dpo_account = staff_client(smtp_app, "dpo@example.org", "dpo")
+
+    assert act(agent, reference, "claim").status_code == 303
+    claimed = case_of(smtp_app, request_id)
+    assert claimed.status == "in_review" and claimed.assignee_id == agent_account.id
+
+    # The agent cannot approve an erasure alone, not even their own case.
+    assert act(agent, reference, "approve").status_code == 422
+    assert act(agent, reference, "prepare-approval").status_code == 303
+    prepared = case_of(smtp_app, request_id)
+    assert prepared.pending_decision == "approve"
+    assert prepared.prepared_by_id == agent_account.id
+    assert act(agent, reference, "approve").status_code == 403
+
+    assert act(dpo, reference, "approve").status_code == 303
+    approved = case_of(smtp_app, request_id)
+    assert approved.status == "approved" and approved.pending_decision is None
+
+    run_jobs(smtp_app)
+    mails = subjects(smtp, CAMILLE)
+    assert any("est en cours d’examen" in s or "est en cours d'examen" in s for s in mails), mails
+    assert any("a été approuvée" in s for s in mails), mails
+    actions = audit_actions(smtp_app, request_id)
+    assert (agent_account.actor, "case.claimed") in actions
+    assert (agent_account.actor, "case.prepared") in actions
+    assert (dpo_account.actor, "status.approved") in actions
+
+
+def test_who_prepared_an_erasure_cannot_approve_it(smtp_app, smtp, camille_erasure):
+    request_id, reference = camille_erasure
+    first, _ = staff_client(smtp_app, "dpo1@example.org", "dpo")
+    second, second_account = staff_client(smtp_app, "dpo2@example.org", "dpo")
+    act(first, reference, "claim")
+    assert act(first, reference, "prepare-approval").status_code == 303
+    refused = act(first, reference, "approve")
+    assert refused.status_code == 403
+    assert "another data protection officer" in refused.get_data(as_text=True) or (
+        "autre délégué" in refused.get_data(as_text=True)
+    )
+    assert case_of(smtp_app, request_id).status == "in_review"
+    assert act(second, reference, "approve").status_code == 303
+    assert case_of(smtp_app, request_id).status == "approved"
+    with smtp_app.app_context():
+        event = db.session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.request_id == request_id, AuditEvent.action == "status.approved"
+            )
+        )
+        assert event is not None and event.actor == second_account.actor
+        db.session.remove()
+
+
+ALL_GROUNDS = cases.REFUSAL_GROUNDS + cases.UNFOUNDED_GROUNDS
+
+
+@pytest.mark.parametrize("ground", ALL_GROUNDS)
+def test_every_refusal_email_carries_reasons_cnil_and_judicial_remedy(
+    smtp_app, smtp, camille_erasure, ground
+):
+    request_id, reference = camille_erasure
+    agent, _ = staff_client(smtp_app, "agent@example.org", "agent")
+    dpo, _ = staff_client(smtp_app, "dpo@example.org", "dpo")
+    if ground in cases.UNFOUNDED_GROUNDS:
+        answer = act(
+            dpo, reference, "unfounded", ground=ground, justification="Fifth identical request."
+        )
+        assert answer.status_code == 303
+    else:
+        act(agent, reference, "claim")
+        assert act(agent, reference, "prepare-refusal", ground=ground).status_code == 303
+        assert act(dpo, reference, "approve").status_code == 303
+    case = case_of(smtp_app, request_id)
+    assert case.status == "denied" and case.refusal_ground == ground
+    run_jobs(smtp_app)
+    refusal = [m for m in smtp.received.to(CAMILLE) if "notre décision" in str(m["Subject"])]
+    assert len(refusal) == 1
+    body = text_of(refusal[0])
+    with smtp_app.test_request_context(), force_locale("fr"):
+        reason = str(REFUSAL_LABELS[ground])
+    assert " ".join(reason.split()) in " ".join(body.split())  # the reason, in French
+    assert "CNIL" in body and "cnil.fr/fr/plaintes" in body  # the right to complain
+    assert "recours juridictionnel" in body  # the right to a judicial remedy
+
+
+def test_only_a_dpo_marks_a_request_unfounded(smtp_app, smtp, camille_erasure):
+    request_id, reference = camille_erasure
+    agent, _ = staff_client(smtp_app, "agent@example.org", "agent")
+    page = agent.get(f"/staff/cases/{reference}")
+    answer = agent.post(
+        f"/staff/cases/{reference}/unfounded",
+        data={
+            "csrf_token": csrf_from(page.data),
+            "version": _version(page.get_data(as_text=True)),
+            "ground": "excessive",
+            "justification": "x",
+        },
+    )
+    assert answer.status_code == 403
+    assert case_of(smtp_app, request_id).status == "triage"
+    dpo, _ = staff_client(smtp_app, "dpo@example.org", "dpo")
+    empty = act(dpo, reference, "unfounded", ground="excessive", justification="   ")
+    assert empty.status_code == 422
+    assert case_of(smtp_app, request_id).status == "triage"
+
+
+def test_a_stale_form_is_refused_and_names_who_changed_the_case(smtp_app, smtp, camille_erasure):
+    request_id, reference = camille_erasure
+    alice, _ = staff_client(smtp_app, "alice@example.org", "agent")
+    bob, _ = staff_client(smtp_app, "bob@example.org", "agent")
+    bob_page = bob.get(f"/staff/cases/{reference}")
+    stale = {
+        "csrf_token": csrf_from(bob_page.data),
+        "version": _version(bob_page.get_data(as_text=True)),
+    }
+    assert act(alice, reference, "claim").status_code == 303
+    answer = bob.post(f"/staff/cases/{reference}/claim", data=stale)
+    assert answer.status_code == 409
+    text = answer.get_data(as_text=True)
+    assert "alice@example.org" in text
+    with smtp_app.app_context():
+        holder = db.session.scalar(select(Request.assignee_id).where(Request.id == request_id))
+        alice_id = db.session.scalar(
+            select(AuditEvent.actor).where(AuditEvent.action == "case.claimed")
+        )
+        db.session.remove()
+    assert f"staff:{holder}" == alice_id
+
+
+def test_an_agent_cannot_act_on_a_case_someone_else_holds(smtp_app, smtp, camille_erasure):
+    request_id, reference = camille_erasure
+    alice, _ = staff_client(smtp_app, "alice@example.org", "agent")
+    bob, _ = staff_client(smtp_app, "bob@example.org", "agent")
+    act(alice, reference, "claim")
+    version = str(case_of(smtp_app, request_id).version)
+    for action, data in (
+        ("release", {}),
+        ("prepare-approval", {}),
+        ("extend", {"ground": "complexity"}),
+        ("ask", {"kind": "information", "question": "Which hospital?"}),
+    ):
+        assert act(bob, reference, action, version=version, **data).status_code == 403, action
+    case = case_of(smtp_app, request_id)
+    assert case.status == "in_review" and case.pending_decision is None and not case.extended_on
+
+
+def test_an_extension_after_the_first_month_is_refused(smtp_app, smtp, camille_erasure):
+    request_id, reference = camille_erasure
+    agent, account = staff_client(smtp_app, "agent@example.org", "agent")
+    act(agent, reference, "claim")
+    case = case_of(smtp_app, request_id)
+    assert case.due_on is not None
+    late = datetime.combine(case.due_on + timedelta(days=1), datetime.min.time(), UTC)
+    late += timedelta(hours=10)
+    with time_machine.travel(late, tick=False):
+        sign_in(smtp_app, agent, account)
+        answer = act(agent, reference, "extend", ground="complexity")
+        assert answer.status_code == 422
+        text = answer.get_data(as_text=True)
+        assert "12(3)" in text and "premier mois" in text
+    after = case_of(smtp_app, request_id)
+    assert after.due_on == case.due_on and after.extended_on is None
+
+
+def test_an_extension_in_time_moves_the_due_date_and_tells_why(smtp_app, smtp, camille_erasure):
+    request_id, reference = camille_erasure
+    agent, _ = staff_client(smtp_app, "agent@example.org", "agent")
+    act(agent, reference, "claim")
+    assert act(agent, reference, "extend", ground="complexity").status_code == 303
+    case = case_of(smtp_app, request_id)
+    assert case.received_on is not None
+    assert case.due_on == deadlines.due_date(case.received_on, months=3)
+    assert case.extended_on is not None and case.extension_ground == "complexity"
+    # Once only.
+    assert act(agent, reference, "extend", ground="complexity").status_code == 422
+    run_jobs(smtp_app)
+    extended = [m for m in smtp.received.to(CAMILLE) if "plus de temps" in str(m["Subject"])]
+    assert len(extended) == 1
+    body = " ".join(text_of(extended[0]).split())
+    assert "votre demande est complexe" in body and "12(3)" in body
+
+
+def test_the_requesters_answer_reaches_the_case_and_the_pause_is_counted(smtp_app, smtp):
+    """A request for proof of identity stops the clock until the requester answers."""
+    requester = smtp_app.test_client()
+    request_id = file_and_route(smtp_app, smtp, requester, filing_for(persona("Camille")))
+    reference = case_of(smtp_app, request_id).reference
+    agent, account = staff_client(smtp_app, "agent@example.org", "agent")
+    act(agent, reference, "claim")
+    asked = act(
+        agent, reference, "ask", kind="identity", question="Quel est votre second prénom ?"
+    )
+    assert asked.status_code == 303
+    waiting = case_of(smtp_app, request_id)
+    assert waiting.status == "awaiting_requester" and waiting.paused_at is not None
+    due_before = waiting.due_on
+    assert due_before is not None
+    run_jobs(smtp_app)
+    question_mail = [m for m in smtp.received.to(CAMILLE) if "besoin" in str(m["Subject"])][-1]
+    assert "second prénom" not in text_of(question_mail)  # the question stays on the page
+
+    later = datetime.now(UTC) + timedelta(days=6)
+    with time_machine.travel(later, tick=False):
+        fresh = smtp_app.test_client()
+        fresh.get(link_in(question_mail))
+        page = fresh.get("/status")
+        assert "Quel est votre second prénom ?" in page.get_data(as_text=True)
+        empty = fresh.post(
+            "/status/answer", data={"csrf_token": csrf_from(page.data), "answer": " "}
+        )
+        assert empty.status_code == 422
+        sent = fresh.post(
+            "/status/answer",
+            data={"csrf_token": csrf_from(page.data), "answer": "Marie, comme ma grand-mère."},
+        )
+        assert sent.status_code == 303
+    answered = case_of(smtp_app, request_id)
+    assert answered.status == "in_review" and answered.paused_at is None
+    assert answered.paused_days == 6
+    assert answered.due_on == deadlines.next_working_day(due_before + timedelta(days=6))
+    with smtp_app.app_context():
+        note = db.session.scalar(select(CaseNote).where(CaseNote.kind == "answer"))
+        assert note is not None and "grand-mère" not in note.body_encrypted  # encrypted
+        db.session.remove()
+    sign_in(smtp_app, agent, account)
+    case_page = agent.get(f"/staff/cases/{reference}").get_data(as_text=True)
+    assert "Marie, comme ma grand-mère." in case_page
+    actions = [a for _, a in audit_actions(smtp_app, request_id)]
+    assert "clock.paused" in actions and "clock.resumed" in actions
+
+
+def test_a_shared_number_is_resolved_by_staff_confirming_the_identity(smtp_app, smtp):
+    requester = smtp_app.test_client()
+    request_id = file_and_route(smtp_app, smtp, requester, filing_for(persona("Karim"), "access"))
+    case = case_of(smtp_app, request_id)
+    assert case.status == "identity_review"
+    agent, _ = staff_client(smtp_app, "agent@example.org", "agent")
+    reference = case.reference
+    page = agent.get(f"/staff/cases/{reference}").get_data(as_text=True)
+    assert "shared_number" in page
+    assert act(agent, reference, "claim").status_code == 303
+    assert act(agent, reference, "confirm-identity").status_code == 303
+    resolved = case_of(smtp_app, request_id)
+    assert resolved.status == "triage"
+    with smtp_app.app_context():
+        plan = db.session.get(Request, request_id).plan  # type: ignore[union-attr]
+        assert plan is not None and plan.number == 2 and plan.outcome == "matched"
+        db.session.remove()
+    # The holder takes it on from triage.
+    assert act(agent, reference, "claim").status_code == 303
+    assert case_of(smtp_app, request_id).status == "in_review"
+
+
+def test_every_view_of_a_case_is_an_audit_event(smtp_app, smtp, camille_erasure):
+    request_id, reference = camille_erasure
+    agent, account = staff_client(smtp_app, "agent@example.org", "agent")
+    agent.get(f"/staff/cases/{reference}")
+    agent.get(f"/staff/cases/{reference}")
+    views = [e for e in audit_actions(smtp_app, request_id) if e[1] == "case.viewed"]
+    assert views == [(account.actor, "case.viewed")] * 2
+
+
+def test_the_case_page_masks_the_number_and_shows_subjects_only(smtp_app, smtp, camille_erasure):
+    _, reference = camille_erasure
+    agent, _ = staff_client(smtp_app, "agent@example.org", "agent")
+    run_jobs(smtp_app)
+    page = agent.get(f"/staff/cases/{reference}").get_data(as_text=True)
+    assert "278057505612390" not in page
+    assert "2 78 05 ** *** *** 90" in page  # masked: sex, year, month and key only
+    assert "ce que nous avons trouvé" in page.lower()  # a sent email's subject
+    assert "effacé" in page.lower() or "erase" in page.lower()
+
+
+def test_an_unverified_request_is_not_a_case(smtp_app, smtp):
+    requester = smtp_app.test_client()
+    from tests.conftest import post_form
+
+    post_form(requester, "/", filing_for(persona("Camille")))
+    with smtp_app.app_context():
+        reference = db.session.scalar(select(Request.reference))
+        db.session.remove()
+    agent, _ = staff_client(smtp_app, "agent@example.org", "agent")
+    assert agent.get(f"/staff/cases/{reference}").status_code == 404
+
+
+@pytest.mark.postgres
+def test_twenty_people_claiming_at_once_give_one_holder(smtp_app, smtp, camille_erasure):
+    """On PostgreSQL, 20 threads claim the same case at the same instant: one wins."""
+    import threading
+
+    from app.models import StaffUser
+    from tests.staffkit import add_staff
+
+    request_id, _ = camille_erasure
+    accounts = [add_staff(smtp_app, f"agent{i}@example.org", "agent") for i in range(20)]
+    # One connection per person, as 20 web workers would have: the app's pool is smaller.
+    engine = create_engine(smtp_app.config["SQLALCHEMY_DATABASE_URI"], pool_size=20)
+    barrier = threading.Barrier(20, timeout=60)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+    mail = smtp_app.extensions["portal"]["mail"]
+
+    def claim(account: Account) -> None:
+        with Session(engine) as session:
+            staff = session.get(StaffUser, account.id)
+            case = session.get(Request, request_id)
+            assert staff is not None and case is not None
+            version = case.version
+            barrier.wait()
+            try:
+                cases.claim(
+                    session, case, staff, version=version, now=datetime.now(UTC), mail=mail
+                )
+                session.commit()
+                result = "won"
+            except Exception as error:  # StaleRequest expected for 19 of them
+                session.rollback()
+                result = type(error).__name__
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=claim, args=(a,)) for a in accounts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    assert outcomes.count("won") == 1, outcomes
+    assert set(outcomes) == {"won", "StaleRequest"}
+    case = case_of(smtp_app, request_id)
+    assert case.status == "in_review" and case.assignee_id in {a.id for a in accounts}
+    with smtp_app.app_context():
+        claims = db.session.scalars(
+            select(AuditEvent.actor).where(AuditEvent.action == "case.claimed")
+        ).all()
+        db.session.remove()
+    assert claims == [f"staff:{case.assignee_id}"]
