@@ -26,6 +26,7 @@ from app.deadlines import receipt_date
 from app.extensions import mail
 from app.models import Job, Request, StaffUser
 from app.outbox import jobs
+from app.services import services_of
 
 SUBJECTS = {
     "verify": _l("Confirm your email address to send your request"),
@@ -75,7 +76,7 @@ class Rendered:
 def render(app: Flask, job: Job, request: Request) -> Rendered:
     """Render a job's email in the request's language, with its signed link."""
     template = job.payload["template"]
-    signer: tokens.LinkSigner = app.extensions["portal"]["signer"]
+    signer = services_of(app).signer
     with (
         app.test_request_context("/", base_url=app.config["PORTAL_BASE_URL"]),
         force_locale(request.locale),
@@ -209,3 +210,13 @@ def send_recipient_email(app: Flask, session: Session, job: Job) -> None:
         )
     deliver(app, job, str(job.payload["recipient_email"]), rendered)
     job.subject = rendered.subject[:200]
+
+
+class Mailer:
+    """The portal's ``Postman``: renders with the app's templates, sends with Flask-Mail."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def send(self, session: Session, job: Job, now: datetime) -> None:
+        send_email_job(self.app, session, job, now)
