@@ -141,14 +141,14 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             "STATUS_LINK_MAX_AGE": parse_int(
                 "STATUS_LINK_MAX_AGE", env.get("STATUS_LINK_MAX_AGE"), 400 * 24 * 3600
             ),
-            # SECURITY.md: a download link lives 72 hours at most.
+            # docs/security.md, "Requester links and tokens": a download link lives 72 hours at most.
             "DOWNLOAD_LINK_MAX_AGE": parse_int(
                 "DOWNLOAD_LINK_MAX_AGE", env.get("DOWNLOAD_LINK_MAX_AGE"), 72 * 3600
             ),
             "DOWNLOAD_CHECK_ATTEMPTS": parse_int(
                 "DOWNLOAD_CHECK_ATTEMPTS", env.get("DOWNLOAD_CHECK_ATTEMPTS"), 5
             ),
-            # Personal data of requests closed this long ago is purged (LEGAL.md: 5 years).
+            # Personal data of requests closed this long ago is purged (docs/legal.md, "Retention": 5 years).
             "PURGE_CLOSED_AFTER_DAYS": parse_int(
                 "PURGE_CLOSED_AFTER_DAYS", env.get("PURGE_CLOSED_AFTER_DAYS"), 5 * 365 + 1
             ),
@@ -187,7 +187,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         if not 0 < numbers["DOWNLOAD_LINK_MAX_AGE"] <= 72 * 3600:
             raise ConfigError(
                 f"DOWNLOAD_LINK_MAX_AGE={env.get('DOWNLOAD_LINK_MAX_AGE')!r} must be between 1 "
-                "and 259200 seconds: a download link lives 72 hours at most (SECURITY.md)."
+                "and 259200 seconds: a download link lives 72 hours at most (docs/security.md)."
             )
         if numbers["DOWNLOAD_CHECK_ATTEMPTS"] < 1:
             raise ConfigError("DOWNLOAD_CHECK_ATTEMPTS must be at least 1.")

@@ -156,7 +156,7 @@ class Request(Base):
     # Who last changed the case and when: what a stale form is told.
     changed_by: Mapped[str | None] = mapped_column(String(80))
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The case as staff see it (ARCHITECTURE.md "case").
+    # The case as staff see it (docs/architecture.md, "Vocabulary": case).
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     # Copied from the plan in force so the queue filters without a join.
     has_retained: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -171,7 +171,7 @@ class Request(Base):
     refusal_ground: Mapped[str | None] = mapped_column(String(40))
     extended_on: Mapped[date | None] = mapped_column(Date)
     extension_ground: Mapped[str | None] = mapped_column(String(40))
-    # The clock stops while proof of identity is awaited (LEGAL.md).
+    # The clock stops while proof of identity is awaited (docs/legal.md, "Deadlines").
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused_days: Mapped[int] = mapped_column(Integer, default=0)
     # Set by ``flask purge``: the personal fields are blanked, the row stays as statistics.

@@ -1,4 +1,4 @@
-"""Purge: personal data kept no longer than the law allows (LEGAL.md, "Retention").
+"""Purge: personal data kept no longer than the law allows (docs/legal.md, "Retention").
 
 Proof of a handled request is kept 5 years after closure (configurable:
 ``PURGE_CLOSED_AFTER_DAYS``), then its personal data goes: names, address,

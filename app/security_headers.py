@@ -1,4 +1,4 @@
-"""Headers every response carries (SECURITY.md, "Pages and files")."""
+"""Headers every response carries (docs/security.md, "Headers, pages and files")."""
 
 from __future__ import annotations
 

@@ -52,7 +52,7 @@ def _request(session, app, status="unverified") -> Request:
 
 
 def test_every_move_of_the_architecture_is_allowed():
-    """The transition table holds every move that ARCHITECTURE.md draws."""
+    """The transition table holds every move that docs/architecture.md draws."""
     for current, target in ARCHITECTURE_MOVES:
         assert lifecycle.can_move(current, target), (current, target)
 

@@ -27,7 +27,7 @@ ADMIN = frozenset({"admin"})
 
 # Pages reachable without a session.
 OPEN = {"staff.login", "staff.login_post", "staff.enrol", "staff.enrol_post"}
-# endpoint -> the roles it serves (SECURITY.md, "Staff"; app/staffing/roles.py).
+# endpoint -> the roles it serves (docs/security.md, "Roles and decisions"; app/staffing/roles.py).
 MATRIX: dict[str, frozenset[str]] = {
     "staff.home": ANYONE,
     "staff.password": ANYONE,

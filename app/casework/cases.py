@@ -5,7 +5,7 @@ Each function checks the role and the case's state, then writes through
 decision is refused on a stale read and committed with its audit event and
 its email to the requester by the caller, in one transaction.
 
-Four eyes (SECURITY.md): an erasure or a refusal is *prepared* by one person
+Four eyes (docs/security.md, "Roles and decisions"): an erasure or a refusal is *prepared* by one person
 and *approved* by a data protection officer who is not that person. Other
 rights are approved by whoever holds the case.
 """
@@ -112,7 +112,7 @@ def needs_four_eyes(request: Request) -> bool:
 
 
 def record_view(session: Session, request: Request, staff: StaffUser, now: datetime) -> None:
-    """Every staff view of a case is an audit event (SECURITY.md)."""
+    """Every staff view of a case is an audit event (docs/security.md, "Roles and decisions")."""
     _require(staff, roles.VIEW_CASES)
     audit.record(session, actor=actor(staff), action="case.viewed", now=now, request_id=request.id)
 
@@ -514,7 +514,7 @@ def extend(
 ) -> None:
     """Extend the deadline by two months, told to the requester with the reason.
 
-    Only before the first month ends (LEGAL.md), once, and never on the
+    Only until the due date in force (docs/legal.md, "Deadlines"), once, and never on the
     Public Health Code's track, which has no extension.
     """
     _require(staff, roles.WORK_CASES)

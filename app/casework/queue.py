@@ -1,6 +1,6 @@
 """The staff triage queue: open requests by due date, filters, counts.
 
-Plain functions over a Session (STYLE.md rule 5): the view in
+Plain functions over a Session (docs/architecture.md, "Conventions" 5): the view in
 ``app.staff.queue`` parses the query string with ``parse_filter``, then calls
 ``page`` and ``counts``; ``app.casework.export`` writes the CSV. Rows are small
 dataclasses carrying only what triage needs: never the requester's name,
@@ -28,7 +28,7 @@ from app.models import KINDS, STATUSES, Request, StaffUser
 from app.staffing import roles
 
 # The queue is the work to do: not the unconfirmed filings (their address is
-# unproven, SECURITY.md "Lessons"), not what is finished.
+# unproven, docs/security.md "Lessons from peers"), not what is finished.
 OPEN_STATUSES = tuple(s for s in STATUSES if s != "unverified" and s not in lifecycle.CLOSED)
 PAGE_SIZE = 50
 SOON_DAYS = 5  # the "due within 5 days" count shown next to the filters

@@ -4,7 +4,7 @@ An approved objection enters the person in the warehouse's objection
 registry, once: the job inserts only when no entry of the same scope exists,
 so a rerun adds nothing. Nothing is ever deleted: an objection stops future
 reuse for research (Art. 21(6)); the data stays where the law keeps it, the
-reimbursements above all (LEGAL.md, "Objection").
+reimbursements above all (docs/legal.md, "What each right produces").
 
 ``research_extract`` is the other half: it builds a pseudonymised extract of a
 cohort and leaves out everyone the registry names, and everyone whose records

@@ -1,6 +1,6 @@
 """Strict subject matching: find the requester in a source, never by a guess.
 
-Rules (LEGAL.md, "Identity"):
+Rules (docs/legal.md, "Identity"):
 
 * with a social-security number: the number plus the birth date, and the
   names must agree; a number also held by someone born on another day (a

@@ -31,7 +31,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "access": frozenset({"disclose", "refer"}),
     "portability": frozenset({"disclose", "refer"}),
     "erasure": frozenset({"erase", "retain", "refer"}),
-    # An objection leaves the data in place: it never erases (LEGAL.md).
+    # An objection leaves the data in place: it never erases (docs/legal.md).
     "objection": frozenset({"exclude_from_reuse", "retain", "refer"}),
     "rectification": frozenset({"rectify", "retain", "refer"}),
 }

@@ -347,8 +347,8 @@ def apply_medical_deadline(request: Request, draft: Draft, catalogue: Catalogue)
 def medical_due_date(request: Request, draft: Draft, catalogue: Catalogue) -> date | None:
     """The stricter deadline of an access to a medical record, or None if none applies.
 
-    LEGAL.md: when a request concerns medical records, the stricter of the
-    GDPR and Public Health Code tracks sets the due date.
+    docs/legal.md, "Deadlines": when a request concerns medical records, the
+    stricter of the GDPR and Public Health Code tracks sets the due date.
     """
     if request.kind != "access" or request.received_on is None:
         return None

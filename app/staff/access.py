@@ -1,4 +1,4 @@
-"""Role checks for staff views: every action is checked on the server (SECURITY.md).
+"""Role checks for staff views: every action is checked on the server (docs/security.md).
 
 ``requires`` guards a view with a permission of ``app.staffing.roles``; the staff
 blueprint's ``_guard`` has already refused anyone not signed in.

@@ -89,7 +89,7 @@ def _login_account() -> str:
 
 @bp.post("/login")
 # Per IP, and per account so that an attacker rotating addresses still gets
-# at most RATELIMIT_STAFF_LOGIN tries on one account (SECURITY.md).
+# at most RATELIMIT_STAFF_LOGIN tries on one account (docs/security.md, "No enumeration").
 @limiter.limit(_login_limit)
 @limiter.limit(_login_limit, key_func=_login_account, scope="staff-login-account")
 def login_post() -> Response | tuple[str, int]:

@@ -23,7 +23,7 @@ from app import audit
 from app.crypto import Vault
 from app.models import STAFF_ROLES, StaffUser
 
-# argon2id with OWASP's first recommended setting (SECURITY.md, "Staff").
+# argon2id with OWASP's first recommended setting (docs/security.md, "Staff authentication").
 HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 MIN_PASSWORD = 12
 # Long passphrases are welcome; the bound only stops a megabyte-sized "password".

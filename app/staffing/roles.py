@@ -1,4 +1,4 @@
-"""Who may do what: the staff role matrix (SECURITY.md, "Staff").
+"""Who may do what: the staff role matrix (docs/security.md, "Roles and decisions").
 
 ``agent`` triages and prepares, ``dpo`` also approves erasures and refusals
 and decides on unfounded or excessive requests, ``admin`` manages staff

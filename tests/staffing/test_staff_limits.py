@@ -1,4 +1,4 @@
-"""Staff sign-in limits: per IP address and per account (SECURITY.md, 10 per minute)."""
+"""Staff sign-in limits: per IP address and per account (docs/security.md, 10 per minute)."""
 
 from __future__ import annotations
 
