@@ -141,14 +141,16 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             "STATUS_LINK_MAX_AGE": parse_int(
                 "STATUS_LINK_MAX_AGE", env.get("STATUS_LINK_MAX_AGE"), 400 * 24 * 3600
             ),
-            # docs/security.md, "Requester links and tokens": a download link lives 72 hours at most.
+            # A download link lives 72 hours at most (docs/security.md, "Requester links
+            # and tokens").
             "DOWNLOAD_LINK_MAX_AGE": parse_int(
                 "DOWNLOAD_LINK_MAX_AGE", env.get("DOWNLOAD_LINK_MAX_AGE"), 72 * 3600
             ),
             "DOWNLOAD_CHECK_ATTEMPTS": parse_int(
                 "DOWNLOAD_CHECK_ATTEMPTS", env.get("DOWNLOAD_CHECK_ATTEMPTS"), 5
             ),
-            # Personal data of requests closed this long ago is purged (docs/legal.md, "Retention": 5 years).
+            # Personal data of requests closed this long ago is purged (docs/legal.md,
+            # "Retention": 5 years).
             "PURGE_CLOSED_AFTER_DAYS": parse_int(
                 "PURGE_CLOSED_AFTER_DAYS", env.get("PURGE_CLOSED_AFTER_DAYS"), 5 * 365 + 1
             ),

@@ -5,9 +5,9 @@ Each function checks the role and the case's state, then writes through
 decision is refused on a stale read and committed with its audit event and
 its email to the requester by the caller, in one transaction.
 
-Four eyes (docs/security.md, "Roles and decisions"): an erasure or a refusal is *prepared* by one person
-and *approved* by a data protection officer who is not that person. Other
-rights are approved by whoever holds the case.
+Four eyes (docs/security.md, "Roles and decisions"): an erasure or a refusal
+is *prepared* by one person and *approved* by a data protection officer who is
+not that person. Other rights are approved by whoever holds the case.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Strict subject matching: the cases docs/legal.md names ("Identity"), on the demo warehouse's personas."""
+"""Strict subject matching: the cases docs/legal.md names, on the demo warehouse's personas."""
 
 from __future__ import annotations
 
