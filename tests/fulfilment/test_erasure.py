@@ -30,10 +30,10 @@ from app.models import AuditEvent, FulfilmentStep, Job, PlanLine, Request, utcno
 from app.outbox import jobs
 from app.rules import routing
 from app.rules.matching import Applicant
-from tests.conftest import ROOT, run_jobs, text_of
-from tests.staffkit import staff_client
 from tests.casework.test_cases import act
+from tests.conftest import ROOT, run_jobs, text_of
 from tests.rules.test_routing import file_and_route, filing_for, persona
+from tests.staffkit import staff_client
 
 CAMILLE = "camille.lefevre@example.org"
 

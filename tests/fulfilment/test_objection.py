@@ -21,10 +21,10 @@ from app.deadlines import receipt_date
 from app.extensions import db
 from app.fulfilment import objection
 from app.models import AuditEvent, FulfilmentStep, Request, utcnow
-from tests.conftest import run_jobs, text_of
-from tests.staffkit import staff_client
 from tests.casework.test_cases import act, case_of
+from tests.conftest import run_jobs, text_of
 from tests.rules.test_routing import file_and_route, filing_for, persona
+from tests.staffkit import staff_client
 
 CAMILLE = persona("Camille")
 THOMAS = persona("Thomas")

@@ -24,10 +24,10 @@ from app.extensions import db
 from app.fulfilment import packages
 from app.models import AccessPackage, AuditEvent, FulfilmentReport, Job, Request, utcnow
 from app.rules import routing
-from tests.conftest import link_in, run_jobs, text_of
-from tests.staffkit import staff_client
 from tests.casework.test_cases import act, case_of
+from tests.conftest import link_in, run_jobs, text_of
 from tests.rules.test_routing import file_and_route, filing_for, persona
+from tests.staffkit import staff_client
 
 _staff = itertools.count(1)
 
