@@ -13,7 +13,7 @@ rights are approved by whoever holds the case.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -40,7 +40,6 @@ UNFOUNDED_GROUNDS = ("manifestly_unfounded", "excessive")
 EXTENSION_GROUNDS = ("complexity", "number_of_requests")
 QUESTION_KINDS = ("information", "identity")
 NOTE_MAX = 5000
-EXTENSION_MONTHS = 3  # the month of Art. 12(3) plus two further months
 # Where a case can be worked on, and held by one person.
 WORKABLE = frozenset({"identity_review", "triage", "in_review", "awaiting_requester"})
 
@@ -480,8 +479,10 @@ def answer(
     if request.paused_at is not None:
         days = details["paused_days"]
         due = request.due_on
-        if due is not None and days:
-            due = deadlines.next_working_day(due + timedelta(days=days))
+        if due is not None:
+            # From the stored date: the request keeps the total of its pauses,
+            # not each one, nor the record dates its track came from.
+            due = deadlines.suspended(due, days)
         lifecycle.touch(
             session,
             request,
@@ -530,9 +531,10 @@ def extend(
     today = deadlines.receipt_date(now)
     if today > request.due_on:
         raise CaseError("extension_too_late")
-    due = deadlines.due_date(request.received_on, months=EXTENSION_MONTHS)
-    if request.paused_days:
-        due = deadlines.next_working_day(due + timedelta(days=request.paused_days))
+    # The request keeps only the total of its pauses, counted here as one.
+    due = deadlines.due_date(
+        request.received_on, extended=True, suspensions=(request.paused_days,)
+    )
     who = actor(staff)
     before = request.due_on
     lifecycle.touch(

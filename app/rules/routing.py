@@ -363,4 +363,7 @@ def medical_due_date(request: Request, draft: Draft, catalogue: Catalogue) -> da
     if not medical:
         return None
     dated = [line.newest for line in medical if line.newest is not None]
-    return deadlines.medical_record_due_date(request.received_on, max(dated) if dated else None)
+    newest = max(dated) if dated else None
+    # From the receipt, with no pause: a pause taken before the track is chosen
+    # (an identity question, then ``confirm_identity``) is not carried over.
+    return deadlines.due_date(request.received_on, deadlines.Track.medical_record(newest))
