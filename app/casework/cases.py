@@ -596,18 +596,10 @@ def confirm_identity(
     if draft.outcome == "identity_review":
         raise CaseError("still_ambiguous")
     who = actor(staff)
-    plan = routing.store(
-        session,
-        request,
-        draft,
-        catalogue=services.catalogue,
-        policy=services.policy,
-        today=today,
-        now=now,
-        actor=who,
-    )
+    stored = routing.plan_and_store(session, request, services, now=now, actor=who, draft=draft)
+    plan = stored.plan
     details = {"plan": plan.number, "outcome": draft.outcome, "identity": "confirmed"}
-    if routing.apply_medical_deadline(request, draft, services.catalogue):
+    if stored.medical_deadline:
         details["deadline"] = "medical_record"
     lifecycle.change_status(
         session, request, "triage", actor=who, now=now, mail=services.mail, details=details

@@ -8,6 +8,8 @@ which it never does while a retention period runs.
 ``route_request`` is the job the worker runs right after verification: it
 finds the subject in every source, stores the plan as a snapshot and moves
 the request to triage (or to identity review) in one transaction.
+``plan_and_store`` is the plan -> snapshot -> deadline sequence it shares
+with staff confirming an identity and with ``flask plan recompute --save``.
 """
 
 from __future__ import annotations
@@ -316,8 +318,46 @@ def route_request(
     request = session.get(Request, request_id)
     if request is None or request.status != "received":
         return None
+    stored = plan_and_store(session, request, services, now=now, actor=ACTOR)
+    plan = stored.plan
+    details = {"plan": plan.number, "outcome": plan.outcome}
+    if stored.medical_deadline:
+        details["deadline"] = "medical_record"
+    target = "identity_review" if plan.outcome == "identity_review" else "triage"
+    lifecycle.change_status(
+        session, request, target, actor=ACTOR, now=now, mail=services.mail, details=details
+    )
+    return plan
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A plan kept as the request's plan in force, and what it did to the due date."""
+
+    plan: Plan
+    # The due date moved to the Public Health Code's (medical record) track.
+    medical_deadline: bool
+
+
+def plan_and_store(
+    session: Session,
+    request: Request,
+    services: RoutingServices,
+    *,
+    now: datetime,
+    actor: str,
+    draft: Draft | None = None,
+) -> Stored:
+    """Plan a request, keep the plan and apply its deadline, in the caller's transaction.
+
+    The one sequence behind routing, an identity confirmed by staff and
+    ``flask plan recompute --save``. ``draft``: the plan the caller already
+    computed (to check or to show it), stored as it is; computed here when
+    absent. The status is the caller's to move.
+    """
     today = deadlines.receipt_date(now)
-    draft = draft_for(request, services, today)
+    if draft is None:
+        draft = draft_for(request, services, today)
     plan = store(
         session,
         request,
@@ -326,16 +366,9 @@ def route_request(
         policy=services.policy,
         today=today,
         now=now,
-        actor=ACTOR,
+        actor=actor,
     )
-    details = {"plan": plan.number, "outcome": draft.outcome}
-    if apply_medical_deadline(request, draft, services.catalogue):
-        details["deadline"] = "medical_record"
-    target = "identity_review" if draft.outcome == "identity_review" else "triage"
-    lifecycle.change_status(
-        session, request, target, actor=ACTOR, now=now, mail=services.mail, details=details
-    )
-    return plan
+    return Stored(plan, apply_medical_deadline(request, draft, services.catalogue))
 
 
 def apply_medical_deadline(request: Request, draft: Draft, catalogue: Catalogue) -> bool:
