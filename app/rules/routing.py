@@ -25,10 +25,11 @@ from app import audit, deadlines, lifecycle
 from app.crypto import Vault
 from app.models import Plan, PlanLine, Request
 from app.outbox import emails
-from app.rules.catalogue import Catalogue, Text
+from app.rules.catalogue import Catalogue
 from app.rules.matching import MATCHED, REVIEW, Applicant, Match
 from app.rules.policy import ACTIONS, Decision, Policy, Rule, decide
 from app.rules.sources import Record, Warehouse
+from app.rules.toml_checks import Text
 
 ACTOR = "system:routing"
 
