@@ -1,19 +1,29 @@
-"""Tests for the GDPR Art. 12(3) deadline arithmetic in app.deadlines."""
+"""Tests for the deadline arithmetic in app.deadlines: receipt, tracks, extension, pauses.
+
+``due_date`` replaced four hand-written copies of the arithmetic (intake,
+routing, the resume and the extension in cases); the ``_before_*`` functions
+below are those copies as they stood, and the properties check that the one
+function gives the same date on every path a request can take.
+"""
 
 import calendar
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
 from app.deadlines import (
+    GDPR,
     PARIS,
+    Track,
     add_months,
     due_date,
     is_working_day,
     next_working_day,
     receipt_date,
+    suspended,
 )
 
 # Expected weekdays and holidays below were checked against the calendar and
@@ -107,7 +117,7 @@ def test_due_date_moves_past_weekends_and_holidays(received, expected):
 def test_extended_period_of_three_months():
     """The extended period counts three months, clamps, then skips the weekend."""
     # 30 November 2025 + 3 months = 28 February 2026, a Saturday.
-    assert due_date(date(2025, 11, 30), months=3) == date(2026, 3, 2)
+    assert due_date(date(2025, 11, 30), extended=True) == date(2026, 3, 2)
 
 
 def test_receipt_to_due_date_end_to_end():
@@ -170,17 +180,251 @@ def test_due_date_is_monotonic(received, gap):
 
 def test_medical_record_access_is_due_in_eight_days_when_recent():
     """L.1111-7: eight days for information under five years old."""
-    from app.deadlines import medical_record_due_date
-
     received = date(2026, 3, 2)
-    assert medical_record_due_date(received, date(2024, 1, 1)) == date(2026, 3, 10)
-    assert medical_record_due_date(received, date(2021, 3, 2)) == date(2026, 3, 10)
+    assert due_date(received, Track.medical_record(date(2024, 1, 1))) == date(2026, 3, 10)
+    assert due_date(received, Track.medical_record(date(2021, 3, 2))) == date(2026, 3, 10)
 
 
 def test_medical_record_access_gets_two_months_when_all_is_old():
     """Every piece of information over five years old: two months."""
-    from app.deadlines import medical_record_due_date
-
     received = date(2026, 3, 2)
-    assert medical_record_due_date(received, date(2021, 3, 1)) == date(2026, 5, 2)
-    assert medical_record_due_date(received, None) == date(2026, 5, 2)
+    assert due_date(received, Track.medical_record(date(2021, 3, 1))) == date(2026, 5, 2)
+    assert due_date(received, Track.medical_record(None)) == date(2026, 5, 2)
+
+
+# --- The arithmetic as four modules wrote it before ``due_date`` (commit a19a2a0) ---
+
+
+def _before_intake(received):
+    """app/intake.py, verify: the month from receipt."""
+    return next_working_day(add_months(received, 1))
+
+
+def _before_medical(received, newest):
+    """app/deadlines.py medical_record_due_date, called by app/rules/routing.py."""
+    if newest is not None and newest >= received - relativedelta(years=5):
+        return received + timedelta(days=8)
+    return add_months(received, 2)
+
+
+def _before_resume(due, days):
+    """app/casework/cases.py, answer: the due date in force, plus the days paused."""
+    if due is not None and days:
+        due = next_working_day(due + timedelta(days=days))
+    return due
+
+
+def _before_extension(received, paused_days):
+    """app/casework/cases.py, extend: three months, plus every day paused so far."""
+    due = next_working_day(add_months(received, 3))
+    if paused_days:
+        due = next_working_day(due + timedelta(days=paused_days))
+    return due
+
+
+pauses = st.lists(st.integers(min_value=0, max_value=60), max_size=4)
+newest_records = st.none() | st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31))
+tracks = st.just(GDPR) | st.builds(Track.medical_record, newest_records)
+
+
+@given(receipt_days, pauses)
+def test_same_dates_as_before_on_the_gdpr_month(received, paused):
+    """Received, then paused and resumed any number of times: the dates intake and answer gave."""
+    before = _before_intake(received)
+    for days in paused:
+        before = _before_resume(before, days)
+    assert due_date(received, suspensions=paused) == before
+
+
+@given(receipt_days, pauses, pauses)
+def test_same_dates_as_before_with_an_extension(received, paused_first, paused_after):
+    """Paused, extended (the total paused counted at once), paused again: the same dates."""
+    before = _before_extension(received, sum(paused_first))
+    for days in paused_after:
+        before = _before_resume(before, days)
+    total = sum(paused_first)
+    assert due_date(received, extended=True, suspensions=(total, *paused_after)) == before
+
+
+@given(receipt_days, newest_records, pauses)
+def test_same_dates_as_before_on_the_medical_record_track(received, newest, paused):
+    """On the Public Health Code's track, then paused: the dates routing and answer gave."""
+    before = _before_medical(received, newest)
+    for days in paused:
+        before = _before_resume(before, days)
+    assert due_date(received, Track.medical_record(newest), suspensions=paused) == before
+
+
+@given(receipt_days, tracks, st.booleans(), pauses, st.integers(min_value=0, max_value=60))
+def test_a_resume_continues_from_the_stored_date(received, track, extended, paused, days):
+    """One more pause on the stored date gives the date computed from the receipt."""
+    extended = extended and track == GDPR
+    so_far = due_date(received, track, extended=extended, suspensions=paused)
+    again = due_date(received, track, extended=extended, suspensions=(*paused, days))
+    assert suspended(so_far, days) == again
+
+
+@given(receipt_days, tracks, pauses)
+def test_a_pause_of_no_day_changes_nothing(received, track, paused):
+    """A pause that began and ended the same day moves no date, even a Saturday one."""
+    with_zeros = [d for days in paused for d in (0, days, 0)]
+    assert due_date(received, track, suspensions=with_zeros) == due_date(
+        received, track, suspensions=paused
+    )
+
+
+@given(receipt_days, tracks, st.booleans(), pauses)
+def test_pauses_add_at_least_their_days_and_at_most_five_more_each(
+    received, track, extended, paused
+):
+    """Each pause adds its days, plus at most the weekend and holidays after them."""
+    extended = extended and track == GDPR
+    start = due_date(received, track, extended=extended)
+    due = due_date(received, track, extended=extended, suspensions=paused)
+    assert due >= start + timedelta(days=sum(paused))
+    assert due <= start + timedelta(days=sum(paused) + 5 * len(paused))
+
+
+@given(receipt_days, tracks, st.booleans(), pauses)
+def test_the_due_date_is_a_working_day_unless_the_medical_track_is_untouched(
+    received, track, extended, paused
+):
+    """The GDPR track always ends on a working day; so does any track after a pause."""
+    extended = extended and track == GDPR
+    due = due_date(received, track, extended=extended, suspensions=paused)
+    if track == GDPR or any(paused):
+        assert is_working_day(due)
+
+
+@given(receipt_days, pauses)
+def test_an_extension_always_ends_later(received, paused):
+    """Three months, pauses alike, end after the one month with the same pauses."""
+    assert due_date(received, extended=True) >= add_months(received, 3)
+    month = due_date(received, suspensions=paused)
+    assert due_date(received, extended=True, suspensions=paused) > month
+
+
+@given(receipt_days, newest_records)
+def test_the_medical_track_is_stricter_only_for_recent_records(received, newest):
+    """Eight days always beat the month; two months never do (routing keeps the month)."""
+    medical = due_date(received, Track.medical_record(newest))
+    recent = newest is not None and newest >= received - relativedelta(years=5)
+    assert (medical < due_date(received)) == recent
+    assert medical == (received + timedelta(days=8) if recent else add_months(received, 2))
+
+
+@given(receipt_days, newest_records, st.integers(min_value=1, max_value=62))
+def test_the_medical_track_is_monotonic(received, newest, gap):
+    """With the same records, a later receipt never gives an earlier medical due date."""
+    track = Track.medical_record(newest)
+    assert due_date(received, track) <= due_date(received + timedelta(days=gap), track)
+
+
+@given(receipt_days, newest_records)
+def test_the_medical_track_has_no_extension(received, newest):
+    """An extension on the Public Health Code's track is a programming error."""
+    with pytest.raises(ValueError, match="no extension"):
+        due_date(received, Track.medical_record(newest), extended=True)
+
+
+RECENT = Track.medical_record(date(2025, 12, 1))
+OLD = Track.medical_record(date(2020, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("received", "track", "extended", "paused", "expected"),
+    [
+        # The GDPR month. Monday 2 March 2026 -> Thursday 2 April.
+        (date(2026, 3, 2), GDPR, False, (), date(2026, 4, 2)),
+        # + 3 days: Sunday 5 April (Easter), then Easter Monday -> Tuesday 7.
+        (date(2026, 3, 2), GDPR, False, (3,), date(2026, 4, 7)),
+        # Friday 27 March + 1 = Saturday -> Monday 30, + 1 -> Tuesday 31 ...
+        (date(2026, 2, 27), GDPR, False, (1, 1), date(2026, 3, 31)),
+        # ... where one pause of 2 days gives Sunday 29 -> Monday 30 (each pause moves).
+        (date(2026, 2, 27), GDPR, False, (2,), date(2026, 3, 30)),
+        # Extended: Tuesday 2 June; + 3 -> Friday 5; + 2 (Thursday 4), + 3 -> Sunday -> Monday 8.
+        (date(2026, 3, 2), GDPR, True, (), date(2026, 6, 2)),
+        (date(2026, 3, 2), GDPR, True, (3,), date(2026, 6, 5)),
+        (date(2026, 3, 2), GDPR, True, (2, 3), date(2026, 6, 8)),
+        # Medical record, recent: eight days, Tuesday 10 March; + 3 -> Friday 13.
+        (date(2026, 3, 2), RECENT, False, (), date(2026, 3, 10)),
+        (date(2026, 3, 2), RECENT, False, (3,), date(2026, 3, 13)),
+        # Eight days ending on Saturday 14 March stay there: the track is not moved ...
+        (date(2026, 3, 6), RECENT, False, (), date(2026, 3, 14)),
+        (date(2026, 3, 6), RECENT, False, (0,), date(2026, 3, 14)),
+        # ... until a pause: + 1 = Sunday -> Monday 16; + 1, + 1 -> Monday 16 -> Tuesday 17.
+        (date(2026, 3, 6), RECENT, False, (1,), date(2026, 3, 16)),
+        (date(2026, 3, 6), RECENT, False, (1, 1), date(2026, 3, 17)),
+        # Medical record, old (or undated): two months, Saturday 2 May, not moved; + 2 -> Monday 4.
+        (date(2026, 3, 2), OLD, False, (), date(2026, 5, 2)),
+        (date(2026, 3, 2), Track.medical_record(None), False, (), date(2026, 5, 2)),
+        (date(2026, 3, 2), OLD, False, (2,), date(2026, 5, 4)),
+        # Five years to the day is still recent; one day more is old.
+        (date(2026, 3, 2), Track.medical_record(date(2021, 3, 2)), False, (), date(2026, 3, 10)),
+        (date(2026, 3, 2), Track.medical_record(date(2021, 3, 1)), False, (), date(2026, 5, 2)),
+        # Received 29 February 2024: five years before is 28 February 2019 (clamped).
+        (date(2024, 2, 29), Track.medical_record(date(2019, 2, 28)), False, (), date(2024, 3, 8)),
+        (date(2024, 2, 29), Track.medical_record(date(2019, 2, 27)), False, (), date(2024, 4, 29)),
+    ],
+)
+def test_due_date_for_each_track_extension_and_pauses(received, track, extended, paused, expected):
+    """Every combination of track, extension and pauses, on dates checked by hand."""
+    assert due_date(received, track, extended=extended, suspensions=paused) == expected
+
+
+@pytest.mark.parametrize(
+    ("received", "track", "extended", "paused", "expected"),
+    [
+        # Month ends. 31 October 2025 + 3 months = Saturday 31 January 2026 -> Monday 2 February.
+        (date(2025, 10, 31), GDPR, True, (), date(2026, 2, 2)),
+        # 31 December 2025 + 2 months = Saturday 28 February 2026, not moved (old records).
+        (date(2025, 12, 31), OLD, False, (), date(2026, 2, 28)),
+        # 31 January 2024 + 1 month = Thursday 29 February (leap year); + 1 -> Friday 1 March.
+        (date(2024, 1, 31), GDPR, False, (1,), date(2024, 3, 1)),
+        # French holidays. Sunday 8 November 2026 -> Monday 9; + 2 = Armistice Day -> Thursday 12.
+        (date(2026, 10, 8), GDPR, False, (), date(2026, 11, 9)),
+        (date(2026, 10, 8), GDPR, False, (2,), date(2026, 11, 12)),
+        # Ascension, Thursday 14 May 2026 -> Friday 15.
+        (date(2026, 4, 14), GDPR, False, (), date(2026, 5, 15)),
+        # Whit Monday, 25 May 2026 -> Tuesday 26.
+        (date(2026, 4, 25), GDPR, False, (), date(2026, 5, 26)),
+        # Assumption, Saturday 15 August 2026 -> Monday 17.
+        (date(2026, 7, 15), GDPR, False, (), date(2026, 8, 17)),
+        # All Saints' Day, Sunday 1 November 2026 -> Monday 2.
+        (date(2026, 10, 1), GDPR, False, (), date(2026, 11, 2)),
+        # Christmas 2026 (Friday) seen from a pause: Thursday 24 December + 1 -> Monday 28.
+        (date(2026, 11, 24), GDPR, False, (1,), date(2026, 12, 28)),
+    ],
+)
+def test_due_date_at_month_ends_and_holidays(received, track, extended, paused, expected):
+    """Clamped month ends, weekends and French public holidays, on each path."""
+    assert due_date(received, track, extended=extended, suspensions=paused) == expected
+
+
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        # Summer time starts at 02:00 on Sunday 29 March 2026 (UTC+1 before, UTC+2 after).
+        (datetime(2026, 3, 28, 23, 30, tzinfo=UTC), date(2026, 4, 29)),  # 00:30 on the 29th
+        (datetime(2026, 3, 29, 21, 30, tzinfo=UTC), date(2026, 4, 29)),  # 23:30 on the 29th
+        (datetime(2026, 3, 29, 22, 30, tzinfo=UTC), date(2026, 4, 30)),  # 00:30 on the 30th
+        # Winter time starts at 03:00 on Sunday 25 October 2026 (UTC+2 before, UTC+1 after).
+        (datetime(2026, 10, 24, 22, 30, tzinfo=UTC), date(2026, 11, 25)),  # 00:30 on the 25th
+        (datetime(2026, 10, 25, 22, 30, tzinfo=UTC), date(2026, 11, 25)),  # 23:30 on the 25th
+        (datetime(2026, 10, 25, 23, 30, tzinfo=UTC), date(2026, 11, 26)),  # 00:30 on the 26th
+    ],
+)
+def test_receipt_and_due_date_across_daylight_saving_changes(moment, expected):
+    """The Paris calendar day decides the receipt on the nights the clocks change."""
+    assert due_date(receipt_date(moment)) == expected
+
+
+def test_a_pause_is_added_after_the_move_to_a_working_day_today():
+    """Today's arithmetic: 28 February 2027 (Sunday) -> Monday 1 March, + 3 days -> Thursday 4."""
+    assert due_date(date(2027, 1, 28), suspensions=(3,)) == date(2027, 3, 4)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 18: paused days belong to the period")
+def test_a_pause_belongs_to_the_period():
+    """Issue 18: 28 February 2027 + 3 days = Wednesday 3 March, a working day."""
+    assert due_date(date(2027, 1, 28), suspensions=(3,)) == date(2027, 3, 3)

@@ -13,7 +13,7 @@ not that person. Other rights are approved by whoever holds the case.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -41,7 +41,6 @@ UNFOUNDED_GROUNDS = ("manifestly_unfounded", "excessive")
 EXTENSION_GROUNDS = ("complexity", "number_of_requests")
 QUESTION_KINDS = ("information", "identity")
 NOTE_MAX = 5000
-EXTENSION_MONTHS = 3  # the month of Art. 12(3) plus two further months
 # Where a case can be worked on, and held by one person.
 WORKABLE = frozenset({"identity_review", "triage", "in_review", "awaiting_requester"})
 
@@ -481,8 +480,10 @@ def answer(
     if request.paused_at is not None:
         days = details["paused_days"]
         due = request.due_on
-        if due is not None and days:
-            due = deadlines.next_working_day(due + timedelta(days=days))
+        if due is not None:
+            # From the stored date: the request keeps the total of its pauses,
+            # not each one, nor the record dates its track came from.
+            due = deadlines.suspended(due, days)
         lifecycle.touch(
             session,
             request,
@@ -531,9 +532,10 @@ def extend(
     today = deadlines.receipt_date(now)
     if today > request.due_on:
         raise CaseError("extension_too_late")
-    due = deadlines.due_date(request.received_on, months=EXTENSION_MONTHS)
-    if request.paused_days:
-        due = deadlines.next_working_day(due + timedelta(days=request.paused_days))
+    # The request keeps only the total of its pauses, counted here as one.
+    due = deadlines.due_date(
+        request.received_on, extended=True, suspensions=(request.paused_days,)
+    )
     who = actor(staff)
     before = request.due_on
     lifecycle.touch(
@@ -595,18 +597,10 @@ def confirm_identity(
     if draft.outcome == "identity_review":
         raise CaseError("still_ambiguous")
     who = actor(staff)
-    plan = routing.store(
-        session,
-        request,
-        draft,
-        catalogue=services.catalogue,
-        policy=services.policy,
-        today=today,
-        now=now,
-        actor=who,
-    )
+    stored = routing.plan_and_store(session, request, services, now=now, actor=who, draft=draft)
+    plan = stored.plan
     details = {"plan": plan.number, "outcome": draft.outcome, "identity": "confirmed"}
-    if routing.apply_medical_deadline(request, draft, services.catalogue):
+    if stored.medical_deadline:
         details["deadline"] = "medical_record"
     lifecycle.change_status(
         session, request, "triage", actor=who, now=now, mail=services.mail, details=details

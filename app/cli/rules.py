@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import deadlines
+from app import audit, deadlines
 from app.crypto import UnknownKey
 from app.extensions import db
 from app.models import KINDS, Request, utcnow
@@ -151,15 +151,24 @@ def plan_recompute(reference: str, save: bool) -> None:
             )
         )
     if save:
-        plan = routing.store(
-            db.session(),
-            request,
-            draft,
-            catalogue=services.catalogue,
-            policy=services.policy,
-            today=today,
-            now=now,
-            actor=ACTOR,
+        session = db.session()
+        stored = routing.plan_and_store(
+            session, request, services, now=now, actor=ACTOR, draft=draft
         )
+        if stored.medical_deadline:
+            # Routing records this in the status change; here no status moves.
+            audit.record(
+                session,
+                actor=ACTOR,
+                action="deadline.medical_record",
+                now=now,
+                request_id=request.id,
+                details={"plan": stored.plan.number, "due_on": f"{request.due_on}"},
+            )
         db.session.commit()
-        click.echo(f"Saved as plan {plan.number}.")
+        click.echo(f"Saved as plan {stored.plan.number}.")
+        if stored.medical_deadline:
+            click.echo(
+                f"Due date moved to {request.due_on}: access to a medical record "
+                "(Public Health Code, L.1111-7)."
+            )

@@ -23,7 +23,9 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-LANGUAGES = ("fr", "en")
+# Text is part of this module's interface too (a category's label, a source's title).
+from app.rules.toml_checks import Problems, Text, read_text, unknown_keys
+
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _IDENTITY_FIELDS = ("table", "key", "nir", "last_name", "first_name", "birth_date", "email")
 _OPTIONAL_IDENTITY = ("nir", "email")
@@ -47,17 +49,6 @@ class CatalogueError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-@dataclass(frozen=True)
-class Text:
-    """A sentence in each language the portal speaks."""
-
-    fr: str
-    en: str
-
-    def in_(self, locale: str) -> str:
-        return self.en if locale.startswith("en") else self.fr
 
 
 @dataclass(frozen=True)
@@ -158,41 +149,7 @@ class Catalogue:
         return Text(category, category)
 
 
-class _Problems:
-    """Collects messages that all start with the file's name."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.items: list[str] = []
-
-    def add(self, key: str, message: str) -> None:
-        self.items.append(f"{self.path.name}: {key}: {message}")
-
-
-def _unknown_keys(
-    table: Mapping[str, Any], allowed: tuple[str, ...], key: str, p: _Problems
-) -> None:
-    for name in table:
-        if name not in allowed:
-            guess = difflib.get_close_matches(name, allowed, n=1)
-            hint = f" Did you mean '{guess[0]}'?" if guess else f" Allowed: {', '.join(allowed)}."
-            p.add(f"{key}.{name}", f"unknown key.{hint}")
-
-
-def read_text(value: Any, key: str, p: _Problems) -> Text | None:
-    """Read a ``{ fr = "...", en = "..." }`` table; both languages are required."""
-    if not isinstance(value, Mapping):
-        p.add(key, 'must be a table with both languages: { fr = "...", en = "..." }.')
-        return None
-    missing = [lang for lang in LANGUAGES if not str(value.get(lang, "")).strip()]
-    if missing:
-        p.add(key, f'the text in {" and ".join(missing)} is missing. Add {missing[0]} = "...".')
-        return None
-    _unknown_keys(value, LANGUAGES, key, p)
-    return Text(fr=str(value["fr"]).strip(), en=str(value["en"]).strip())
-
-
-def _string(table: Mapping[str, Any], name: str, key: str, p: _Problems) -> str | None:
+def _string(table: Mapping[str, Any], name: str, key: str, p: Problems) -> str | None:
     value = table.get(name)
     if isinstance(value, str) and value.strip():
         return value.strip()
@@ -203,7 +160,7 @@ def _string(table: Mapping[str, Any], name: str, key: str, p: _Problems) -> str 
     return None
 
 
-def interpolate(url: str, variables: Mapping[str, str], key: str, p: _Problems) -> str:
+def interpolate(url: str, variables: Mapping[str, str], key: str, p: Problems) -> str:
     """Replace ``${NAME}`` with its value, so that secrets stay out of the file."""
 
     def _value(match: re.Match[str]) -> str:
@@ -216,11 +173,11 @@ def interpolate(url: str, variables: Mapping[str, str], key: str, p: _Problems) 
     return _VARIABLE.sub(_value, url)
 
 
-def _identity(raw: Any, key: str, p: _Problems) -> Identity | None:
+def _identity(raw: Any, key: str, p: Problems) -> Identity | None:
     if not isinstance(raw, Mapping):
         p.add(key, "missing. Add a [" + key + "] table naming the table and identity columns.")
         return None
-    _unknown_keys(raw, _IDENTITY_FIELDS, key, p)
+    unknown_keys(raw, _IDENTITY_FIELDS, key, p)
     values: dict[str, str | None] = {}
     for name in _IDENTITY_FIELDS:
         if name in _OPTIONAL_IDENTITY and name not in raw:
@@ -232,11 +189,11 @@ def _identity(raw: Any, key: str, p: _Problems) -> Identity | None:
     return Identity(**values)  # type: ignore[arg-type]
 
 
-def _table(name: str, raw: Any, key: str, p: _Problems) -> DataTable | None:
+def _table(name: str, raw: Any, key: str, p: Problems) -> DataTable | None:
     if not isinstance(raw, Mapping):
         p.add(key, "must be a table.")
         return None
-    _unknown_keys(raw, _TABLE_FIELDS, key, p)
+    unknown_keys(raw, _TABLE_FIELDS, key, p)
     category = _string(raw, "category", key, p)
     if category and not _CATEGORY_NAME.match(category):
         p.add(f"{key}.category", f"'{category}' is not a category name such as 'hospital.stay'.")
@@ -254,7 +211,7 @@ def _table(name: str, raw: Any, key: str, p: _Problems) -> DataTable | None:
         if not isinstance(spec, Mapping):
             p.add(lkey, '{ table = "...", key = "...", subject = "..." } expected.')
             return None
-        _unknown_keys(spec, ("table", "key", "subject"), lkey, p)
+        unknown_keys(spec, ("table", "key", "subject"), lkey, p)
         parts = [_string(spec, n, lkey, p) for n in ("table", "key", "subject")]
         if all(parts):
             link = Link(*parts)  # type: ignore[arg-type]
@@ -265,11 +222,11 @@ def _table(name: str, raw: Any, key: str, p: _Problems) -> DataTable | None:
     return DataTable(name, category, tuple(pk), subject, date_column, link)
 
 
-def _category_info(raw: Any, key: str, p: _Problems) -> CategoryInfo | None:
+def _category_info(raw: Any, key: str, p: Problems) -> CategoryInfo | None:
     if not isinstance(raw, Mapping):
         p.add(key, "must be a table of the Art. 15 information.")
         return None
-    _unknown_keys(raw, (*_INFO_TEXTS, "recipients", "medical_record"), key, p)
+    unknown_keys(raw, (*_INFO_TEXTS, "recipients", "medical_record"), key, p)
     medical = raw.get("medical_record", False)
     if not isinstance(medical, bool):
         p.add(f"{key}.medical_record", "must be true or false.")
@@ -307,12 +264,12 @@ def _category_info(raw: Any, key: str, p: _Problems) -> CategoryInfo | None:
     )
 
 
-def _source(name: str, raw: Any, variables: Mapping[str, str], p: _Problems) -> Source | None:
+def _source(name: str, raw: Any, variables: Mapping[str, str], p: Problems) -> Source | None:
     key = f"sources.{name}"
     if not isinstance(raw, Mapping):
         p.add(key, "must be a table.")
         return None
-    _unknown_keys(raw, _SOURCE_FIELDS, key, p)
+    unknown_keys(raw, _SOURCE_FIELDS, key, p)
     title = read_text(raw.get("title"), f"{key}.title", p)
     url_raw = _string(raw, "url", key, p)
     url = interpolate(url_raw, variables, f"{key}.url", p) if url_raw else None
@@ -371,7 +328,7 @@ def _source(name: str, raw: Any, variables: Mapping[str, str], p: _Problems) -> 
 
 def load_catalogue(path: Path, variables: Mapping[str, str] | None = None) -> Catalogue:
     """Read and check ``sources.toml``; raise CatalogueError listing every problem."""
-    p = _Problems(path)
+    p = Problems(path)
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -383,7 +340,7 @@ def load_catalogue(path: Path, variables: Mapping[str, str] | None = None) -> Ca
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise CatalogueError([f"{path.name}: not valid TOML: {error}."]) from None
     env = dict(os.environ if variables is None else variables)
-    _unknown_keys(raw, ("sources",), "(top level)", p)
+    unknown_keys(raw, ("sources",), "(top level)", p)
     sources_raw = raw.get("sources")
     sources: list[Source] = []
     if not isinstance(sources_raw, Mapping) or not sources_raw:

@@ -24,7 +24,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from app.models import KINDS
-from app.rules.catalogue import Text, _Problems, _unknown_keys, read_text
+from app.rules.toml_checks import Problems, Text, read_text, unknown_keys
 
 ACTIONS = ("disclose", "erase", "retain", "exclude_from_reuse", "rectify", "refer")
 ALLOWED: dict[str, frozenset[str]] = {
@@ -165,7 +165,7 @@ def decide(
     return Decision(rule.action, spec.basis, spec.explanation, end)
 
 
-def _positive(raw: Mapping[str, Any], name: str, key: str, p: _Problems) -> int | None:
+def _positive(raw: Mapping[str, Any], name: str, key: str, p: Problems) -> int | None:
     value = raw.get(name)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 200:
         p.add(f"{key}.{name}", "must be a whole number of years between 1 and 200.")
@@ -173,11 +173,11 @@ def _positive(raw: Mapping[str, Any], name: str, key: str, p: _Problems) -> int 
     return value
 
 
-def _retention(raw: Any, key: str, p: _Problems) -> Retention | None:
+def _retention(raw: Any, key: str, p: Problems) -> Retention | None:
     if not isinstance(raw, Mapping):
         p.add(key, "must be a table: from, years, basis, explanation.")
         return None
-    _unknown_keys(raw, _RETENTION_FIELDS, key, p)
+    unknown_keys(raw, _RETENTION_FIELDS, key, p)
     anchor = raw.get("from")
     if anchor not in ANCHORS:
         p.add(f"{key}.from", f"must be one of {', '.join(ANCHORS)}.")
@@ -200,13 +200,13 @@ def _retention(raw: Any, key: str, p: _Problems) -> Retention | None:
     return Retention(str(anchor), years, basis, explanation, until_age, extended, when)
 
 
-def _rules(raw: Any, categories: frozenset[str], p: _Problems) -> Iterable[Rule]:
+def _rules(raw: Any, categories: frozenset[str], p: Problems) -> Iterable[Rule]:
     for index, entry in enumerate(raw, start=1):
         key = f"rules[{index}]"
         if not isinstance(entry, Mapping):
             p.add(key, "must be a [[rules]] table.")
             continue
-        _unknown_keys(entry, _RULE_FIELDS, key, p)
+        unknown_keys(entry, _RULE_FIELDS, key, p)
         category = entry.get("category")
         if category not in categories:
             known = ", ".join(sorted(categories))
@@ -272,7 +272,7 @@ def _rules(raw: Any, categories: frozenset[str], p: _Problems) -> Iterable[Rule]
             )
 
 
-def _contradictions(rules: Mapping[tuple[str, str], Rule], p: _Problems) -> None:
+def _contradictions(rules: Mapping[tuple[str, str], Rule], p: Problems) -> None:
     """A retention the law imposes for one right binds every other right."""
     by_category: dict[str, list[Rule]] = {}
     for rule in rules.values():
@@ -292,7 +292,7 @@ def _contradictions(rules: Mapping[tuple[str, str], Rule], p: _Problems) -> None
 
 def load_policy(path: Path, categories: frozenset[str]) -> Policy:
     """Read and check ``rules.toml`` against the catalogue's categories."""
-    p = _Problems(path)
+    p = Problems(path)
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -303,7 +303,7 @@ def load_policy(path: Path, categories: frozenset[str]) -> Policy:
         raw = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise PolicyError([f"{path.name}: not valid TOML: {error}."]) from None
-    _unknown_keys(raw, ("rules",), "(top level)", p)
+    unknown_keys(raw, ("rules",), "(top level)", p)
     entries = raw.get("rules")
     if not isinstance(entries, list) or not entries:
         raise PolicyError([f"{path.name}: rules: no rule. Add [[rules]] sections."])

@@ -8,6 +8,8 @@ which it never does while a retention period runs.
 ``route_request`` is the job the worker runs right after verification: it
 finds the subject in every source, stores the plan as a snapshot and moves
 the request to triage (or to identity review) in one transaction.
+``plan_and_store`` is the plan -> snapshot -> deadline sequence it shares
+with staff confirming an identity and with ``flask plan recompute --save``.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from sqlalchemy.orm import Session
 from app import audit, deadlines, lifecycle
 from app.crypto import Vault
 from app.models import Job, Plan, PlanLine, Request
-from app.rules.catalogue import Catalogue, Text
+from app.rules.catalogue import Catalogue
 from app.rules.matching import MATCHED, REVIEW, Applicant, Match
 from app.rules.policy import ACTIONS, Decision, Policy, Rule, decide
 from app.rules.sources import Record, Warehouse
+from app.rules.toml_checks import Text
 from app.services import Services
 
 ACTOR = "system:routing"
@@ -313,8 +316,46 @@ def route_request(
     request = session.get(Request, request_id)
     if request is None or request.status != "received":
         return None
+    stored = plan_and_store(session, request, services, now=now, actor=ACTOR)
+    plan = stored.plan
+    details = {"plan": plan.number, "outcome": plan.outcome}
+    if stored.medical_deadline:
+        details["deadline"] = "medical_record"
+    target = "identity_review" if plan.outcome == "identity_review" else "triage"
+    lifecycle.change_status(
+        session, request, target, actor=ACTOR, now=now, mail=services.mail, details=details
+    )
+    return plan
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A plan kept as the request's plan in force, and what it did to the due date."""
+
+    plan: Plan
+    # The due date moved to the Public Health Code's (medical record) track.
+    medical_deadline: bool
+
+
+def plan_and_store(
+    session: Session,
+    request: Request,
+    services: Services,
+    *,
+    now: datetime,
+    actor: str,
+    draft: Draft | None = None,
+) -> Stored:
+    """Plan a request, keep the plan and apply its deadline, in the caller's transaction.
+
+    The one sequence behind routing, an identity confirmed by staff and
+    ``flask plan recompute --save``. ``draft``: the plan the caller already
+    computed (to check or to show it), stored as it is; computed here when
+    absent. The status is the caller's to move.
+    """
     today = deadlines.receipt_date(now)
-    draft = draft_for(request, services, today)
+    if draft is None:
+        draft = draft_for(request, services, today)
     plan = store(
         session,
         request,
@@ -323,16 +364,9 @@ def route_request(
         policy=services.policy,
         today=today,
         now=now,
-        actor=ACTOR,
+        actor=actor,
     )
-    details = {"plan": plan.number, "outcome": draft.outcome}
-    if apply_medical_deadline(request, draft, services.catalogue):
-        details["deadline"] = "medical_record"
-    target = "identity_review" if draft.outcome == "identity_review" else "triage"
-    lifecycle.change_status(
-        session, request, target, actor=ACTOR, now=now, mail=services.mail, details=details
-    )
-    return plan
+    return Stored(plan, apply_medical_deadline(request, draft, services.catalogue))
 
 
 def apply_medical_deadline(request: Request, draft: Draft, catalogue: Catalogue) -> bool:
@@ -360,4 +394,7 @@ def medical_due_date(request: Request, draft: Draft, catalogue: Catalogue) -> da
     if not medical:
         return None
     dated = [line.newest for line in medical if line.newest is not None]
-    return deadlines.medical_record_due_date(request.received_on, max(dated) if dated else None)
+    newest = max(dated) if dated else None
+    # From the receipt, with no pause: a pause taken before the track is chosen
+    # (an identity question, then ``confirm_identity``) is not carried over.
+    return deadlines.due_date(request.received_on, deadlines.Track.medical_record(newest))

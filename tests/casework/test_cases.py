@@ -255,7 +255,7 @@ def test_an_extension_in_time_moves_the_due_date_and_tells_why(smtp_app, smtp, c
     assert act(agent, reference, "extend", ground="complexity").status_code == 303
     case = case_of(smtp_app, request_id)
     assert case.received_on is not None
-    assert case.due_on == deadlines.due_date(case.received_on, months=3)
+    assert case.due_on == deadlines.due_date(case.received_on, extended=True)
     assert case.extended_on is not None and case.extension_ground == "complexity"
     # Once only.
     assert act(agent, reference, "extend", ground="complexity").status_code == 422

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from app import deadlines
 from app.demo.warehouse import PERSONAS
 from app.extensions import db
 from app.models import AuditEvent, Plan, Request, utcnow
@@ -230,6 +232,44 @@ def test_access_to_a_recent_medical_record_is_due_within_eight_days(smtp_app, sm
         assert (request.due_on - request.received_on).days == 8
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "status.triage"))
         assert event.details["deadline"] == "medical_record"
+
+
+def test_plan_recompute_save_applies_the_medical_record_deadline(make_app, smtp, tmp_path):
+    """``flask plan recompute --save`` moves the due date as routing does: 8 days, not a month."""
+    sources = tmp_path / "sources.toml"
+    shutil.copy(ROOT / "catalogue" / "sources.toml", sources)
+    # Routed while the catalogue did not yet mark the hospital's records as medical records.
+    text = sources.read_text()
+    assert "medical_record = true" in text
+    sources.write_text(text.replace("medical_record = true", "medical_record = false"))
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, SOURCES_FILE=str(sources))
+    client = app.test_client()
+    file_and_route(app, smtp, client, filing_for(persona("Camille"), "access"))
+    with app.app_context():
+        request = db.session.scalar(select(Request))
+        reference, received = request.reference, request.received_on
+        assert request.due_on == deadlines.due_date(received) and not request.medical_deadline
+        db.session.remove()
+
+    later = make_app(
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp.port,
+        DATA_ENCRYPTION_KEYS=app.config["DATA_ENCRYPTION_KEYS"],
+        SECRET_KEY=app.config["SECRET_KEY"],
+    )
+    saved = later.test_cli_runner().invoke(args=["plan", "recompute", reference, "--save"])
+    assert saved.exit_code == 0, saved.output
+    assert "Saved as plan 2." in saved.output and "L.1111-7" in saved.output
+    with later.app_context():
+        request = db.session.scalar(select(Request))
+        assert request.plan.number == 2
+        assert request.due_on == received + timedelta(days=8) and request.medical_deadline
+        event = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "deadline.medical_record")
+        )
+        assert event is not None and event.actor == "cli"
+        assert event.details == {"plan": 2, "due_on": request.due_on.isoformat()}
+        db.session.remove()
 
 
 def test_access_to_an_old_medical_record_keeps_the_gdpr_month(smtp_app, smtp):
