@@ -1,8 +1,8 @@
 """Turning an email job into a message and handing it to SMTP or to a file.
 
 Rendering happens in the worker, from template files only (never from input):
-``templates/email/<name>.txt|.html`` hold each email's bodies, and ``registry``
-says whom it goes to. An email to the requester is written in the
+``templates/email/<name>/`` holds each email's subject and bodies, and
+``registry`` says whom it goes to. An email to the requester is written in the
 request's language; one to a member of staff (the daily reminder,
 ``app.casework.reminders``) or to an organisation that received the data (the
 Art. 19 notice, ``app.fulfilment.notify_recipients``) in French. Links are
@@ -22,7 +22,6 @@ from typing import Any
 
 from flask import Flask, render_template, url_for
 from flask_babel import force_locale
-from flask_babel import lazy_gettext as _l
 from flask_mail import Message
 from sqlalchemy.orm import Session
 
@@ -33,30 +32,6 @@ from app.models import Job, Request, StaffUser
 from app.outbox import jobs, registry
 from app.outbox.registry import Audience, Email
 
-# Each email's subject (who receives it and its link: ``registry``).
-SUBJECTS = {
-    "verify": _l("Confirm your email address to send your request"),
-    "acknowledgement": _l("Your request %(reference)s has been received"),
-    "status_changed": _l("Your request %(reference)s has changed"),
-    "plan_ready": _l("Your request %(reference)s: what we found"),
-    "identity_check": _l("Your request %(reference)s: we are checking your identity"),
-    "withdrawn": _l("Your request %(reference)s has been withdrawn"),
-    "status_link": _l("Your link to follow request %(reference)s"),
-    "in_review": _l("Your request %(reference)s is being examined"),
-    "approved": _l("Your request %(reference)s has been approved"),
-    "refused": _l("Your request %(reference)s: our decision"),
-    "information_needed": _l("Your request %(reference)s: we need information from you"),
-    "answer_received": _l("Your request %(reference)s: we have received your answer"),
-    "extended": _l("Your request %(reference)s: we need more time"),
-    "package_ready": _l("Your request %(reference)s: your data is ready to download"),
-    "completed_access": _l("Your request %(reference)s is completed"),
-    "completed_portability": _l("Your request %(reference)s is completed"),
-    "completed_erasure": _l("Your request %(reference)s: your data has been erased"),
-    "completed_objection": _l("Your request %(reference)s: your objection is recorded"),
-    "completed_rectification": _l("Your request %(reference)s: your data has been corrected"),
-    "recipient_notice": _l("GDPR Art. 19 notice about request %(reference)s"),
-    "staff_reminder": _l("Cases due soon or overdue: %(count)s"),
-}
 # Staff accounts have no language of their own; the portal's staff work in French.
 STAFF_LOCALE = "fr"
 LINK_ENDPOINTS = {
@@ -94,14 +69,14 @@ def render(
         force_locale(locale),
     ):
         context = {"locale": locale, **values()}
-        subject = str(SUBJECTS[email.name]) % context
+        subject = render_template(email.template("subject.txt"), **context).strip()
         # A header on one line, never empty: a template that breaks this is a bug.
         if not subject or "\n" in subject:
             raise ValueError(f"the subject of {email.name!r} must be one non-empty line")
         return Rendered(
             subject=subject,
-            text=render_template(f"email/{email.name}.txt", **context),
-            html=render_template(f"email/{email.name}.html", subject=subject, **context),
+            text=render_template(email.template("body.txt"), **context),
+            html=render_template(email.template("body.html"), subject=subject, **context),
         )
 
 
