@@ -7,8 +7,9 @@ to requesters; the mailer reads the audience here to know whom a job goes to
 and in which language, never from the keys of its payload.
 
 To add an email: declare it below, write its three files (every word through
-gettext), run ``make messages`` and translate, then take its snapshot
-(``tests/outbox/test_email_snapshots.py``). Nothing else lists emails.
+gettext), run ``make messages`` and translate, add a sample of it to
+``tests/outbox/samples.py`` and take its snapshot (``UPDATE_SNAPSHOTS=1``,
+see ``tests/outbox/test_email_snapshots.py``). Nothing else lists emails.
 """
 
 from __future__ import annotations
