@@ -10,13 +10,13 @@ import sys
 
 def on_starting(server):
     from app import create_app
-    from app.cli import check_sources
+    from app.services import check_sources, services_of
     from config import ConfigError
 
     try:
         app = create_app()
-        check_sources(app)
+        check_sources(services_of(app))
     except ConfigError as error:
         print(error, file=sys.stderr)
         sys.exit(1)
-    app.extensions["portal"]["routing"].warehouse.dispose()
+    services_of(app).warehouse.dispose()

@@ -15,10 +15,11 @@ from app import cli, errors, i18n, security_headers
 from app.crypto import Vault
 from app.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 from app.outbox.emails import MailSettings
+from app.outbox.mailer import Mailer
 from app.rules.catalogue import Catalogue, CatalogueError, load_catalogue
 from app.rules.policy import Policy, PolicyError, load_policy
-from app.rules.routing import RoutingServices
 from app.rules.sources import Warehouse
+from app.services import EXTENSION, Limits, Services
 from app.tokens import LinkSigner
 from config import ConfigError, load_config
 
@@ -67,29 +68,32 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_services(app: Flask) -> None:
-    """Objects the views and the worker share, built once from configuration."""
+    """The services the views and the worker share, built once from configuration."""
     base = app.config["PORTAL_BASE_URL"]
     domain = base.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
-    vault = Vault(app.config["DATA_ENCRYPTION_KEYS"])
-    mail_settings = MailSettings(
-        verify_link_max_age=app.config["VERIFY_LINK_MAX_AGE"],
-        status_link_max_age=app.config["STATUS_LINK_MAX_AGE"],
-        download_link_max_age=app.config["DOWNLOAD_LINK_MAX_AGE"],
-        domain=domain,
-    )
     catalogue, policy = load_sources_and_rules(app.config)
-    app.extensions["portal"] = {
-        "vault": vault,
-        "signer": LinkSigner(app.config["SECRET_KEY"]),
-        "mail": mail_settings,
-        "routing": RoutingServices(
-            catalogue=catalogue,
-            policy=policy,
-            warehouse=Warehouse(catalogue),
-            vault=vault,
-            mail=mail_settings,
+    app.extensions[EXTENSION] = Services(
+        catalogue=catalogue,
+        policy=policy,
+        warehouse=Warehouse(catalogue),
+        vault=Vault(app.config["DATA_ENCRYPTION_KEYS"]),
+        signer=LinkSigner(app.config["SECRET_KEY"]),
+        mail=MailSettings(
+            verify_link_max_age=app.config["VERIFY_LINK_MAX_AGE"],
+            status_link_max_age=app.config["STATUS_LINK_MAX_AGE"],
+            download_link_max_age=app.config["DOWNLOAD_LINK_MAX_AGE"],
+            domain=domain,
         ),
-    }
+        limits=Limits(
+            unverified_ttl=app.config["UNVERIFIED_TTL"],
+            reminder_hour=app.config["REMINDER_HOUR"],
+            reminder_days=app.config["REMINDER_DAYS"],
+            download_link_max_age=app.config["DOWNLOAD_LINK_MAX_AGE"],
+            download_check_attempts=app.config["DOWNLOAD_CHECK_ATTEMPTS"],
+            contact_email=str(app.config.get("CONTACT_EMAIL", "")),
+        ),
+        postman=Mailer(app),
+    )
 
 
 def load_sources_and_rules(config: Mapping[str, Any]) -> tuple[Catalogue, Policy]:

@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.nir import nir_key  # noqa: E402
+from app.services import services_of  # noqa: E402
 
 RECORDS = 10_000
 SEED = 42
@@ -203,7 +204,7 @@ def child(path: Path, run: int, as_of: date, trace: bool) -> None:
                 "MAIL_DIR": str(portal / "mail"),
             }
         )
-        services = app.extensions["portal"]["routing"]
+        services = services_of(app)
         with app.app_context():
             Base.metadata.create_all(db.engine)
             session = db.session()
@@ -256,13 +257,10 @@ def child(path: Path, run: int, as_of: date, trace: bool) -> None:
             to_erase = sum(line.record_count for line in draft.lines if line.action == "erase")
             kept = sum(line.record_count for line in draft.lines if line.action != "erase")
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            erase_services = erasure.ErasureServices(
-                services.catalogue, services.warehouse, app.extensions["portal"]["mail"]
-            )
             if trace:
                 tracemalloc.start()
             started = time.perf_counter()
-            erasure.erase(session, request, erase_services, utcnow())
+            erasure.erase(session, request, services, utcnow())
             session.commit()
             erase_ms = (time.perf_counter() - started) * 1000
             traced = tracemalloc.get_traced_memory()[1] / 2**20 if trace else None

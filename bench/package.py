@@ -69,6 +69,8 @@ from app.outbox.emails import MailSettings
 from app.rules.policy import load_policy
 from app.rules.routing import compute
 from app.rules.sources import Warehouse
+from app.services import Limits, Services
+from app.tokens import LinkSigner
 
 root, url, first, last, born, email, mode = sys.argv[1:8]
 trace = mode == "trace"
@@ -76,8 +78,12 @@ catalogue = load_catalogue(Path(root) / "catalogue" / "sources.toml", {"WAREHOUS
 policy = load_policy(Path(root) / "catalogue" / "rules.toml", catalogue.categories)
 warehouse = Warehouse(catalogue)
 vault = Vault([Fernet.generate_key().decode()])
-services = packages.Services(catalogue, policy, warehouse, vault,
-                             MailSettings(86400, 86400, "localhost"), 72 * 3600, "dpo@example.org")
+limits = Limits(unverified_ttl=86400, reminder_hour=7, reminder_days=5,
+                download_link_max_age=72 * 3600, download_check_attempts=5,
+                contact_email="dpo@example.org")
+# Building a package sends nothing: no mail transport.
+services = Services(catalogue, policy, warehouse, vault, LinkSigner("bench" * 8),
+                    MailSettings(86400, 86400, "localhost"), limits, postman=None)
 applicant = Applicant(last, first, date.fromisoformat(born), email, None)
 started = time.perf_counter()
 draft = compute(applicant, "access", catalogue=catalogue, policy=policy, warehouse=warehouse,

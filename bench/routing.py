@@ -59,7 +59,8 @@ from app import create_app  # noqa: E402
 from app.deadlines import PARIS  # noqa: E402
 from app.demo.warehouse import PERSONAS  # noqa: E402
 from app.rules.matching import Applicant  # noqa: E402
-from app.rules.routing import Draft, RoutingServices, compute  # noqa: E402
+from app.rules.routing import Draft, compute  # noqa: E402
+from app.services import Services, services_of  # noqa: E402
 
 TARGET = 1.5
 
@@ -70,6 +71,7 @@ import json, sys, time
 from datetime import date
 from pathlib import Path
 from app.demo.warehouse import build
+from app.services import services_of
 
 path, citizens, seed, as_of = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 tty = sys.stderr.isatty()
@@ -172,7 +174,7 @@ def build_or_reuse(directory: Path, citizens: int, seed: int, as_of: date) -> Bu
     return built
 
 
-def services_for(path: Path, portal_db: Path) -> RoutingServices:
+def services_for(path: Path, portal_db: Path) -> Services:
     app = create_app(
         {
             "PORTAL_ENV": "test",
@@ -181,10 +183,10 @@ def services_for(path: Path, portal_db: Path) -> RoutingServices:
             "MAIL_DIR": str(portal_db.parent / "mail"),
         }
     )
-    return app.extensions["portal"]["routing"]
+    return services_of(app)
 
 
-def route(services: RoutingServices, subject: Subject, right: str, today: date) -> Draft:
+def route(services: Services, subject: Subject, right: str, today: date) -> Draft:
     return compute(
         subject.applicant,
         right,
@@ -219,7 +221,7 @@ def time_interleaved(calls: list[Callable[[], Any]], warmup: int, runs: int) -> 
 
 
 def sql_of_one_routing(
-    services: RoutingServices, subject: Subject, right: str, today: date
+    services: Services, subject: Subject, right: str, today: date
 ) -> list[tuple[str, Any]]:
     """The statements one routing sends to the warehouse, with their parameters."""
     statements: list[tuple[str, Any]] = []
@@ -240,7 +242,7 @@ def sql_of_one_routing(
     return statements
 
 
-def identify(services: RoutingServices, subject: Subject) -> None:
+def identify(services: Services, subject: Subject) -> None:
     """The identity half of ``compute``: find the subject in every source, read nothing else."""
     warehouse, sources = services.warehouse, services.catalogue.sources
     connections = warehouse.connections(sources)

@@ -32,12 +32,13 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from app import create_app
-from app.cli import handlers
 from app.deadlines import receipt_date
 from app.demo.warehouse import build
 from app.extensions import db
 from app.models import Base, utcnow
 from app.outbox import jobs, worker
+from app.outbox.handlers import HANDLERS
+from app.services import services_of
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
@@ -142,7 +143,7 @@ def make_app(migrated: str, tmp_path: Path, warehouse: Path) -> Iterator[Any]:
 
     yield _make
     for app in built:
-        app.extensions["portal"]["routing"].warehouse.dispose()
+        services_of(app).warehouse.dispose()
     if built:
         empty_tables(built[0])
 
@@ -199,7 +200,8 @@ def run_jobs(app: Flask, rounds: int = 10) -> int:
         for _ in range(rounds):
             ran = worker.run_batch(
                 db.session(),
-                handlers(app),
+                HANDLERS,
+                services_of(app),
                 worker="test-worker",
                 clock=utcnow,
                 lease_seconds=60,

@@ -17,6 +17,7 @@ from sqlalchemy import update
 
 from app.extensions import db
 from app.models import StaffUser, utcnow
+from app.services import services_of
 from app.staffing import accounts
 from tests.conftest import post_form
 
@@ -37,7 +38,7 @@ class Account:
 
 def add_staff(app: Flask, email: str, role: str) -> Account:
     """An enrolled, active account with ``PASSWORD`` and a known TOTP secret."""
-    vault = app.extensions["portal"]["vault"]
+    vault = services_of(app).vault
     with app.app_context():
         session = db.session()
         now = utcnow()

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Job, Request
+from app.services import services_of
 from tests.conftest import VALID_FILING, post_form
 
 # Far enough ahead that a run crossing midnight still sees it in the future.
@@ -100,7 +101,7 @@ def test_a_valid_filing_stores_an_unverified_request_and_one_email_job(app):
         assert request.reference is None and request.due_on is None
         assert request.nir_encrypted and "255081416802538" not in request.nir_encrypted
         assert request.details_encrypted and "Lyon" not in request.details_encrypted
-        vault = app.extensions["portal"]["vault"]
+        vault = services_of(app).vault
         assert vault.decrypt(request.nir_encrypted) == "255081416802538"
         job = db.session.scalar(select(Job))
         assert job.kind == "send_email" and job.payload["template"] == "verify"
@@ -112,9 +113,7 @@ def test_corsican_number_and_spaces_are_accepted(app):
     assert response.status_code == 303
     with app.app_context():
         request = db.session.scalar(select(Request))
-        assert (
-            app.extensions["portal"]["vault"].decrypt(request.nir_encrypted) == "253072A07300443"
-        )
+        assert services_of(app).vault.decrypt(request.nir_encrypted) == "253072A07300443"
 
 
 def test_a_missing_csrf_token_is_refused_and_changes_nothing(app):

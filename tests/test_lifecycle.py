@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from app import intake, lifecycle
 from app.models import STATUSES, AuditEvent, Job, Request, StatusEvent, utcnow
+from app.services import services_of
 
 ARCHITECTURE_MOVES = {
     ("unverified", "received"),
@@ -27,7 +28,7 @@ ARCHITECTURE_MOVES = {
 
 
 def _request(session, app, status="unverified") -> Request:
-    portal = app.extensions["portal"]
+    portal = services_of(app)
     request_id = intake.file_request(
         session,
         intake.Filing(
@@ -39,8 +40,8 @@ def _request(session, app, status="unverified") -> Request:
             locale="fr",
         ),
         now=utcnow(),
-        vault=portal["vault"],
-        mail=portal["mail"],
+        vault=portal.vault,
+        mail=portal.mail,
         per_address_per_hour=5,
     )
     assert request_id is not None
@@ -91,7 +92,7 @@ def test_a_move_writes_status_event_audit_and_email_together(session, app):
         "received",
         actor="requester",
         now=utcnow(),
-        mail=app.extensions["portal"]["mail"],
+        mail=services_of(app).mail,
     )
     session.commit()
     assert session.scalar(select(Request.status)) == "received"
@@ -120,7 +121,7 @@ def test_a_refused_move_changes_nothing(session, app):
             "completed",
             actor="requester",
             now=utcnow(),
-            mail=app.extensions["portal"]["mail"],
+            mail=services_of(app).mail,
         )
     session.rollback()
     after = [
@@ -137,7 +138,7 @@ def test_a_stale_copy_cannot_overwrite_a_newer_change(session, app):
     from app.extensions import db
 
     stale = _request(session, app)
-    mail = app.extensions["portal"]["mail"]
+    mail = services_of(app).mail
     session.refresh(stale)
     session.expunge(stale)  # what a reader holds in a form, version 1
     session.commit()

@@ -24,6 +24,7 @@ from app.crypto import Vault
 from app.models import CaseNote, Request, StaffUser
 from app.outbox import emails
 from app.rules import routing
+from app.services import Services
 from app.staffing import roles
 
 REFUSAL_GROUNDS = (
@@ -572,7 +573,7 @@ def confirm_identity(
     session: Session,
     request: Request,
     staff: StaffUser,
-    services: routing.RoutingServices,
+    services: Services,
     *,
     version: int,
     now: datetime,

@@ -23,6 +23,7 @@ from app.deadlines import PARIS, receipt_date
 from app.lifecycle import CLOSED
 from app.models import Job, Request, StaffUser
 from app.outbox import jobs
+from app.services import Services
 
 TEMPLATE = "staff_reminder"
 # Not yet a case (address unconfirmed) or no longer one.
@@ -101,6 +102,13 @@ def due_cases(session: Session, *, today: date, days: int) -> dict[int, list[dic
             {"reference": reference or "", "kind": kind, "due_on": due_on.isoformat()}
         )
     return dict(cases)
+
+
+def reminders_job(session: Session, job: Job, now: datetime, services: Services) -> None:
+    """The worker's handler for ``reminders`` jobs: one email job per assignee."""
+    send_reminders(
+        session, now=now, days=services.limits.reminder_days, domain=services.mail.domain
+    )
 
 
 def send_reminders(session: Session, *, now: datetime, days: int, domain: str) -> int:

@@ -23,7 +23,7 @@ from app.casework.export import csv_safe
 from app.extensions import db
 from app.fulfilment import objection, rectification
 from app.models import utcnow
-from app.rules import routing
+from app.services import Services, services_of
 
 ACTOR = "cli"
 
@@ -45,7 +45,7 @@ ACTOR = "cli"
 @with_appcontext
 def research_extract_command(cohort: str, output: Path, as_of: datetime | None) -> None:
     """Write a cohort's pseudonymised extract, leaving out objections and restrictions."""
-    services: routing.RoutingServices = current_app.extensions["portal"]["routing"]
+    services: Services = services_of(current_app)
     day = as_of.date() if as_of else deadlines.receipt_date(utcnow())
     source, _ = objection.research_source(services.catalogue)
     session = db.session()

@@ -16,12 +16,13 @@ from app.extensions import db
 from app.models import KINDS, Request, utcnow
 from app.rules import routing
 from app.rules.policy import explain
+from app.services import Services, services_of
 
 ACTOR = "cli"
 
 
-def _services() -> routing.RoutingServices:
-    services: routing.RoutingServices = current_app.extensions["portal"]["routing"]
+def _services() -> Services:
+    services: Services = services_of(current_app)
     return services
 
 

@@ -22,6 +22,7 @@ from app import audit
 from app.crypto import UnknownKey, Vault
 from app.extensions import db
 from app.models import STAFF_ROLES, StaffUser, utcnow
+from app.services import services_of
 from app.staffing import accounts
 
 
@@ -35,7 +36,7 @@ def staff_group() -> None:
 @click.option("--role", type=click.Choice(STAFF_ROLES), required=True)
 def staff_create(email: str, role: str) -> None:
     """Create an account and print its one-time enrolment link (valid 72 hours)."""
-    vault = current_app.extensions["portal"]["vault"]
+    vault = services_of(current_app).vault
     try:
         user, token = accounts.create_staff(db.session(), email, role, vault, utcnow())
     except accounts.AccountError as error:
@@ -163,7 +164,7 @@ def _grouped(secret: str) -> str:
 def staff_demo() -> None:
     """(Demo only) Create the demo staff accounts, one per role, and print how to sign in."""
     _demo_only("demo")
-    vault = current_app.extensions["portal"]["vault"]
+    vault = services_of(current_app).vault
     now = utcnow()
     rows = []
     for role, email, password in DEMO_STAFF:
@@ -196,7 +197,7 @@ def staff_demo() -> None:
 def staff_code(email: str) -> None:
     """(Demo only) Print the current TOTP code of an account, for signing in without a phone."""
     _demo_only("code")
-    vault = current_app.extensions["portal"]["vault"]
+    vault = services_of(current_app).vault
     user = db.session.scalar(
         select(StaffUser).where(StaffUser.email == accounts.normalise_email(email))
     )

@@ -35,6 +35,7 @@ from app.extensions import db
 from app.models import AuditEvent, Job, LinkToken, Request, utcnow
 from app.outbox import jobs
 from app.rules import routing
+from app.services import Services, services_of
 
 DEMO_SHAPES = ("demo", "test")
 ACTOR = "cli:demo"
@@ -148,8 +149,8 @@ def citizen_requests(warehouse_url: str) -> list[Demo]:
 
 def file_one(session: Session, demo: Demo, filed_at: datetime) -> Request | None:
     """File, verify and route one request at back-dated moments; its jobs marked done."""
-    portal = current_app.extensions["portal"]
-    services: routing.RoutingServices = portal["routing"]
+    portal = services_of(current_app)
+    services: Services = portal
     filing = intake.Filing(
         kind=demo.kind,
         first_name=demo.first_name,
@@ -206,7 +207,7 @@ def demo_requests_command() -> None:
     if session.scalar(select(AuditEvent.id).where(AuditEvent.action == MARKER).limit(1)):
         click.echo("Demo requests were filed already; nothing changed.")
         return
-    services: routing.RoutingServices = current_app.extensions["portal"]["routing"]
+    services: Services = services_of(current_app)
     problems = services.warehouse.check()
     if problems:
         click.echo("The demo warehouse is missing or does not match the catalogue:", err=True)

@@ -19,10 +19,7 @@ rows: every erased row is deleted.
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,17 +29,13 @@ from sqlalchemy.schema import sort_tables
 
 from app import audit, fulfilment
 from app.models import FulfilmentStep, Job, PlanLine, Request
-from app.outbox import emails
-from app.rules.catalogue import Catalogue, Source
+from app.rules.catalogue import Source
 from app.rules.sources import Warehouse
+from app.services import Services
 
 ACTION = "erase"
 # Bound parameters per statement: far below SQLite's and PostgreSQL's limits.
 CHUNK = 500
-# Test-only: seconds to sleep after a source's rows are deleted and before its
-# step is recorded, so that a test can kill the worker in exactly that window.
-# Read only when PORTAL_ENV is "test"; production ignores it.
-TEST_PAUSE_VARIABLE = "PORTAL_TEST_ERASE_PAUSE"
 
 Keys = dict[str, list[tuple[Any, ...]]]
 
@@ -51,31 +44,17 @@ class ErasureIncomplete(RuntimeError):
     """Rows the plan named are still in a source after every step ran (counts only)."""
 
 
-@dataclass(frozen=True)
-class ErasureServices:
-    catalogue: Catalogue
-    warehouse: Warehouse
-    mail: emails.MailSettings
-    pause_after_source: float = 0.0
-
-
-def erase_job(app: Any, session: Session, job: Job, now: datetime) -> None:
-    """The worker's handler for ``erase`` jobs (registered with the Flask app bound)."""
+def erase_job(session: Session, job: Job, now: datetime, services: Services) -> None:
+    """The worker's handler for ``erase`` jobs."""
     if job.request_id is None:
         return
     request = session.get(Request, job.request_id)
     if request is None:
         raise LookupError("the request of this erasure no longer exists")
-    portal = app.extensions["portal"]
-    routing = portal["routing"]
-    pause = 0.0
-    if app.config.get("PORTAL_ENV") == "test":
-        pause = float(os.environ.get(TEST_PAUSE_VARIABLE, "") or 0)
-    services = ErasureServices(routing.catalogue, routing.warehouse, portal["mail"], pause)
     erase(session, request, services, now)
 
 
-def erase(session: Session, request: Request, services: ErasureServices, now: datetime) -> bool:
+def erase(session: Session, request: Request, services: Services, now: datetime) -> bool:
     """Carry out an approved erasure; False if there is nothing (more) to do.
 
     Commits the portal session after each source (the step must outlive a
@@ -103,8 +82,6 @@ def erase(session: Session, request: Request, services: ErasureServices, now: da
         if source_name in done:
             continue
         deleted = erase_source(services.warehouse, services.catalogue.source(source_name), keys)
-        if services.pause_after_source:
-            time.sleep(services.pause_after_source)
         session.add(
             FulfilmentStep(
                 request_id=request_id,
@@ -244,7 +221,7 @@ def _count(
     return total
 
 
-def remaining(services: ErasureServices, work: dict[str, Keys]) -> dict[str, int]:
+def remaining(services: Services, work: dict[str, Keys]) -> dict[str, int]:
     """How many of the rows each source was to erase are still there (0 when done)."""
     left: dict[str, int] = {}
     warehouse = services.warehouse

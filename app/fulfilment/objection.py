@@ -27,6 +27,7 @@ from app.models import FulfilmentStep, Job, Plan, PlanLine, Request
 from app.outbox import emails
 from app.rules.catalogue import Catalogue, DataTable, Source
 from app.rules.sources import Warehouse
+from app.services import Services
 
 REGISTRY_CATEGORY = "research.objection"
 EXTRACT_CATEGORY = "research.extract"
@@ -37,19 +38,18 @@ ALL_RESEARCH = "all_research"
 STEP = "objection_registered"
 
 
-def record_objection_job(services: Any, session: Session, job: Job, now: datetime) -> None:
-    """The worker's handler: ``services`` is the app, whose portal services it reads."""
-    portal = services.extensions["portal"]["routing"]
+def record_objection_job(session: Session, job: Job, now: datetime, services: Services) -> None:
+    """The worker's handler for ``record_objection`` jobs."""
     request = session.get(Request, job.request_id) if job.request_id is not None else None
     if request is None:
         raise LookupError("the request of this objection no longer exists")
     record_objection(
         session,
         request,
-        catalogue=portal.catalogue,
-        warehouse=portal.warehouse,
+        catalogue=services.catalogue,
+        warehouse=services.warehouse,
         now=now,
-        mail=portal.mail,
+        mail=services.mail,
     )
 
 

@@ -30,9 +30,9 @@ from app import audit, fulfilment
 from app.crypto import Vault
 from app.models import AccessPackage, Job, Request
 from app.outbox import emails
-from app.rules.catalogue import Catalogue, Source, Text
-from app.rules.policy import Policy
+from app.rules.catalogue import Source, Text
 from app.rules.sources import Warehouse
+from app.services import Services
 
 FORMAT_VERSION = 1
 ACTOR = "system:packages"
@@ -117,33 +117,6 @@ WORDS: dict[str, dict[str, str]] = {
 
 def words(locale: str) -> dict[str, str]:
     return WORDS["en" if locale.startswith("en") else "fr"]
-
-
-@dataclass(frozen=True)
-class Services:
-    """What building a package needs from configuration."""
-
-    catalogue: Catalogue
-    policy: Policy
-    warehouse: Warehouse
-    vault: Vault
-    mail: emails.MailSettings
-    link_max_age: int
-    contact: str
-
-
-def services_of(app: Any) -> Services:
-    """Read the services from the Flask app without importing Flask."""
-    routing = app.extensions["portal"]["routing"]
-    return Services(
-        catalogue=routing.catalogue,
-        policy=routing.policy,
-        warehouse=routing.warehouse,
-        vault=app.extensions["portal"]["vault"],
-        mail=app.extensions["portal"]["mail"],
-        link_max_age=int(app.config["DOWNLOAD_LINK_MAX_AGE"]),
-        contact=str(app.config.get("CONTACT_EMAIL", "")),
-    )
 
 
 @dataclass(frozen=True)
@@ -324,7 +297,7 @@ def build(
         "reference": snap.reference,
         "language": snap.locale,
         "generated_at": snap.generated_at.isoformat(),
-        "controller": {"data_protection_officer": services.contact},
+        "controller": {"data_protection_officer": services.limits.contact_email},
         "portability": {
             "requested": snap.kind == "portability",
             "refused": refused,
@@ -474,7 +447,7 @@ def store(
     package.records_total = built.records
     package.records_done = built.records
     package.ready_at = now
-    package.expires_at = now + timedelta(seconds=services.link_max_age)
+    package.expires_at = now + timedelta(seconds=services.limits.download_link_max_age)
     package.failed_checks = 0
     package.downloaded_at = None
     package.deleted_at = None
@@ -487,7 +460,7 @@ def store(
         details={"records": built.records, "format": built.format, "sha256": built.sha256},
     )
     codes: dict[str, Any] = {
-        "hours": services.link_max_age // 3600,
+        "hours": services.limits.download_link_max_age // 3600,
         "records": built.records,
         "categories": len(built.disclosed),
         "portability_refused": built.portability_refused,
@@ -498,7 +471,7 @@ def store(
     )
 
 
-def build_package_job(app: Any, session: Session, job: Job, now: datetime) -> None:
+def build_package_job(session: Session, job: Job, now: datetime, services: Services) -> None:
     """The worker's handler for ``build_package`` jobs (access and portability).
 
     It commits once after ``begin`` so that neither the status page nor a
@@ -506,7 +479,6 @@ def build_package_job(app: Any, session: Session, job: Job, now: datetime) -> No
     rerun after a crash finds the request ``fulfilling`` and rebuilds the same
     package in the same row. The final write is the worker's commit.
     """
-    services = services_of(app)
     request = session.get(Request, job.request_id) if job.request_id else None
     if request is None or not fulfilment.begin(session, request, now, services.mail):
         return
@@ -530,7 +502,7 @@ def build_package_job(app: Any, session: Session, job: Job, now: datetime) -> No
 def expire_packages(session: Session, now: datetime) -> int:
     """Delete the content of packages whose link has expired; the row stays as proof.
 
-    Called by the worker between batches (``app.cli.housekeeping``) and by ``flask purge``.
+    Called by the worker between batches (``app.outbox.housekeeping``) and by ``flask purge``.
     """
     ids = session.scalars(
         select(AccessPackage.id).where(

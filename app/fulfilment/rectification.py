@@ -29,6 +29,7 @@ from app.models import AuditEvent, Job, Plan, Request, Restriction, StaffUser
 from app.outbox import emails
 from app.rules.catalogue import Catalogue, DataTable, Source
 from app.rules.sources import Warehouse
+from app.services import Services
 from app.staffing import roles
 
 ACTIONS = ("rectify",)
@@ -44,13 +45,12 @@ class RectifyError(cases.CaseError):
         self.field = field
 
 
-def restrict_job(services: Any, session: Session, job: Job, now: datetime) -> None:
-    """The worker's handler: ``services`` is the app, whose portal services it reads."""
-    portal = services.extensions["portal"]["routing"]
+def restrict_job(session: Session, job: Job, now: datetime, services: Services) -> None:
+    """The worker's handler for ``restrict`` jobs."""
     request = session.get(Request, job.request_id) if job.request_id is not None else None
     if request is None:
         raise LookupError("the request of this rectification no longer exists")
-    restrict(session, request, catalogue=portal.catalogue, now=now, mail=portal.mail)
+    restrict(session, request, catalogue=services.catalogue, now=now, mail=services.mail)
 
 
 def encode_key(key: Iterable[Any]) -> str:

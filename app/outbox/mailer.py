@@ -31,6 +31,7 @@ from app.extensions import mail
 from app.models import Job, Request, StaffUser
 from app.outbox import jobs, registry
 from app.outbox.registry import Audience, Email
+from app.services import services_of
 
 # Staff accounts have no language of their own; the portal's staff work in French.
 STAFF_LOCALE = "fr"
@@ -82,7 +83,7 @@ def render(
 
 def requester_values(app: Flask, job: Job, request: Request) -> dict[str, Any]:
     """What an email to the requester shows: the request, its signed link, codes and dates."""
-    signer: tokens.LinkSigner = app.extensions["portal"]["signer"]
+    signer = services_of(app).signer
     link = None
     if "secret_link" in job.payload:
         purpose = job.payload["link_purpose"]
@@ -192,3 +193,13 @@ def send_email_job(app: Flask, session: Session, job: Job, now: datetime) -> Non
         return
     deliver(app, job, outgoing.address, outgoing.rendered)
     job.subject = outgoing.rendered.subject[:200]
+
+
+class Mailer:
+    """The portal's ``Postman``: renders with the app's templates, sends with Flask-Mail."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def send(self, session: Session, job: Job, now: datetime) -> None:
+        send_email_job(self.app, session, job, now)

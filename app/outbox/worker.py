@@ -1,5 +1,9 @@
 """The worker loop: claim due jobs, run each in its own transaction, retry or park.
 
+``run`` is what ``flask worker`` does until it is stopped: housekeeping, then a
+batch of jobs, then a pause when there was nothing to do. ``run_batch`` is one
+batch, and what the tests drive.
+
 A handler's writes and the job's completion commit together. If the process
 dies anywhere, the lease on its claimed jobs runs out and another worker
 takes them; the email job's stored Message-ID lets a receiving system
@@ -10,17 +14,20 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.models import Job
-from app.outbox import jobs
+from app.models import Job, utcnow
+from app.outbox import housekeeping, jobs
+from app.services import Services
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Session, Job, datetime], None]
+Handler = Callable[[Session, Job, datetime, Services], None]
 
 
 def describe(error: BaseException) -> str:
@@ -30,6 +37,7 @@ def describe(error: BaseException) -> str:
 def run_batch(
     session: Session,
     handlers: Mapping[str, Handler],
+    services: Services,
     *,
     worker: str,
     clock: Callable[[], datetime],
@@ -50,7 +58,7 @@ def run_batch(
         try:
             if handler is None:
                 raise LookupError(f"no handler for jobs of kind {job.kind!r}")
-            handler(session, job, clock())
+            handler(session, job, clock(), services)
             jobs.finish(job, clock())
             session.commit()
         except Exception as error:
@@ -65,3 +73,59 @@ def run_batch(
                 "job %s (%s) failed: %s, %s", job_id, failed.kind, type(error).__name__, outcome
             )
     return len(ids)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How one worker process paces itself (``JOB_*`` and ``WORKER_POLL_SECONDS``)."""
+
+    name: str
+    lease_seconds: int
+    poll_seconds: float
+    retry: jobs.RetryPolicy
+    batch: int = 10
+
+
+def run(
+    session: Session,
+    handlers: Mapping[str, Handler],
+    services: Services,
+    settings: Settings,
+    *,
+    stopping: Callable[[], bool],
+    once: bool = False,
+    on_batch: Callable[[int], None] = lambda ran: None,
+) -> None:
+    """Housekeeping and batches of jobs until ``stopping()`` says so (or, ``once``, until idle).
+
+    A failed pass (the database away, say) is rolled back and tried again
+    after a pause: the worker waits, it never dies of it. With ``once`` the
+    error is raised instead, so a one-shot run says what went wrong.
+    """
+    rng = random.SystemRandom()
+    while not stopping():
+        try:
+            housekeeping.run(session, utcnow(), services)
+            ran = run_batch(
+                session,
+                handlers,
+                services,
+                worker=settings.name,
+                clock=utcnow,
+                lease_seconds=settings.lease_seconds,
+                policy=settings.retry,
+                rng=rng,
+                limit=settings.batch,
+            )
+        except Exception as error:
+            session.rollback()
+            log.error("worker pass failed: %s", type(error).__name__)
+            if once:
+                raise
+            ran = 0
+        if ran:
+            on_batch(ran)
+        if once and ran == 0:
+            break
+        if not ran:
+            time.sleep(settings.poll_seconds)

@@ -22,6 +22,7 @@ from app.fulfilment import packages
 from app.models import AccessPackage, Request, utcnow
 from app.public.forms import BirthDateForm
 from app.public.routes import bp
+from app.services import services_of
 
 UNLOCK_KEY = "download_unlocked"
 # How long an unlocked package stays downloadable in the same browser.
@@ -57,7 +58,7 @@ def _problem(reason: str) -> tuple[str, int, dict[str, str]]:
 
 
 def _resolve(token: str, now: datetime) -> tokens.LinkToken:
-    signer: tokens.LinkSigner = current_app.extensions["portal"]["signer"]
+    signer: tokens.LinkSigner = services_of(current_app).signer
     return signer.resolve(
         db.session(), token, tokens.DOWNLOAD, now, current_app.config["DOWNLOAD_LINK_MAX_AGE"]
     )
@@ -181,7 +182,7 @@ def download_file(kind: str) -> Any:
         return _problem(reason)
     content_type, extension = FILES[kind]
     blob = package.html_encrypted if kind == "html" else package.json_encrypted
-    body = packages.decrypt(current_app.extensions["portal"]["vault"], blob)
+    body = packages.decrypt(services_of(current_app).vault, blob)
     if body is None:
         return _problem("gone")
     request = db.session.get_one(Request, package.request_id)

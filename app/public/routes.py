@@ -9,7 +9,6 @@ without the token.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from flask import (
     Blueprint,
@@ -38,15 +37,12 @@ from app.public.forms import (
     ResendForm,
     WithdrawForm,
 )
+from app.services import services_of
 
 bp = Blueprint("public", __name__)
 STATUS_KEY = "status_request"
 # Moved forward whenever the accessibility statement is reviewed.
 STATEMENT_DATE = date(2026, 11, 29)
-
-
-def _portal(name: str) -> Any:
-    return current_app.extensions["portal"][name]
 
 
 def _filing_limit() -> str:
@@ -77,8 +73,8 @@ def file_request() -> Response | tuple[str, int]:
             details=(form.details.data or "").strip() or None,
         ),
         now=utcnow(),
-        vault=_portal("vault"),
-        mail=_portal("mail"),
+        vault=services_of(current_app).vault,
+        mail=services_of(current_app).mail,
         per_address_per_hour=current_app.config["FILINGS_PER_ADDRESS_PER_HOUR"],
     )
     db.session.commit()
@@ -113,7 +109,7 @@ def _link_problem(
 @bp.get("/verify/<token>")
 def verify(token: str) -> str | tuple[str, int]:
     try:
-        _portal("signer").resolve(
+        services_of(current_app).signer.resolve(
             db.session(),
             token,
             tokens.VERIFY_EMAIL,
@@ -131,14 +127,14 @@ def verify_confirm(token: str) -> Response | tuple[str, int]:
         abort(400)
     now = utcnow()
     try:
-        link = _portal("signer").resolve(
+        link = services_of(current_app).signer.resolve(
             db.session(),
             token,
             tokens.VERIFY_EMAIL,
             now,
             current_app.config["VERIFY_LINK_MAX_AGE"],
         )
-        request = intake.verify(db.session(), link, now=now, mail=_portal("mail"))
+        request = intake.verify(db.session(), link, now=now, mail=services_of(current_app).mail)
     except tokens.LinkError as error:
         db.session.rollback()
         return _link_problem(error, tokens.VERIFY_EMAIL, token)
@@ -157,10 +153,12 @@ def verify_resend() -> Response:
     """A new verification link for the request of an expired one, to the same address."""
     form = ResendForm()
     if form.validate_on_submit():
-        link = _portal("signer").find(db.session(), form.token.data, tokens.VERIFY_EMAIL)
+        link = services_of(current_app).signer.find(
+            db.session(), form.token.data, tokens.VERIFY_EMAIL
+        )
         request = db.session.get(Request, link.request_id) if link else None
         if request is not None and intake.resend_verification(
-            db.session(), request, now=utcnow(), mail=_portal("mail")
+            db.session(), request, now=utcnow(), mail=services_of(current_app).mail
         ):
             db.session.commit()
     return redirect(url_for("public.sent"), 303)
@@ -170,7 +168,7 @@ def verify_resend() -> Response:
 def status_link(token: str) -> Response | tuple[str, int]:
     """Open the status page from an emailed link, then drop the token from the URL."""
     try:
-        link = _portal("signer").resolve(
+        link = services_of(current_app).signer.resolve(
             db.session(),
             token,
             tokens.STATUS_PAGE,
@@ -200,7 +198,11 @@ def status() -> tuple[str, int]:
 
 def _status_page(request: Request, answer: AnswerForm, code: int = 200) -> tuple[str, int]:
     waiting = request.status == "awaiting_requester"
-    question = cases.open_question(db.session(), request, _portal("vault")) if waiting else None
+    question = (
+        cases.open_question(db.session(), request, services_of(current_app).vault)
+        if waiting
+        else None
+    )
     return render_template(
         "public/status.html",
         request=request,
@@ -228,9 +230,9 @@ def answer() -> Response | tuple[str, int]:
             db.session(),
             request,
             form.answer.data or "",
-            vault=_portal("vault"),
+            vault=services_of(current_app).vault,
             now=utcnow(),
-            mail=_portal("mail"),
+            mail=services_of(current_app).mail,
         )
     except (cases.CaseError, lifecycle.StaleRequest, lifecycle.TransitionError):
         db.session.rollback()
@@ -254,7 +256,7 @@ def withdraw() -> Response | str | tuple[str, int]:
         code = 422 if form.is_submitted() else 200
         return render_template("public/withdraw.html", form=form, request=request), code
     try:
-        intake.withdraw(db.session(), request, now=utcnow(), mail=_portal("mail"))
+        intake.withdraw(db.session(), request, now=utcnow(), mail=services_of(current_app).mail)
     except (lifecycle.StaleRequest, lifecycle.TransitionError):
         db.session.rollback()
         flash(_("This request changed in the meantime; here is its current state."))
@@ -272,7 +274,9 @@ def new_status_link() -> Response | str | tuple[str, int]:
     if not form.validate_on_submit():
         code = 422 if form.is_submitted() else 200
         return render_template("public/status_link.html", form=form), code
-    intake.send_status_links(db.session(), form.email.data, now=utcnow(), mail=_portal("mail"))
+    intake.send_status_links(
+        db.session(), form.email.data, now=utcnow(), mail=services_of(current_app).mail
+    )
     db.session.commit()
     return redirect(url_for("public.sent"), 303)
 

@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session
 
 from app import audit, deadlines, lifecycle
 from app.crypto import Vault
-from app.models import Plan, PlanLine, Request
-from app.outbox import emails
+from app.models import Job, Plan, PlanLine, Request
 from app.rules.catalogue import Catalogue, Text
 from app.rules.matching import MATCHED, REVIEW, Applicant, Match
 from app.rules.policy import ACTIONS, Decision, Policy, Rule, decide
 from app.rules.sources import Record, Warehouse
+from app.services import Services
 
 ACTOR = "system:routing"
 
@@ -281,17 +281,8 @@ def diff(old: Plan | None, new: Draft) -> list[Change]:
     return changes
 
 
-@dataclass(frozen=True)
-class RoutingServices:
-    catalogue: Catalogue
-    policy: Policy
-    warehouse: Warehouse
-    vault: Vault
-    mail: emails.MailSettings
-
-
 def draft_for(
-    request: Request, services: RoutingServices, today: date, *, confirmed: bool = False
+    request: Request, services: Services, today: date, *, confirmed: bool = False
 ) -> Draft:
     """The plan today's sources and rules give for a request, not yet stored."""
     return compute(
@@ -305,8 +296,14 @@ def draft_for(
     )
 
 
+def route_job(session: Session, job: Job, now: datetime, services: Services) -> None:
+    """The worker's handler for ``route`` jobs."""
+    if job.request_id is not None:
+        route_request(session, job.request_id, services, now=now)
+
+
 def route_request(
-    session: Session, request_id: int, services: RoutingServices, *, now: datetime
+    session: Session, request_id: int, services: Services, *, now: datetime
 ) -> Plan | None:
     """The ``route`` job: plan the request and move it on, in the caller's transaction.
 

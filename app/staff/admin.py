@@ -19,6 +19,7 @@ from wtforms.validators import AnyOf, DataRequired, Length
 
 from app.extensions import db
 from app.models import STAFF_ROLES, StaffUser, utcnow
+from app.services import services_of
 from app.staff.access import me, requires
 from app.staff.forms import REQUIRED, ROLE_LABELS
 from app.staff.routes import bp
@@ -90,7 +91,7 @@ def accounts_create() -> str | tuple[str, int]:
     form = CreateStaffForm()
     if not form.validate():
         return _page(form=form), 422
-    vault = current_app.extensions["portal"]["vault"]
+    vault = services_of(current_app).vault
     try:
         user, token = staff_accounts.create_staff(
             db.session(), form.email.data, form.role.data, vault, utcnow(), f"staff:{me().id}"

@@ -26,6 +26,7 @@ from app.labels import EXTENSION_LABELS, REFUSAL_LABELS
 from app.models import AuditEvent, CaseNote, Job, Request, StaffUser, utcnow
 from app.nir import mask_nir
 from app.rules import routing
+from app.services import Services, services_of
 from app.staff.access import can, me, requires
 from app.staff.case_forms import (
     QUESTION_LABELS,
@@ -90,8 +91,8 @@ NOTE_LABELS = {
 }
 
 
-def routing_services() -> routing.RoutingServices:
-    services: routing.RoutingServices = current_app.extensions["portal"]["routing"]
+def routing_services() -> Services:
+    services: Services = services_of(current_app)
     return services
 
 
@@ -155,7 +156,7 @@ def _forms(case: Request) -> dict[str, Any]:
 
 
 def _page(case: Request, *, error: str | None = None, code: int = 200) -> tuple[str, int]:
-    vault = current_app.extensions["portal"]["vault"]
+    vault = services_of(current_app).vault
     notes = list(
         db.session.scalars(
             select(CaseNote).where(CaseNote.request_id == case.id).order_by(CaseNote.id)
@@ -275,7 +276,7 @@ def _decide(
 
 
 def _context() -> dict[str, Any]:
-    return {"now": utcnow(), "mail": current_app.extensions["portal"]["mail"]}
+    return {"now": utcnow(), "mail": services_of(current_app).mail}
 
 
 @bp.post("/cases/<reference>/claim")
@@ -335,7 +336,7 @@ def case_note(reference: str) -> Response | tuple[str, int]:
         found,
         me(),
         form.text.data or "",
-        vault=current_app.extensions["portal"]["vault"],
+        vault=services_of(current_app).vault,
         now=utcnow(),
     )
     db.session.commit()
@@ -419,7 +420,7 @@ def case_ask(reference: str) -> Response | tuple[str, int]:
             me(),
             form.question.data or "",
             form.kind.data or "",
-            vault=current_app.extensions["portal"]["vault"],
+            vault=services_of(current_app).vault,
             version=form.version.data or 0,
             **_context(),
         ),
@@ -461,7 +462,7 @@ def case_unfounded(reference: str) -> Response | tuple[str, int]:
             me(),
             form.ground.data or "",
             form.justification.data or "",
-            vault=current_app.extensions["portal"]["vault"],
+            vault=services_of(current_app).vault,
             version=form.version.data or 0,
             **_context(),
         ),

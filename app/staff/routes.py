@@ -25,8 +25,10 @@ from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+from app.crypto import Vault
 from app.extensions import db, limiter
 from app.models import StaffUser, utcnow
+from app.services import services_of
 from app.staff import auth
 from app.staff.access import can
 from app.staff.forms import REASONS, ROLE_LABELS, EnrolForm, LoginForm, LogoutForm, PasswordForm
@@ -42,8 +44,8 @@ def _staff_helpers() -> dict[str, Any]:
     return {"staff_can": can}
 
 
-def _vault() -> Any:
-    return current_app.extensions["portal"]["vault"]
+def _vault() -> Vault:
+    return services_of(current_app).vault
 
 
 def _login_limit() -> str:

@@ -32,6 +32,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from app import create_app
+from app.services import services_of
 from tests.browser.kit import CHROMIUM, Portal, new_page
 from tests.conftest import ROOT, SmtpServer, free_port
 
@@ -175,7 +176,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory, warehouse: Path) -> Iterato
     finally:
         for process in processes:
             _stop(process)
-        app.extensions["portal"]["routing"].warehouse.dispose()
+        services_of(app).warehouse.dispose()
         smtp.stop()
 
 

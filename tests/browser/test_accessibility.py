@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import LinkToken, Request, utcnow
+from app.services import services_of
 from app.staffing import accounts
 from tests.browser.kit import (
     HELENE,
@@ -108,7 +109,7 @@ def _expire_verification_links(portal: Portal, address: str) -> None:
 
 def _enrolment_link(portal: Portal, email: str) -> str:
     with portal.app.app_context():
-        vault = portal.app.extensions["portal"]["vault"]
+        vault = services_of(portal.app).vault
         _, token = accounts.create_staff(db.session(), email, "agent", vault, utcnow())
         db.session.commit()
         db.session.remove()

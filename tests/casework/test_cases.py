@@ -23,9 +23,10 @@ from app.casework import cases
 from app.extensions import db
 from app.labels import REFUSAL_LABELS
 from app.models import AuditEvent, CaseNote, Request
+from app.services import services_of
 from tests.conftest import csrf_from, link_in, run_jobs, text_of
-from tests.staffkit import Account, sign_in, staff_client
 from tests.rules.test_routing import file_and_route, filing_for, persona
+from tests.staffkit import Account, sign_in, staff_client
 
 CAMILLE = "camille.lefevre@example.org"
 
@@ -383,7 +384,7 @@ def test_twenty_people_claiming_at_once_give_one_holder(smtp_app, smtp, camille_
     barrier = threading.Barrier(20, timeout=60)
     outcomes: list[str] = []
     lock = threading.Lock()
-    mail = smtp_app.extensions["portal"]["mail"]
+    mail = services_of(smtp_app).mail
 
     def claim(account: Account) -> None:
         with Session(engine) as session:

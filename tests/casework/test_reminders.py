@@ -12,10 +12,11 @@ import time_machine
 from sqlalchemy import func, select, update
 
 from app.casework import reminders
-from app.cli import housekeeping
 from app.deadlines import PARIS, receipt_date
 from app.extensions import db
 from app.models import Job, Request, StaffUser, utcnow
+from app.outbox import housekeeping
+from app.services import services_of
 from config import ConfigError, load_config
 from tests.conftest import run_jobs, text_of
 from tests.staffkit import add_staff
@@ -60,7 +61,7 @@ def _jobs(app, kind: str) -> list[Job]:
 
 def _housekeeping(app) -> None:
     with app.app_context():
-        housekeeping(app)
+        housekeeping.run(db.session(), utcnow(), services_of(app))
         db.session.remove()
 
 
@@ -131,7 +132,7 @@ def test_running_the_reminders_job_again_the_same_day_sends_nothing_more(smtp_ap
     """A rerun (a crash, a second worker) finds each assignee's email already queued."""
     ana = add_staff(smtp_app, "ana@portal.example.org", "agent")
     _case(smtp_app, ana.id, receipt_date(utcnow()) + timedelta(days=1))
-    domain = smtp_app.extensions["portal"]["mail"].domain
+    domain = services_of(smtp_app).mail.domain
     with smtp_app.app_context():
         now = utcnow()
         assert reminders.send_reminders(db.session(), now=now, days=5, domain=domain) == 1
@@ -151,7 +152,7 @@ def test_nobody_is_emailed_when_nothing_is_due(smtp_app, smtp):
     with smtp_app.app_context():
         now = utcnow()
         assert reminders.queue_daily(db.session(), now=now, hour=0, days=5) is None
-        domain = smtp_app.extensions["portal"]["mail"].domain
+        domain = services_of(smtp_app).mail.domain
         assert reminders.send_reminders(db.session(), now=now, days=5, domain=domain) == 0
         db.session.commit()
         db.session.remove()

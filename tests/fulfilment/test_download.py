@@ -16,6 +16,7 @@ from app import tokens
 from app.extensions import db
 from app.fulfilment import packages
 from app.models import AccessPackage, AuditEvent, LinkToken, Request, utcnow
+from app.services import services_of
 from tests.conftest import csrf_from, link_in, run_jobs
 from tests.fulfilment.test_packages import CAMILLE, approve, fulfilled, mails, package_of
 from tests.rules.test_routing import file_and_route, filing_for, persona
@@ -223,7 +224,7 @@ def test_a_link_opens_only_its_own_requests_package(smtp_app, smtp):
             db.session(), request_without.id, tokens.DOWNLOAD, utcnow(), 3600
         )
         db.session.commit()
-        signed = smtp_app.extensions["portal"]["signer"].sign(value, tokens.DOWNLOAD)
+        signed = services_of(smtp_app).signer.sign(value, tokens.DOWNLOAD)
         db.session.remove()
     assert smtp_app.test_client().get(f"/download/{signed}").status_code == 410
 

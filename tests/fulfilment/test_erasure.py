@@ -30,10 +30,11 @@ from app.models import AuditEvent, FulfilmentStep, Job, PlanLine, Request, utcno
 from app.outbox import jobs
 from app.rules import routing
 from app.rules.matching import Applicant
-from tests.conftest import ROOT, run_jobs, text_of
-from tests.staffkit import staff_client
+from app.services import Services, services_of
 from tests.casework.test_cases import act
+from tests.conftest import ROOT, run_jobs, text_of
 from tests.rules.test_routing import file_and_route, filing_for, persona
+from tests.staffkit import staff_client
 
 CAMILLE = "camille.lefevre@example.org"
 
@@ -91,7 +92,7 @@ def without(
     before: Dump, path: Path, app: Flask, erased: set[tuple[str, tuple[Any, ...]]]
 ) -> Dump:
     """``before`` minus exactly the erased rows: what the warehouse must hold afterwards."""
-    catalogue = app.extensions["portal"]["routing"].catalogue
+    catalogue = services_of(app).catalogue
     primary = {spec.name: spec.primary_key for s in catalogue.sources for spec in s.tables}
     expected: Dump = {}
     for table, rows in before.items():
@@ -113,7 +114,7 @@ def warehouse_app(make_app: Any, copy: Path, **settings: Any) -> Flask:
 def approved_erasure(app: Flask, p: Persona, reference: str) -> int:
     """An erasure by ``p``, routed and approved with its job queued (no pages: the
     pages are the subject of the end-to-end test)."""
-    services: routing.RoutingServices = app.extensions["portal"]["routing"]
+    services: Services = services_of(app)
     with app.app_context():
         session = db.session()
         now = utcnow()
@@ -167,13 +168,6 @@ def approved_erasure(app: Flask, p: Persona, reference: str) -> int:
     return request_id
 
 
-def services_of(app: Flask) -> erasure.ErasureServices:
-    routing_services = app.extensions["portal"]["routing"]
-    return erasure.ErasureServices(
-        routing_services.catalogue, routing_services.warehouse, app.extensions["portal"]["mail"]
-    )
-
-
 def state_of(app: Flask, request_id: int) -> dict[str, Any]:
     """What the portal holds about an erasure: status, report, steps, its jobs."""
     with app.app_context():
@@ -220,7 +214,7 @@ def state_of(app: Flask, request_id: int) -> dict[str, Any]:
 
 
 def expected_recipients(app: Flask, lines: list[PlanLine]) -> set[str]:
-    catalogue = app.extensions["portal"]["routing"].catalogue
+    catalogue = services_of(app).catalogue
     return {
         r.email
         for line in lines
@@ -440,6 +434,11 @@ def test_children_are_deleted_before_their_parents(make_app, warehouse, tmp_path
     assert order.index("diagnoses") < order.index("hospital_stays")
 
 
+# ``flask worker`` with a pause after each source's rows are deleted and before its
+# step is recorded, so that the test can kill it in exactly that window.
+SLOW_WORKER = Path(__file__).with_name("slow_worker.py")
+
+
 def _worker(app: Flask, mail_dir: Path, pause: float) -> subprocess.Popen[bytes]:
     env = {
         key: value
@@ -454,10 +453,9 @@ def _worker(app: Flask, mail_dir: Path, pause: float) -> subprocess.Popen[bytes]
         "PORTAL_BASE_URL": app.config["PORTAL_BASE_URL"],
         "JOB_LEASE_SECONDS": "2",
         "WORKER_POLL_SECONDS": "1",
-        erasure.TEST_PAUSE_VARIABLE: str(pause),
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+        [sys.executable, str(SLOW_WORKER), str(pause)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -466,7 +464,7 @@ def _worker(app: Flask, mail_dir: Path, pause: float) -> subprocess.Popen[bytes]
 
 
 def _count_left(path: Path, app: Flask, keys: dict[str, list[tuple[Any, ...]]]) -> int:
-    catalogue = app.extensions["portal"]["routing"].catalogue
+    catalogue = services_of(app).catalogue
     primary = {spec.name: spec.primary_key for s in catalogue.sources for spec in s.tables}
     connection = sqlite3.connect(path)
     try:
@@ -576,7 +574,7 @@ def test_art19_notices_are_not_listed_as_emails_to_the_requester(make_app, smtp)
     request_id = file_and_route(app, smtp, requester, filing_for(persona("Camille")))
     with app.app_context():
         request = db.session.get(Request, request_id)
-        services = app.extensions["portal"]["routing"]
+        services = services_of(app)
         sent = fulfilment.notify_recipients(
             db.session(),
             request,

@@ -21,10 +21,11 @@ from app.deadlines import receipt_date
 from app.extensions import db
 from app.fulfilment import objection
 from app.models import AuditEvent, FulfilmentStep, Request, utcnow
-from tests.conftest import run_jobs, text_of
-from tests.staffkit import staff_client
+from app.services import services_of
 from tests.casework.test_cases import act, case_of
+from tests.conftest import run_jobs, text_of
 from tests.rules.test_routing import file_and_route, filing_for, persona
+from tests.staffkit import staff_client
 
 CAMILLE = persona("Camille")
 THOMAS = persona("Thomas")
@@ -114,7 +115,7 @@ def test_an_approved_objection_enters_the_registry_and_completes(
 def test_a_rerun_after_a_crash_adds_no_second_entry(writable_app, smtp, own_warehouse):
     """The registry write commits on its own: a job rerun after a crash finds it and adds none."""
     request_id, _ = approved_objection(writable_app, smtp, CAMILLE)
-    services = writable_app.extensions["portal"]["routing"]
+    services = services_of(writable_app)
     with writable_app.app_context():
         request = db.session.get(Request, request_id)
         objection.record_objection(
@@ -164,7 +165,7 @@ def _pseudonym(path: Path, person_id: int) -> str:
 def test_the_research_extract_leaves_out_objections_and_restrictions(make_app, own_warehouse):
     """Camille objects: her pseudonym leaves the extract; others stay; counts, never who."""
     app = make_app(WAREHOUSE_URL=f"sqlite:///{own_warehouse}")
-    warehouse = app.extensions["portal"]["routing"].warehouse
+    warehouse = services_of(app).warehouse
     today = receipt_date(utcnow())
     camille = _pseudonym(own_warehouse, CAMILLE.person_id)
     before = objection.research_extract(warehouse, "EDS-AVC", today)

@@ -24,10 +24,11 @@ from app.extensions import db
 from app.fulfilment import packages
 from app.models import AccessPackage, AuditEvent, FulfilmentReport, Job, Request, utcnow
 from app.rules import routing
-from tests.conftest import link_in, run_jobs, text_of
-from tests.staffkit import staff_client
+from app.services import services_of
 from tests.casework.test_cases import act, case_of
+from tests.conftest import link_in, run_jobs, text_of
 from tests.rules.test_routing import file_and_route, filing_for, persona
+from tests.staffkit import staff_client
 
 _staff = itertools.count(1)
 
@@ -64,7 +65,7 @@ def package_of(app: Flask, request_id: int) -> AccessPackage:
 
 def opened(app: Flask, package: AccessPackage) -> tuple[dict[str, Any], str]:
     """The package's JSON document and HTML page, decrypted with the app's keys."""
-    vault = app.extensions["portal"]["vault"]
+    vault = services_of(app).vault
     text = packages.decrypt(vault, package.json_encrypted)
     html = packages.decrypt(vault, package.html_encrypted)
     assert text is not None and html is not None
@@ -197,7 +198,7 @@ def test_a_rerun_after_a_crash_gives_the_same_package_and_one_email(smtp_app, sm
         request = db.session.get(Request, request_id)
         package = db.session.get(AccessPackage, first.id)
         snap = packages.snapshot(request, package)
-        services = packages.services_of(smtp_app)
+        services = services_of(smtp_app)
         one, two = packages.build(snap, services), packages.build(snap, services)
         assert one.json_text == two.json_text and one.sha256 == first.sha256
         db.session.remove()
@@ -223,7 +224,7 @@ def test_portability_of_data_held_for_a_public_task_gives_the_art15_copy_and_say
 
 def test_portable_data_alone_gives_a_portable_document(app):
     """A plan disclosing only consented data (contact preferences) is a portability package."""
-    services = packages.services_of(app)
+    services = services_of(app)
     snap = packages.Snapshot(
         request_id=1,
         reference="DSR-TEST",
@@ -356,7 +357,7 @@ def _foreign_keys(connection: sqlite3.Connection, person: int) -> dict[str, list
 @pytest.fixture
 def plans(app: Flask) -> dict[int, routing.Draft]:
     """Each neighbour's access plan, computed once with their identity confirmed."""
-    services = app.extensions["portal"]["routing"]
+    services = services_of(app)
     drafts = {}
     for person in NEIGHBOURS:
         p = next(q for q in PERSONAS if q.person_id == person)
@@ -418,7 +419,7 @@ def test_a_package_never_holds_another_persons_row(
         snap = packages.Snapshot(
             1, "DSR-P", kind, "fr", dict(draft.subjects), tuple(lines), utcnow()
         )
-        built = packages.build(snap, packages.services_of(app))
+        built = packages.build(snap, services_of(app))
         document = json.loads(built.json_text)
         owners = {_owner(connection, entry) for entry in document["records"]}
         assert owners <= {person}

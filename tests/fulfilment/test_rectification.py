@@ -20,10 +20,10 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, Job, Request, Restriction
-from tests.conftest import run_jobs, text_of
-from tests.staffkit import staff_client
 from tests.casework.test_cases import act, case_of
+from tests.conftest import run_jobs, text_of
 from tests.rules.test_routing import file_and_route, filing_for, persona
+from tests.staffkit import staff_client
 
 ZOE = persona("Zoé")
 

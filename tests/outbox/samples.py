@@ -22,6 +22,7 @@ from flask import Flask
 from app.models import FulfilmentReport, Job, Request, StaffUser
 from app.outbox import emails, jobs, mailer, registry
 from app.outbox.registry import Audience
+from app.services import services_of
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 REFERENCE = "DSR-2026-000042"
@@ -260,7 +261,7 @@ def job_for(app: Flask, session: Any, sample: Sample, locale: str) -> Job:
         }
         return _job(request.id, payload)
     _, values = emails.email_values(
-        request.id, sample.template, NOW, app.extensions["portal"]["mail"], sample.extra or None
+        request.id, sample.template, NOW, services_of(app).mail, sample.extra or None
     )
     return _job(request.id, values["payload"] | {"secret_link": SECRET})
 

@@ -17,6 +17,7 @@ from app import lifecycle, tokens
 from app.models import KINDS, StaffUser
 from app.outbox import emails, mailer, registry
 from app.outbox.registry import EMAILS, PARTS, Audience
+from app.services import services_of
 from tests.conftest import ROOT
 from tests.outbox.samples import NOW, SAMPLES, job_for, no_identity
 
@@ -146,7 +147,7 @@ def test_emails_to_requesters_carry_a_link_the_mailer_can_build():
 
 def test_queue_email_takes_registered_emails_to_the_requester_only(app):
     """Queueing an unknown email, a staff reminder or an Art. 19 notice is refused."""
-    settings = app.extensions["portal"]["mail"]
+    settings = services_of(app).mail
     for name in ("no_such_email", "staff_reminder", "recipient_notice"):
         with pytest.raises(ValueError, match=name):
             emails.email_values(1, name, NOW, settings)

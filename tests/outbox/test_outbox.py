@@ -18,12 +18,13 @@ from sqlalchemy import select
 from app import intake
 from app.extensions import db
 from app.models import Job, Request, StatusEvent, utcnow
+from app.services import services_of
 from tests.conftest import ROOT, VALID_FILING, post_form, run_jobs
 
 
 def _file_many(app, count: int) -> list[str]:
     """File ``count`` requests through the domain function; returns their Message-IDs."""
-    portal = app.extensions["portal"]
+    portal = services_of(app)
     with app.app_context():
         for i in range(count):
             intake.file_request(
@@ -37,8 +38,8 @@ def _file_many(app, count: int) -> list[str]:
                     locale="fr",
                 ),
                 now=utcnow(),
-                vault=portal["vault"],
-                mail=portal["mail"],
+                vault=portal.vault,
+                mail=portal.mail,
                 per_address_per_hour=5,
             )
         db.session.commit()
@@ -191,9 +192,9 @@ def test_unconfirmed_requests_expire_without_any_email(app):
     with time_machine.travel(utcnow() + timedelta(days=8)):
         result = app.test_cli_runner()
         with app.app_context():
-            from app.cli import housekeeping
+            from app.outbox import housekeeping
 
-            housekeeping(app)
+            housekeeping.run(db.session(), utcnow(), services_of(app))
         del result
     with app.app_context():
         assert db.session.scalar(select(Request.status)) == "expired"

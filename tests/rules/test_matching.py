@@ -18,6 +18,7 @@ from app.rules.matching import (
     normalize_name,
 )
 from app.rules.routing import compute
+from app.services import services_of
 
 
 def persona(first: str, email_end: str = ""):
@@ -42,7 +43,7 @@ def applicant(p, **changes) -> Applicant:
 def match(make_app):
     """Match an applicant in the hospital source of the demo warehouse."""
     app = make_app()
-    services = app.extensions["portal"]["routing"]
+    services = services_of(app)
     source = services.catalogue.source("hospital")
 
     def _match(who: Applicant):
@@ -163,7 +164,7 @@ def test_a_contradicting_number_on_a_name_match_goes_to_review():
 def test_lookups_use_indexes(make_app):
     """Every query routing sends searches by an index: no table scan whatever the size."""
     app = make_app()
-    services = app.extensions["portal"]["routing"]
+    services = services_of(app)
 
     statements: list[tuple[str, tuple]] = []
     engine = services.warehouse.engine(services.catalogue.sources[0])

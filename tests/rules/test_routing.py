@@ -10,6 +10,7 @@ from app.demo.warehouse import PERSONAS
 from app.extensions import db
 from app.models import AuditEvent, Plan, Request, utcnow
 from app.rules import routing
+from app.services import services_of
 from tests.conftest import ROOT, csrf_from, link_in, post_form, run_jobs
 
 
@@ -136,7 +137,7 @@ def test_routing_twice_changes_nothing(smtp_app, smtp):
         smtp_app, smtp, smtp_app.test_client(), filing_for(persona("Camille"))
     )
     with smtp_app.app_context():
-        services = smtp_app.extensions["portal"]["routing"]
+        services = services_of(smtp_app)
         assert routing.route_request(db.session(), request_id, services, now=utcnow()) is None
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(Plan)) == 1

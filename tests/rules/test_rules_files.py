@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.cli import check_sources
+from app.services import check_sources, services_of
 from config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,7 +157,7 @@ def run(app: Flask, *args: str) -> Any:
 def test_the_real_files_copied_unchanged_build_an_app(make_app, tmp_path):
     """Unedited copies of both files load, so each broken variant fails for its own edit."""
     app = build(make_app, tmp_path)
-    services = app.extensions["portal"]["routing"]
+    services = services_of(app)
     assert "hospital.medical_record" in services.catalogue.categories
     assert len(services.policy.rules) == 5 * len(services.catalogue.categories)
 
@@ -374,7 +374,7 @@ def test_catalogue_url_variable_set_in_the_environment_is_used(make_app, tmp_pat
     monkeypatch.setenv(UNSET, "sqlite:///elsewhere.sqlite3")
     sources = SOURCES_TEXT.replace('url = "${WAREHOUSE_URL}"', f'url = "${{{UNSET}}}"', 1)
     app = build(make_app, tmp_path, sources=sources)
-    catalogue = app.extensions["portal"]["routing"].catalogue
+    catalogue = services_of(app).catalogue
     assert catalogue.source("hospital").url == "sqlite:///elsewhere.sqlite3"
 
 
@@ -722,7 +722,7 @@ def test_rules_check_passes_on_the_real_catalogue_and_test_warehouse(make_app):
     app = make_app()
     result = run(app, "rules", "check")
     assert result.exit_code == 0, result.output
-    services = app.extensions["portal"]["routing"]
+    services = services_of(app)
     catalogue, policy = services.catalogue, services.policy
     assert result.stdout.startswith(
         f"OK: {len(catalogue.sources)} source(s), {len(catalogue.categories)} categories, "
@@ -731,7 +731,7 @@ def test_rules_check_passes_on_the_real_catalogue_and_test_warehouse(make_app):
     )
     assert "live schema matches sources.toml" in result.stdout
     assert result.stderr == ""
-    check_sources(app)  # what gunicorn and the worker run: no exception
+    check_sources(services_of(app))  # what gunicorn and the worker run: no exception
 
 
 def test_rules_check_names_a_missing_warehouse_file(make_app, tmp_path):
@@ -763,7 +763,7 @@ def test_check_sources_and_worker_name_a_missing_warehouse_without_creating_it(m
     missing = tmp_path / "warehouse.sqlite3"
     app = make_app(WAREHOUSE_URL=f"sqlite:///{missing}")
     with pytest.raises(ConfigError, match=re.escape(f"the database file {missing} does not")):
-        check_sources(app)
+        check_sources(services_of(app))
     result = run(app, "worker", "--once")
     assert result.exit_code == 1
     assert "For the demo warehouse, run: flask demo-data" in result.stderr
@@ -825,7 +825,7 @@ def test_check_sources_and_worker_refuse_a_drifted_schema(make_app, warehouse, t
     copy, expected = drift(warehouse, tmp_path)
     app = make_app(WAREHOUSE_URL=f"sqlite:///{copy}")
     with pytest.raises(ConfigError, match=re.escape(expected)) as error:
-        check_sources(app)
+        check_sources(services_of(app))
     assert str(error.value).startswith("The sources do not match the catalogue:\n")
     result = run(app, "worker", "--once")
     assert result.exit_code == 1

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, StaffUser
+from app.services import services_of
 from app.staffing import accounts
 from tests.conftest import csrf_from, post_form
 
@@ -40,7 +41,7 @@ def secret_of(app: Flask, email: str = EMAIL) -> str:
     with app.app_context():
         user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
         assert user is not None
-        secret = accounts.totp_secret(user, app.extensions["portal"]["vault"])
+        secret = accounts.totp_secret(user, services_of(app).vault)
         db.session.remove()
         return secret
 

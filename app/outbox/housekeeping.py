@@ -1,0 +1,32 @@
+"""Periodic duties the worker does between batches of jobs.
+
+Each duty commits on its own, so one that fails leaves the others done.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app import audit, intake
+from app.casework import reminders
+from app.fulfilment import packages
+from app.services import Services
+
+
+def run(session: Session, now: datetime, services: Services) -> None:
+    """Expire unconfirmed filings, queue the daily reminder, expire packages, seal the audit."""
+    intake.expire_unverified(
+        session, now=now, ttl_seconds=services.limits.unverified_ttl, mail=services.mail
+    )
+    session.commit()
+    reminders.queue_daily(
+        session, now=now, hour=services.limits.reminder_hour, days=services.limits.reminder_days
+    )
+    session.commit()
+    # An access package's content goes when its download link expires (docs/security.md).
+    packages.expire_packages(session, now)
+    session.commit()
+    audit.seal(session)
+    session.commit()
