@@ -34,6 +34,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "approved": frozenset({"fulfilling", "withdrawn"}),
     "fulfilling": frozenset({"completed"}),
 }
+# Status -> the email (``app.outbox.registry``) a move into it sends the requester.
 EMAIL_FOR = {
     "received": "acknowledgement",
     "identity_review": "identity_check",
@@ -50,6 +51,11 @@ EMAIL_FOR_MOVE = {
     ("awaiting_requester", "in_review"): "answer_received",
     ("awaiting_requester", "identity_review"): "answer_received",
 }
+
+
+def email_for(current: str, target: str) -> str:
+    """The registered email a move sends the requester when its caller names none."""
+    return EMAIL_FOR_MOVE.get((current, target)) or EMAIL_FOR.get(target, "status_changed")
 
 
 class TransitionError(Exception):
@@ -140,11 +146,7 @@ def change_status(
     # The address is unproven before verification: nothing but the
     # verification email itself ever goes to it.
     if current != "unverified" or target == "received":
-        template = (
-            template
-            or EMAIL_FOR_MOVE.get((current, target))
-            or EMAIL_FOR.get(target, "status_changed")
-        )
+        template = template or email_for(current, target)
         emails.queue_email(session, request, template, now, mail, extra=email)
     return event
 

@@ -30,7 +30,7 @@ TEXT_ATTRIBUTES = {"alt", "title", "aria-label", "placeholder"}
 # Templates that are in one language on purpose, and why.
 ONE_LANGUAGE = {
     # GDPR Art. 19 notice to the recipients of the data: French health bodies.
-    "email/recipient_notice.html": "fr",
+    "email/recipient_notice/body.html": "fr",
 }
 NAMED_PLACEHOLDER = re.compile(r"%\((\w+)\)[#0 +\-]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]")
 

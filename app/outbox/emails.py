@@ -1,8 +1,9 @@
 """Emails to requesters, queued as jobs in the transaction that causes them.
 
-An email job names a template and the request; it is rendered in the
-request's language when the worker sends it. Templates say what changed and
-link to the status page: never any health data, never the free text.
+An email job names a registered email (``registry``) and the request; it is
+rendered in the request's language when the worker sends it. Templates say
+what changed and link to the status page: never any health data, never the
+free text.
 """
 
 from __future__ import annotations
@@ -15,30 +16,7 @@ from sqlalchemy.orm import Session
 
 from app import tokens
 from app.models import Job, LinkToken, Request
-from app.outbox import jobs
-
-# template -> the link it carries, if any
-TEMPLATES = {
-    "verify": tokens.VERIFY_EMAIL,
-    "acknowledgement": tokens.STATUS_PAGE,
-    "status_changed": tokens.STATUS_PAGE,
-    "plan_ready": tokens.STATUS_PAGE,
-    "identity_check": tokens.STATUS_PAGE,
-    "withdrawn": tokens.STATUS_PAGE,
-    "status_link": tokens.STATUS_PAGE,
-    "in_review": tokens.STATUS_PAGE,
-    "approved": tokens.STATUS_PAGE,
-    "refused": tokens.STATUS_PAGE,
-    "information_needed": tokens.STATUS_PAGE,
-    "answer_received": tokens.STATUS_PAGE,
-    "extended": tokens.STATUS_PAGE,
-    "package_ready": tokens.DOWNLOAD,
-    "completed_access": tokens.STATUS_PAGE,
-    "completed_portability": tokens.STATUS_PAGE,
-    "completed_erasure": tokens.STATUS_PAGE,
-    "completed_objection": tokens.STATUS_PAGE,
-    "completed_rectification": tokens.STATUS_PAGE,
-}
+from app.outbox import jobs, registry
 
 
 @dataclass(frozen=True)
@@ -84,9 +62,11 @@ def email_values(
     extra: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The link row and the job arguments of one email (``queue_email`` without a Session)."""
-    if template not in TEMPLATES:
-        raise ValueError(f"unknown email template {template!r}")
-    purpose = TEMPLATES[template]
+    email = registry.get(template)
+    # Staff reminders and Art. 19 notices have addressees of their own: not queued here.
+    if email.audience is not registry.Audience.REQUESTER or email.link is None:
+        raise ValueError(f"{template!r} is not an email to the requester")
+    purpose = email.link
     link, value = tokens.link_values(request_id, purpose, now, settings.max_age(purpose))
     payload: dict[str, Any] = {
         "template": template,

@@ -1,23 +1,27 @@
 """Turning an email job into a message and handing it to SMTP or to a file.
 
-Rendering happens in the worker, in the request's language, from template
-files only (never from input). Links are built from ``PORTAL_BASE_URL``, never
-from a Host header. Without ``MAIL_SERVER`` messages are written as ``.eml``
-files, which is how the demo works with no mail server at all. A job with a
-``staff_id`` (the daily reminder, ``app.casework.reminders``) goes to that member of
-staff instead, in French.
+Rendering happens in the worker, from template files only (never from input):
+``templates/email/<name>/`` holds each email's subject and bodies, and
+``registry`` says whom it goes to. An email to the requester is written in the
+request's language; one to a member of staff (the daily reminder,
+``app.casework.reminders``) or to an organisation that received the data (the
+Art. 19 notice, ``app.fulfilment.notify_recipients``) in French. Links are
+built from ``PORTAL_BASE_URL``, never from a Host header. Without
+``MAIL_SERVER`` messages are written as ``.eml`` files, which is how the demo
+works with no mail server at all.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, render_template, url_for
 from flask_babel import force_locale
-from flask_babel import lazy_gettext as _l
 from flask_mail import Message
 from sqlalchemy.orm import Session
 
@@ -25,38 +29,10 @@ from app import tokens
 from app.deadlines import receipt_date
 from app.extensions import mail
 from app.models import Job, Request, StaffUser
-from app.outbox import jobs
+from app.outbox import jobs, registry
+from app.outbox.registry import Audience, Email
 from app.services import services_of
 
-SUBJECTS = {
-    "verify": _l("Confirm your email address to send your request"),
-    "acknowledgement": _l("Your request %(reference)s has been received"),
-    "status_changed": _l("Your request %(reference)s has changed"),
-    "plan_ready": _l("Your request %(reference)s: what we found"),
-    "identity_check": _l("Your request %(reference)s: we are checking your identity"),
-    "withdrawn": _l("Your request %(reference)s has been withdrawn"),
-    "status_link": _l("Your link to follow request %(reference)s"),
-    "in_review": _l("Your request %(reference)s is being examined"),
-    "approved": _l("Your request %(reference)s has been approved"),
-    "refused": _l("Your request %(reference)s: our decision"),
-    "information_needed": _l("Your request %(reference)s: we need information from you"),
-    "answer_received": _l("Your request %(reference)s: we have received your answer"),
-    "extended": _l("Your request %(reference)s: we need more time"),
-    "package_ready": _l("Your request %(reference)s: your data is ready to download"),
-    "completed_access": _l("Your request %(reference)s is completed"),
-    "completed_portability": _l("Your request %(reference)s is completed"),
-    "completed_erasure": _l("Your request %(reference)s: your data has been erased"),
-    "completed_objection": _l("Your request %(reference)s: your objection is recorded"),
-    "completed_rectification": _l("Your request %(reference)s: your data has been corrected"),
-}
-# Emails to the recipients of the data listed in the catalogue (GDPR Art. 19).
-RECIPIENT_SUBJECTS = {
-    "recipient_notice": _l("GDPR Art. 19 notice about request %(reference)s"),
-}
-# Emails to staff: the subject takes the number of cases listed.
-STAFF_SUBJECTS = {
-    "staff_reminder": _l("Cases due soon or overdue: %(count)s"),
-}
 # Staff accounts have no language of their own; the portal's staff work in French.
 STAFF_LOCALE = "fr"
 LINK_ENDPOINTS = {
@@ -73,28 +49,54 @@ class Rendered:
     html: str
 
 
-def render(app: Flask, job: Job, request: Request) -> Rendered:
-    """Render a job's email in the request's language, with its signed link."""
-    template = job.payload["template"]
-    signer = services_of(app).signer
+@dataclass(frozen=True)
+class Outgoing:
+    """A rendered email and the one address it goes to."""
+
+    address: str
+    rendered: Rendered
+
+
+def render(
+    app: Flask, email: Email, locale: str, values: Callable[[], dict[str, Any]]
+) -> Rendered:
+    """Render an email's subject and both bodies in ``locale``, for any audience.
+
+    ``values`` is called inside a request context on ``PORTAL_BASE_URL``, where
+    ``url_for`` builds the absolute links the email carries.
+    """
     with (
         app.test_request_context("/", base_url=app.config["PORTAL_BASE_URL"]),
-        force_locale(request.locale),
+        force_locale(locale),
     ):
-        link = None
-        if "secret_link" in job.payload:
-            purpose = job.payload["link_purpose"]
-            signed = signer.sign(job.payload["secret_link"], purpose)
-            link = url_for(LINK_ENDPOINTS[purpose], token=signed, _external=True)
-        # Codes and dates only (ground, due date): see emails.queue_email.
-        extra = {k: v for k, v in job.payload.items() if not k.startswith(("secret_", "link_"))}
-        context = {"request": request, "link": link, "locale": request.locale, "extra": extra}
-        subject = str(SUBJECTS[template]) % {"reference": request.reference or ""}
+        context = {"locale": locale, **values()}
+        subject = render_template(email.template("subject.txt"), **context).strip()
+        # A header on one line, never empty: a template that breaks this is a bug.
+        if not subject or "\n" in subject:
+            raise ValueError(f"the subject of {email.name!r} must be one non-empty line")
         return Rendered(
             subject=subject,
-            text=render_template(f"email/{template}.txt", **context),
-            html=render_template(f"email/{template}.html", subject=subject, **context),
+            text=render_template(email.template("body.txt"), **context),
+            html=render_template(email.template("body.html"), subject=subject, **context),
         )
+
+
+def requester_values(app: Flask, job: Job, request: Request) -> dict[str, Any]:
+    """What an email to the requester shows: the request, its signed link, codes and dates."""
+    signer = services_of(app).signer
+    link = None
+    if "secret_link" in job.payload:
+        purpose = job.payload["link_purpose"]
+        signed = signer.sign(job.payload["secret_link"], purpose)
+        link = url_for(LINK_ENDPOINTS[purpose], token=signed, _external=True)
+    # Codes and dates only (ground, due date): see emails.queue_email.
+    extra = {k: v for k, v in job.payload.items() if not k.startswith(("secret_", "link_"))}
+    return {
+        "request": request,
+        "reference": request.reference or "",
+        "link": link,
+        "extra": extra,
+    }
 
 
 @dataclass(frozen=True)
@@ -106,32 +108,60 @@ class ListedCase:
     due_on: date
 
 
-def render_for_staff(app: Flask, job: Job) -> Rendered:
-    """Render a staff email: references, rights and dates from the payload, a queue link."""
-    template = job.payload["template"]
+def staff_values(job: Job) -> dict[str, Any]:
+    """What a staff email shows: references, rights and dates from the payload, a queue link."""
     # The day the list was drawn up, which decides what counts as overdue.
     today = receipt_date(job.created_at)
     cases = [
         ListedCase(str(case["reference"]), str(case["kind"]), date.fromisoformat(case["due_on"]))
         for case in job.payload.get("cases", [])
     ]
-    with (
-        app.test_request_context("/", base_url=app.config["PORTAL_BASE_URL"]),
-        force_locale(STAFF_LOCALE),
-    ):
-        context = {
-            "link": url_for("staff.queue", _external=True),
-            "locale": STAFF_LOCALE,
-            "today": today,
-            "overdue": [c for c in cases if c.due_on < today],
-            "due_soon": [c for c in cases if c.due_on >= today],
-        }
-        subject = str(STAFF_SUBJECTS[template]) % {"count": len(cases)}
-        return Rendered(
-            subject=subject,
-            text=render_template(f"email/{template}.txt", **context),
-            html=render_template(f"email/{template}.html", subject=subject, **context),
+    return {
+        "link": url_for("staff.queue", _external=True),
+        "today": today,
+        "count": len(cases),
+        "overdue": [c for c in cases if c.due_on < today],
+        "due_soon": [c for c in cases if c.due_on >= today],
+    }
+
+
+def recipient_values(job: Job, request: Request | None) -> dict[str, Any]:
+    """What an Art. 19 notice shows: the reference, the categories and what was done.
+
+    Never the person's data, which the recipient asks our DPO for through its
+    own secure channel.
+    """
+    reference = request.reference if request else job.payload.get("reference", "")
+    return {"extra": job.payload, "reference": reference or ""}
+
+
+def compose(app: Flask, session: Session, job: Job) -> Outgoing | None:
+    """The job's message and address, as its email's audience says; None: not to be sent."""
+    email = registry.get(str(job.payload["template"]))
+    if email.audience is Audience.STAFF:
+        staff = session.get(StaffUser, job.payload["staff_id"])
+        if staff is None:
+            raise LookupError("the member of staff of this email no longer exists")
+        if not staff.is_active:
+            # A disabled account gets no more mail; retrying would not change that.
+            job.last_error = "not sent: the staff account is disabled"
+            return None
+        return Outgoing(staff.email, render(app, email, STAFF_LOCALE, lambda: staff_values(job)))
+    if email.audience is Audience.RECIPIENT:
+        notified = session.get(Request, job.request_id) if job.request_id else None
+        return Outgoing(
+            str(job.payload["recipient_email"]),
+            render(app, email, STAFF_LOCALE, lambda: recipient_values(job, notified)),
         )
+    if job.request_id is None:
+        raise LookupError("this email job names no request")
+    request = session.get(Request, job.request_id)
+    if request is None:
+        raise LookupError("the request of this email no longer exists")
+    return Outgoing(
+        request.email,
+        render(app, email, request.locale, lambda: requester_values(app, job, request)),
+    )
 
 
 def deliver(app: Flask, job: Job, recipient: str, rendered: Rendered) -> None:
@@ -158,58 +188,11 @@ def deliver(app: Flask, job: Job, recipient: str, rendered: Rendered) -> None:
 
 def send_email_job(app: Flask, session: Session, job: Job, now: datetime) -> None:
     """The worker's handler for ``send_email`` jobs."""
-    if "staff_id" in job.payload:
-        send_staff_email(app, session, job)
+    outgoing = compose(app, session, job)
+    if outgoing is None:
         return
-    if "recipient_email" in job.payload:
-        send_recipient_email(app, session, job)
-        return
-    if job.request_id is None:
-        raise LookupError("this email job names no request and no member of staff")
-    request = session.get(Request, job.request_id)
-    if request is None:
-        raise LookupError("the request of this email no longer exists")
-    rendered = render(app, job, request)
-    deliver(app, job, request.email, rendered)
-    job.subject = rendered.subject[:200]
-
-
-def send_staff_email(app: Flask, session: Session, job: Job) -> None:
-    """Send an email job addressed to a member of staff (``payload["staff_id"]``)."""
-    staff = session.get(StaffUser, job.payload["staff_id"])
-    if staff is None:
-        raise LookupError("the member of staff of this email no longer exists")
-    if not staff.is_active:
-        # A disabled account gets no more mail; retrying would not change that.
-        job.last_error = "not sent: the staff account is disabled"
-        return
-    rendered = render_for_staff(app, job)
-    deliver(app, job, staff.email, rendered)
-    job.subject = rendered.subject[:200]
-
-
-def send_recipient_email(app: Flask, session: Session, job: Job) -> None:
-    """Send an Art. 19 notice to a recipient named in the catalogue (not the requester).
-
-    It names the request's reference, the categories and what was done: never
-    the person's data, which the recipient finds through its own secure channel.
-    """
-    request = session.get(Request, job.request_id) if job.request_id else None
-    template = job.payload["template"]
-    with (
-        app.test_request_context("/", base_url=app.config["PORTAL_BASE_URL"]),
-        force_locale(STAFF_LOCALE),
-    ):
-        reference = request.reference if request else job.payload.get("reference", "")
-        context = {"extra": job.payload, "reference": reference, "locale": STAFF_LOCALE}
-        subject = str(RECIPIENT_SUBJECTS[template]) % {"reference": reference or ""}
-        rendered = Rendered(
-            subject=subject,
-            text=render_template(f"email/{template}.txt", **context),
-            html=render_template(f"email/{template}.html", subject=subject, **context),
-        )
-    deliver(app, job, str(job.payload["recipient_email"]), rendered)
-    job.subject = rendered.subject[:200]
+    deliver(app, job, outgoing.address, outgoing.rendered)
+    job.subject = outgoing.rendered.subject[:200]
 
 
 class Mailer:
