@@ -3,8 +3,9 @@
 Each decision is a POST carrying the version of the case the page showed:
 the view calls one function of ``app.casework.cases``, commits, and redirects. A
 refusal by the rules re-shows the page with the reason (422), a lost race
-names who changed the case (409), a role or holder refusal is a 403. What
-the page shows is read by ``app.casework.case_page``.
+names who changed the case (409), a role or holder refusal is a 403
+(``app.staff.refusals``). What the page shows is read by
+``app.casework.case_page``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from app.labels import EXTENSION_LABELS, REFUSAL_LABELS
 from app.models import Request, StaffUser, utcnow
 from app.rules import routing
 from app.services import Services, services_of
+from app.staff import refusals
 from app.staff.access import can, me, requires
 from app.staff.case_forms import (
     QUESTION_LABELS,
@@ -40,48 +42,6 @@ from app.staff.case_forms import (
 from app.staff.routes import bp
 from app.staffing import roles
 
-# app.casework.cases reason codes, as staff read them.
-REASONS = {
-    "not_open": _l("This request is closed: nothing more can be decided on it."),
-    "already_held": _l("Someone else holds this case."),
-    "already_yours": _l("You already hold this case."),
-    "not_held": _l("Nobody holds this case."),
-    "cannot_hold": _l("This person cannot work on cases."),
-    "decision_pending": _l(
-        "A decision is waiting for approval: approve it or send it back first."
-    ),
-    "wrong_status": _l("This action is not possible in the case's current status."),
-    "identity_in_doubt": _l("The requester's identity is still in doubt: resolve it first."),
-    "unknown_ground": _l("Choose a ground from the list."),
-    "unknown_decision": _l("Choose a decision from the list."),
-    "unknown_question": _l("Choose what you ask for from the list."),
-    "nothing_prepared": _l("No decision is waiting for approval."),
-    "needs_preparation": _l(
-        "An erasure is approved by a data protection officer after someone prepares it."
-    ),
-    "empty_text": _l("Write the text first."),
-    "text_too_long": _l("The text is too long."),
-    "already_extended": _l("The deadline has already been extended once."),
-    "medical_deadline": _l(
-        "This request follows the Public Health Code's deadline, which cannot be extended."
-    ),
-    "extension_too_late": _l(
-        "The first month has ended: the law no longer allows an extension (GDPR Art. 12(3))."
-    ),
-    "still_ambiguous": _l(
-        "Several people in the sources still fit this identity: ask the requester for "
-        "information or refuse the request."
-    ),
-}
-FORBIDDEN = {
-    "four_eyes": _l("You prepared this decision: another data protection officer approves it."),
-    "dpo_required": _l("Only a data protection officer can approve this decision."),
-    "not_holder": _l("Only the person who holds this case can do this."),
-    "not_preparer": _l(
-        "Only who prepared this decision, or a data protection officer, can withdraw it."
-    ),
-    "role": _l("Your role does not allow this action."),
-}
 NOTE_LABELS = {
     "note": _l("Internal note"),
     "question": _l("Question to the requester"),
@@ -211,26 +171,17 @@ def _decide(
     if not form.validate():
         return _page(found, error=_("Some of the information needs correcting."), code=422)
 
-    try:
+    def run() -> None:
         if found.version != form.version.data:
             raise lifecycle.stale(db.session(), found.id)
         act(found)
-    except cases.Forbidden as refusal:
-        db.session.rollback()
-        message = str(FORBIDDEN.get(refusal.reason, FORBIDDEN["role"]))
-        return render_template(
-            "errors/error.html", code=403, title=_("Forbidden"), message=message
-        ), 403
-    except cases.CaseError as refusal:
-        db.session.rollback()
-        return _page(
-            case_or_404(reference),
-            error=str(REASONS.get(refusal.reason, refusal.reason)),
-            code=422,
-        )
-    except lifecycle.StaleRequest as error:
-        db.session.rollback()
-        return _page(case_or_404(reference), error=_stale_message(error), code=409)
+
+    def reshow(_refusal: Exception, message: str, status: int) -> tuple[str, int]:
+        return _page(case_or_404(reference), error=message, code=status)
+
+    refused = refusals.attempt(run, reshow, _stale_message)
+    if refused is not None:
+        return refused
     db.session.commit()
     flash(done)
     return redirect(url_for("staff.case", reference=reference), 303)
