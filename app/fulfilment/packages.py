@@ -28,9 +28,11 @@ from sqlalchemy.orm import Session
 
 from app import audit, fulfilment
 from app.crypto import Vault
+from app.fulfilment.report import report_line
 from app.models import AccessPackage, Job, Request
 from app.outbox import emails
-from app.rules.catalogue import Source, Text
+from app.rules.catalogue import Source
+from app.rules.routing import Line
 from app.rules.sources import Warehouse
 from app.services import Services
 
@@ -120,28 +122,13 @@ def words(locale: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class LineData:
-    """A plan line, copied out of the session so the build touches no ORM object."""
-
-    source: str
-    category: str
-    action: str
-    record_count: int
-    label: Text
-    basis: Text
-    explanation: Text
-    kept_until: date | None
-    record_keys: dict[str, list[list[Any]]]
-
-
-@dataclass(frozen=True)
 class Snapshot:
     request_id: int
     reference: str
     kind: str
     locale: str
     subjects: dict[str, Any]
-    lines: tuple[LineData, ...]
+    lines: tuple[Line, ...]
     generated_at: datetime
 
 
@@ -163,20 +150,8 @@ class Built:
 
 def snapshot(request: Request, package: AccessPackage | None) -> Snapshot:
     plan = request.plan
-    lines = tuple(
-        LineData(
-            line.source,
-            line.category,
-            line.action,
-            line.record_count,
-            Text(line.label_fr, line.label_en),
-            Text(line.basis_fr, line.basis_en),
-            Text(line.explanation_fr, line.explanation_en),
-            line.kept_until,
-            {t: [list(k) for k in keys] for t, keys in (line.record_keys or {}).items()},
-        )
-        for line in (plan.lines if plan else [])
-    )
+    # Copied out of the session: the build touches no ORM object.
+    lines = tuple(Line.of(line) for line in (plan.lines if plan else []))
     return Snapshot(
         request_id=request.id,
         reference=request.reference or "",
@@ -314,7 +289,7 @@ def build(
     return built
 
 
-def _portable(services: Services, line: LineData) -> bool:
+def _portable(services: Services, line: Line) -> bool:
     try:
         return services.policy.rule(line.category, "portability").portable is True
     except KeyError:
@@ -322,7 +297,7 @@ def _portable(services: Services, line: LineData) -> bool:
 
 
 def _category(
-    services: Services, source: Source, line: LineData, found: int, locale: str
+    services: Services, source: Source, line: Line, found: int, locale: str
 ) -> dict[str, Any]:
     info = source.categories[line.category]
     return {
@@ -405,26 +380,12 @@ def report_lines(snap: Snapshot, built: Built | None) -> list[dict[str, Any]]:
     """What was done per category: counts and bases, never data."""
     lines = []
     for line in snap.lines:
-        key = (line.source, line.category)
-        count = line.record_count
         if line.action == "disclose" and built is not None:
-            count = built.disclosed.get(key, 0)
-        lines.append(
-            {
-                "source": line.source,
-                "category": line.category,
-                "action": line.action,
-                "count": count,
-                "not_found": built.missing.get(key, 0)
-                if built and line.action == "disclose"
-                else 0,
-                "label_fr": line.label.fr,
-                "label_en": line.label.en,
-                "basis_fr": line.basis.fr,
-                "basis_en": line.basis.en,
-                "kept_until": line.kept_until.isoformat() if line.kept_until else None,
-            }
-        )
+            key = (line.source, line.category)
+            found = built.disclosed.get(key, 0)
+            lines.append(report_line(line, count=found, not_found=built.missing.get(key, 0)))
+        else:
+            lines.append(report_line(line, not_found=0))
     return lines
 
 

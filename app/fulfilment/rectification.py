@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from app import audit, fulfilment, lifecycle
 from app.casework import cases
 from app.fulfilment.correction import RectifyError, convert, editable, match, read, spec_of
-from app.fulfilment.objection import report_line
+from app.fulfilment.report import report_line
 from app.models import AuditEvent, Job, Plan, Request, Restriction, StaffUser
 from app.outbox import emails
 from app.rules.catalogue import Catalogue
@@ -242,7 +242,7 @@ def finish(
     lines = []
     corrected: list[tuple[str, str]] = []
     for line in request.plan.lines if request.plan else []:
-        entry = report_line(line)
+        entry = report_line(line, explained=True)
         if line.action in ACTIONS:
             fields = {
                 table: sorted(names)

@@ -232,7 +232,7 @@ def test_portable_data_alone_gives_a_portable_document(app):
         locale="en",
         subjects={"contact": 1},
         lines=(
-            packages.LineData(
+            routing.Line(
                 "contact",
                 "contact.preference",
                 "disclose",
@@ -404,7 +404,7 @@ def test_a_package_never_holds_another_persons_row(
                 if table in keys and foreign[table]:
                     keys[table].append(foreign[table][row_index % len(foreign[table])])
             lines.append(
-                packages.LineData(
+                routing.Line(
                     line.source,
                     line.category,
                     line.action,
