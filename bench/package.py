@@ -90,11 +90,8 @@ draft = compute(applicant, "access", catalogue=catalogue, policy=policy, warehou
                 today=date.today())
 routed = time.perf_counter() - started
 assert draft.outcome == "matched", draft.outcome
-snap = packages.Snapshot(1, "DSR-BENCH", "access", "fr", dict(draft.subjects), tuple(
-    packages.LineData(l.source, l.category, l.action, l.record_count, l.label, l.basis,
-                      l.explanation, l.kept_until, {t: [list(k) for k in ks]
-                                                    for t, ks in l.record_keys.items()})
-    for l in draft.lines), datetime.now(UTC))
+snap = packages.Snapshot(1, "DSR-BENCH", "access", "fr", dict(draft.subjects), draft.lines,
+                         datetime.now(UTC))
 rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 if trace:
     tracemalloc.start()
