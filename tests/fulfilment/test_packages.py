@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
-from app.demo.warehouse import PERSONAS
+from app.demo.personas import PERSONAS
 from app.extensions import db
 from app.fulfilment import packages
 from app.models import AccessPackage, AuditEvent, FulfilmentReport, Job, Request, utcnow
