@@ -29,7 +29,7 @@ from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app import audit
-from app.fulfilment import packages
+from app.fulfilment import package_download
 from app.models import (
     AccessPackage,
     Base,
@@ -146,8 +146,8 @@ def run(session: Session, c: Cutoffs, batch: int = BATCH) -> Iterator[Counts]:
         session.scalars(select(Request.id).where(_closed(c)).order_by(Request.id).limit(batch))
     ):
         yield blank_requests(session, ids, c.now)
-    # The packages module owns the expiry of packages (and audits each one).
-    expired = packages.expire_packages(session, c.now)
+    # The download module owns the expiry of packages (and audits each one).
+    expired = package_download.expire_packages(session, c.now)
     if expired:
         yield Counts(expired_packages=expired)
 

@@ -5,7 +5,7 @@ default 10,000 and 1,000,000 citizens, adds one extra subject with
 ``--records`` records (10,000 by default) spread over every table of the
 catalogue, then, in a fresh child process per run (so that its peak RSS is
 its own), routes that subject's access request (``app.rules.routing.compute``) and
-builds the package (``app.fulfilment.packages.build``: read by primary key, JSON, HTML)
+builds the package (``app.fulfilment.package_document.build``: read by primary key, JSON, HTML)
 and encrypts both files (Fernet). It prints, per size: the median time of
 each phase, the peak of Python allocations during build + encryption
 (``tracemalloc``, in one more run, untimed), the child's peak RSS, and the sizes of the two files.
@@ -61,7 +61,7 @@ from datetime import date, datetime, UTC
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from cryptography.fernet import Fernet
-from app.fulfilment import packages
+from app.fulfilment import package_document
 from app.rules.catalogue import load_catalogue
 from app.crypto import Vault
 from app.rules.matching import Applicant
@@ -90,16 +90,13 @@ draft = compute(applicant, "access", catalogue=catalogue, policy=policy, warehou
                 today=date.today())
 routed = time.perf_counter() - started
 assert draft.outcome == "matched", draft.outcome
-snap = packages.Snapshot(1, "DSR-BENCH", "access", "fr", dict(draft.subjects), tuple(
-    packages.LineData(l.source, l.category, l.action, l.record_count, l.label, l.basis,
-                      l.explanation, l.kept_until, {t: [list(k) for k in ks]
-                                                    for t, ks in l.record_keys.items()})
-    for l in draft.lines), datetime.now(UTC))
+snap = package_document.Snapshot(1, "DSR-BENCH", "access", "fr", dict(draft.subjects), draft.lines,
+                         datetime.now(UTC))
 rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 if trace:
     tracemalloc.start()
 started = time.perf_counter()
-built = packages.build(snap, services)
+built = package_document.build(snap, services)
 built_at = time.perf_counter()
 sealed = (vault.encrypt(built.json_text), vault.encrypt(built.html_text))
 ended = time.perf_counter()

@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
 from app.deadlines import PARIS  # noqa: E402
-from app.demo.warehouse import PERSONAS  # noqa: E402
+from app.demo.personas import PERSONAS  # noqa: E402
 from app.rules.matching import Applicant  # noqa: E402
 from app.rules.routing import Draft, compute  # noqa: E402
 from app.services import Services, services_of  # noqa: E402

@@ -12,15 +12,17 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from app.demo import warehouse
-from app.demo.warehouse import HOSTILE, MIN_CITIZENS, PERSONAS, TABLES, build
+from app.demo import personas
+from app.demo.personas import HOSTILE, MIN_CITIZENS, PERSONAS
+from app.demo.schema import TABLES
+from app.demo.warehouse import build
 from app.nir import mask_nir, normalize_nir
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = date(2026, 1, 15)
 
 
-def persona(first: str, last: str) -> warehouse.Persona:
+def persona(first: str, last: str) -> personas.Persona:
     return next(p for p in PERSONAS if (p.first_name, p.last_name) == (first, last))
 
 

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import audit, intake, tokens
-from app.demo.warehouse import PERSONAS, Persona
+from app.demo.personas import PERSONAS, Persona
 from app.extensions import db
 from app.models import AuditEvent, Job, LinkToken, Request, utcnow
 from app.outbox import jobs

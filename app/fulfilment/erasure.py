@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.schema import sort_tables
 
 from app import audit, fulfilment
+from app.fulfilment.report import report_line
 from app.models import FulfilmentStep, Job, PlanLine, Request
 from app.rules.catalogue import Source
 from app.rules.sources import Warehouse
@@ -246,17 +247,4 @@ def report_lines(lines: Sequence[PlanLine]) -> list[dict[str, Any]]:
     Counts are the records the plan named (all verified gone for ``erase``),
     so a rerun after a crash reports exactly what an uninterrupted run does.
     """
-    return [
-        {
-            "source": line.source,
-            "category": line.category,
-            "action": line.action,
-            "count": line.record_count,
-            "label_fr": line.label_fr,
-            "label_en": line.label_en,
-            "basis_fr": line.basis_fr,
-            "basis_en": line.basis_en,
-            "kept_until": line.kept_until.isoformat() if line.kept_until else None,
-        }
-        for line in lines
-    ]
+    return [report_line(line) for line in lines]

@@ -23,7 +23,8 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from app import audit, deadlines, fulfilment
-from app.models import FulfilmentStep, Job, Plan, PlanLine, Request
+from app.fulfilment.report import report_line
+from app.models import FulfilmentStep, Job, Plan, Request
 from app.outbox import emails
 from app.rules.catalogue import Catalogue, DataTable, Source
 from app.rules.sources import Warehouse
@@ -140,23 +141,7 @@ def _step(session: Session, request: Request, source: str, added: int, now: date
 
 def report_lines(plan: Plan | None) -> list[dict[str, Any]]:
     """What is left out of research from now on, what is kept and why: the plan's lines."""
-    return [report_line(line) for line in (plan.lines if plan else [])]
-
-
-def report_line(line: PlanLine) -> dict[str, Any]:
-    return {
-        "source": line.source,
-        "category": line.category,
-        "action": line.action,
-        "count": line.record_count,
-        "label_fr": line.label_fr,
-        "label_en": line.label_en,
-        "basis_fr": line.basis_fr,
-        "basis_en": line.basis_en,
-        "explanation_fr": line.explanation_fr,
-        "explanation_en": line.explanation_en,
-        "kept_until": line.kept_until.isoformat() if line.kept_until else None,
-    }
+    return [report_line(line, explained=True) for line in (plan.lines if plan else [])]
 
 
 @dataclass

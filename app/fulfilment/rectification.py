@@ -3,7 +3,8 @@
 Approval queues the ``restrict`` job: it flags every record the plan's
 ``rectify`` lines name (a ``Restriction`` row each) and tells the recipients
 of those categories (Art. 19), then leaves the request ``fulfilling``. Staff
-then correct each record on the rectification screen (``rectify``), which
+then correct each record on the rectification screen (``rectify``; what it
+reads and how an input is typed: ``app.fulfilment.correction``), which
 writes exactly that source row and lifts its flag, and ``finish`` the request
 when no flag is left, or close it as accurate, which lifts them all.
 
@@ -15,34 +16,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Date, DateTime, Float, Integer, Numeric, String, Table, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import audit, fulfilment, lifecycle
 from app.casework import cases
-from app.fulfilment.objection import report_line
+from app.fulfilment.correction import RectifyError, convert, editable, match, read, spec_of
+from app.fulfilment.report import report_line
 from app.models import AuditEvent, Job, Plan, Request, Restriction, StaffUser
 from app.outbox import emails
-from app.rules.catalogue import Catalogue, DataTable, Source
+from app.rules.catalogue import Catalogue
 from app.rules.sources import Warehouse
 from app.services import Services
 from app.staffing import roles
 
 ACTIONS = ("rectify",)
-# An unbounded text column still gets a bound: a correction is a few words.
-TEXT_MAX = 10_000
-
-
-class RectifyError(cases.CaseError):
-    """A correction refused; ``field`` names the input at fault, if one is."""
-
-    def __init__(self, reason: str, field: str | None = None) -> None:
-        super().__init__(reason)
-        self.field = field
 
 
 def restrict_job(session: Session, job: Job, now: datetime, services: Services) -> None:
@@ -136,58 +128,6 @@ def restricted_subjects(session: Session, source: str) -> set[Any]:
     return people
 
 
-def spec_of(catalogue: Catalogue, source: str, table: str) -> tuple[Source, DataTable]:
-    found = catalogue.source(source)
-    return found, next(t for t in found.tables if t.name == table)
-
-
-def editable(table: Table, spec: DataTable) -> list[Column[Any]]:
-    """Columns staff may correct: never a key, the person, or a pointer to another row."""
-    fixed = set(spec.primary_key) | {spec.subject}
-    if spec.link:
-        fixed |= {spec.link.key, spec.link.subject}
-    return [c for c in table.columns if c.name not in fixed and not c.name.endswith("_id")]
-
-
-def read(warehouse: Warehouse, source: Source, spec: DataTable, key: str) -> dict[str, Any] | None:
-    """The current row of a restricted record (staff may see the data they correct)."""
-    table = warehouse.table(source, spec.name)
-    with warehouse.engine(source).connect() as connection:
-        row = connection.execute(select(table).where(*_match(table, spec, key))).mappings().first()
-    return dict(row) if row else None
-
-
-def _match(table: Table, spec: DataTable, key: str) -> list[Any]:
-    parts = json.loads(key)
-    return [table.c[name] == value for name, value in zip(spec.primary_key, parts, strict=True)]
-
-
-def _convert(column: Column[Any], raw: str) -> Any:
-    """The typed value of one input, or RectifyError naming the field."""
-    text = raw.strip()
-    kind = column.type
-    if text == "":
-        if column.nullable:
-            return None
-        raise RectifyError("required", column.name)
-    try:
-        if isinstance(kind, DateTime):
-            return datetime.fromisoformat(text)
-        if isinstance(kind, Date):
-            return date.fromisoformat(text)
-        if isinstance(kind, Integer):
-            return int(text)
-        if isinstance(kind, Float | Numeric):
-            return float(text)
-    except ValueError:
-        reason = "invalid_date" if isinstance(kind, Date | DateTime) else "invalid_number"
-        raise RectifyError(reason, column.name) from None
-    limit = kind.length if isinstance(kind, String) and kind.length else TEXT_MAX
-    if len(text) > limit:
-        raise RectifyError("too_long", column.name)
-    return text
-
-
 def rectify(
     session: Session,
     request: Request,
@@ -218,7 +158,7 @@ def rectify(
     unknown = sorted(set(values) - set(columns))
     if unknown:
         raise RectifyError("unknown_field", unknown[0])
-    typed = {name: _convert(columns[name], raw) for name, raw in values.items()}
+    typed = {name: convert(columns[name], raw) for name, raw in values.items()}
     current = read(warehouse, source, spec, restriction.record_key)
     if current is None:
         raise RectifyError("record_gone")
@@ -228,7 +168,7 @@ def rectify(
             with warehouse.engine(source).begin() as connection:
                 done = connection.execute(
                     table.update()
-                    .where(*_match(table, spec, restriction.record_key))
+                    .where(*match(table, spec, restriction.record_key))
                     .values(**changes)
                 )
                 if done.rowcount != 1:
@@ -302,7 +242,7 @@ def finish(
     lines = []
     corrected: list[tuple[str, str]] = []
     for line in request.plan.lines if request.plan else []:
-        entry = report_line(line)
+        entry = report_line(line, explained=True)
         if line.action in ACTIONS:
             fields = {
                 table: sorted(names)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app import fulfilment
 from app.casework import reminders
-from app.fulfilment import erasure, objection, packages, rectification
+from app.fulfilment import erasure, objection, package_build, rectification
 from app.models import Job
 from app.outbox import jobs
 from app.outbox.worker import Handler
@@ -34,7 +34,7 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         jobs.SEND_EMAIL: send_email,
         jobs.ROUTE: routing.route_job,
         jobs.REMINDERS: reminders.reminders_job,
-        fulfilment.BUILD_PACKAGE: packages.build_package_job,
+        fulfilment.BUILD_PACKAGE: package_build.build_package_job,
         fulfilment.ERASE: erasure.erase_job,
         fulfilment.RECORD_OBJECTION: objection.record_objection_job,
         fulfilment.RESTRICT: rectification.restrict_job,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app import audit, intake
 from app.casework import reminders
-from app.fulfilment import packages
+from app.fulfilment import package_download
 from app.services import Services
 
 
@@ -26,7 +26,7 @@ def run(session: Session, now: datetime, services: Services) -> None:
     )
     session.commit()
     # An access package's content goes when its download link expires (docs/security.md).
-    packages.expire_packages(session, now)
+    package_download.expire_packages(session, now)
     session.commit()
     audit.seal(session)
     session.commit()

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 
 from app import tokens
 from app.extensions import db
-from app.fulfilment import packages
+from app.fulfilment import package_download
 from app.models import AccessPackage, Request, utcnow
 from app.public.forms import BirthDateForm
 from app.public.routes import bp
@@ -109,7 +109,7 @@ def download(token: str) -> Any:
             return redirect(url_for("public.download_files"), 303)
         return _problem(error.reason)
     package = _package_of(link.request_id)
-    reason = packages.availability(package, now, _attempts())
+    reason = package_download.availability(package, now, _attempts())
     if reason or package is None:
         return _problem(reason or "missing")
     return _form_page(BirthDateForm(), package)
@@ -123,14 +123,16 @@ def download_check(token: str) -> Any:
     except tokens.LinkError as error:
         return _problem(error.reason)
     package = _package_of(link.request_id)
-    reason = packages.availability(package, now, _attempts())
+    reason = package_download.availability(package, now, _attempts())
     if reason or package is None:
         return _problem(reason or "missing")
     form = BirthDateForm()
     if not form.validate_on_submit() or form.birth_date.data is None:
         return _form_page(form, package, 422)
     request = db.session.get_one(Request, link.request_id)
-    if not packages.check_birth_date(db.session(), package, request, form.birth_date.data, now):
+    if not package_download.check_birth_date(
+        db.session(), package, request, form.birth_date.data, now
+    ):
         db.session.commit()
         if package.failed_checks >= _attempts():
             return _problem("locked")
@@ -156,7 +158,7 @@ def download_files() -> Any:
     package = _unlocked(now)
     if package is None:
         return _problem("session")
-    reason = packages.availability(package, now, _attempts() + package.failed_checks)
+    reason = package_download.availability(package, now, _attempts() + package.failed_checks)
     if reason:
         return _problem(reason)
     request = db.session.get_one(Request, package.request_id)
@@ -177,16 +179,16 @@ def download_file(kind: str) -> Any:
     if package is None:
         return _problem("session")
     # Unlocked already: later wrong attempts elsewhere do not take it back.
-    reason = packages.availability(package, now, _attempts() + package.failed_checks)
+    reason = package_download.availability(package, now, _attempts() + package.failed_checks)
     if reason:
         return _problem(reason)
     content_type, extension = FILES[kind]
     blob = package.html_encrypted if kind == "html" else package.json_encrypted
-    body = packages.decrypt(services_of(current_app).vault, blob)
+    body = package_download.decrypt(services_of(current_app).vault, blob)
     if body is None:
         return _problem("gone")
     request = db.session.get_one(Request, package.request_id)
-    packages.record_download(db.session(), package, kind, now)
+    package_download.record_download(db.session(), package, kind, now)
     db.session.commit()
     name = re.sub(r"[^A-Za-z0-9-]", "", request.reference or "") or str(package.id)
     return Response(
@@ -207,5 +209,5 @@ def package_state(package: AccessPackage | None) -> str | None:
         return None
     if package.ready_at is None:
         return "building"
-    reason = packages.availability(package, utcnow(), _attempts())
+    reason = package_download.availability(package, utcnow(), _attempts())
     return {"gone": "expired", "locked": "locked"}.get(reason or "", "ready")

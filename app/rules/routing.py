@@ -36,7 +36,7 @@ ACTOR = "system:routing"
 
 @dataclass(frozen=True)
 class Line:
-    """One line of a plan before it is stored."""
+    """One line of a plan: computed before it is stored, or copied back out of it (``of``)."""
 
     source: str
     category: str
@@ -51,6 +51,21 @@ class Line:
 
     def key(self) -> tuple[str, str, str]:
         return (self.source, self.category, self.action)
+
+    @classmethod
+    def of(cls, stored: PlanLine) -> Line:
+        """A stored plan line, copied out of the session: using it touches no ORM object."""
+        return cls(
+            stored.source,
+            stored.category,
+            stored.action,
+            stored.record_count,
+            Text(stored.label_fr, stored.label_en),
+            Text(stored.basis_fr, stored.basis_en),
+            Text(stored.explanation_fr, stored.explanation_en),
+            stored.kept_until,
+            {t: [list(k) for k in keys] for t, keys in (stored.record_keys or {}).items()},
+        )
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 Each decision is a POST carrying the version of the case the page showed:
 the view calls one function of ``app.casework.cases``, commits, and redirects. A
 refusal by the rules re-shows the page with the reason (422), a lost race
-names who changed the case (409), a role or holder refusal is a 403.
+names who changed the case (409), a role or holder refusal is a 403
+(``app.staff.refusals``). What the page shows is read by
+``app.casework.case_page``.
 """
 
 from __future__ import annotations
@@ -15,18 +17,17 @@ from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from app import deadlines, lifecycle
-from app.casework import cases
+from app.casework import case_page, cases
 from app.extensions import db
 from app.labels import EXTENSION_LABELS, REFUSAL_LABELS
-from app.models import AuditEvent, CaseNote, Job, Request, StaffUser, utcnow
-from app.nir import mask_nir
+from app.models import Request, StaffUser, utcnow
 from app.rules import routing
 from app.services import Services, services_of
+from app.staff import refusals
 from app.staff.access import can, me, requires
 from app.staff.case_forms import (
     QUESTION_LABELS,
@@ -41,48 +42,6 @@ from app.staff.case_forms import (
 from app.staff.routes import bp
 from app.staffing import roles
 
-# app.casework.cases reason codes, as staff read them.
-REASONS = {
-    "not_open": _l("This request is closed: nothing more can be decided on it."),
-    "already_held": _l("Someone else holds this case."),
-    "already_yours": _l("You already hold this case."),
-    "not_held": _l("Nobody holds this case."),
-    "cannot_hold": _l("This person cannot work on cases."),
-    "decision_pending": _l(
-        "A decision is waiting for approval: approve it or send it back first."
-    ),
-    "wrong_status": _l("This action is not possible in the case's current status."),
-    "identity_in_doubt": _l("The requester's identity is still in doubt: resolve it first."),
-    "unknown_ground": _l("Choose a ground from the list."),
-    "unknown_decision": _l("Choose a decision from the list."),
-    "unknown_question": _l("Choose what you ask for from the list."),
-    "nothing_prepared": _l("No decision is waiting for approval."),
-    "needs_preparation": _l(
-        "An erasure is approved by a data protection officer after someone prepares it."
-    ),
-    "empty_text": _l("Write the text first."),
-    "text_too_long": _l("The text is too long."),
-    "already_extended": _l("The deadline has already been extended once."),
-    "medical_deadline": _l(
-        "This request follows the Public Health Code's deadline, which cannot be extended."
-    ),
-    "extension_too_late": _l(
-        "The first month has ended: the law no longer allows an extension (GDPR Art. 12(3))."
-    ),
-    "still_ambiguous": _l(
-        "Several people in the sources still fit this identity: ask the requester for "
-        "information or refuse the request."
-    ),
-}
-FORBIDDEN = {
-    "four_eyes": _l("You prepared this decision: another data protection officer approves it."),
-    "dpo_required": _l("Only a data protection officer can approve this decision."),
-    "not_holder": _l("Only the person who holds this case can do this."),
-    "not_preparer": _l(
-        "Only who prepared this decision, or a data protection officer, can withdraw it."
-    ),
-    "role": _l("Your role does not allow this action."),
-}
 NOTE_LABELS = {
     "note": _l("Internal note"),
     "question": _l("Question to the requester"),
@@ -98,40 +57,23 @@ def routing_services() -> Services:
 
 def case_or_404(reference: str) -> Request:
     """The case with this reference (the case page and the correction screen share it)."""
-    found = db.session.scalar(select(Request).where(Request.reference == reference))
-    # An unverified request is not a case yet: staff never act on an unproven address.
-    if found is None or found.status == "unverified":
+    found = case_page.find_case(db.session(), reference)
+    if found is None:
         abort(404)
     return found
 
 
-def _workers() -> list[StaffUser]:
-    return list(
-        db.session.scalars(
-            select(StaffUser)
-            .where(StaffUser.is_active, StaffUser.role.in_(("agent", "dpo")))
-            .order_by(StaffUser.email)
-        )
-    )
-
-
-def _people(actors: set[str]) -> dict[str, str]:
-    """Readable names for audit actors: staff emails for "staff:<id>"."""
-    ids = {int(a.split(":", 1)[1]) for a in actors if a.startswith("staff:") and a[6:].isdigit()}
-    names = {
-        f"staff:{user_id}": email
-        for user_id, email in db.session.execute(
-            select(StaffUser.id, StaffUser.email).where(StaffUser.id.in_(ids))
-        )
-    }
-    fixed = {"requester": _("the requester"), "system:routing": _("routing (automatic)")}
-    return {a: names.get(a) or str(fixed.get(a, a)) for a in actors}
+def _named() -> dict[str, str]:
+    """The fixed actors of the audit trail, as staff read them."""
+    return {"requester": _("the requester"), "system:routing": _("routing (automatic)")}
 
 
 def _forms(case: Request) -> dict[str, Any]:
     version = {"version": case.version}
     assign = AssignForm(formdata=None, **version)
-    assign.assignee.choices = [SelectChoice(u.id, u.email) for u in _workers()]
+    assign.assignee.choices = [
+        SelectChoice(u.id, u.email) for u in case_page.workers(db.session())
+    ]
     refuse = RefuseForm(formdata=None, **version)
     refuse.ground.choices = [
         SelectChoice(g, str(REFUSAL_LABELS[g])) for g in cases.REFUSAL_GROUNDS
@@ -156,56 +98,31 @@ def _forms(case: Request) -> dict[str, Any]:
 
 
 def _page(case: Request, *, error: str | None = None, code: int = 200) -> tuple[str, int]:
-    vault = services_of(current_app).vault
-    notes = list(
-        db.session.scalars(
-            select(CaseNote).where(CaseNote.request_id == case.id).order_by(CaseNote.id)
-        )
+    page = case_page.case_page(
+        db.session(),
+        case,
+        services_of(current_app).vault,
+        now=utcnow(),
+        named=_named(),
     )
-    audit_events = list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.request_id == case.id, AuditEvent.action != "case.viewed")
-            .order_by(AuditEvent.id)
-        )
-    )
-    views = db.session.scalar(
-        select(func.count())
-        .select_from(AuditEvent)
-        .where(AuditEvent.request_id == case.id, AuditEvent.action == "case.viewed")
-    )
-    # Art. 19 notices to organisations belong to the case, not to the requester's mail.
-    emails = [
-        job
-        for job in db.session.scalars(
-            select(Job).where(Job.request_id == case.id, Job.kind == "send_email").order_by(Job.id)
-        )
-        if "recipient_email" not in job.payload
-    ]
-    people = _people({e.actor for e in audit_events} | {n.author for n in notes})
-    today = deadlines.receipt_date(utcnow())
-    holder = db.session.get(StaffUser, case.assignee_id) if case.assignee_id else None
-    preparer = db.session.get(StaffUser, case.prepared_by_id) if case.prepared_by_id else None
-    nir = vault.decrypt(case.nir_encrypted) if case.nir_encrypted else None
-    details = vault.decrypt(case.details_encrypted) if case.details_encrypted else None
     user = me()
     return (
         render_template(
             "staff/case.html",
             case=case,
             user=user,
-            holder=holder,
-            preparer=preparer,
-            nir=mask_nir(nir) if nir else None,
-            details=details,
-            notes=[(n, vault.decrypt(n.body_encrypted)) for n in notes],
+            holder=page.holder,
+            preparer=page.preparer,
+            nir=page.nir,
+            details=page.details,
+            notes=page.notes,
             note_labels=NOTE_LABELS,
             question_labels=QUESTION_LABELS,
-            audit_events=audit_events,
-            views=views or 0,
-            emails=emails,
-            people=people,
-            days_left=(case.due_on - today).days if case.due_on else None,
+            audit_events=page.audit_events,
+            views=page.views,
+            emails=page.emails,
+            people=page.people,
+            days_left=page.days_left,
             forms=_forms(case),
             error=error,
             mine=case.assignee_id == user.id,
@@ -229,7 +146,10 @@ def case(reference: str) -> tuple[str, int]:
 
 
 def _stale_message(error: lifecycle.StaleRequest) -> str:
-    who = _people({error.changed_by}).get(error.changed_by or "", "") if error.changed_by else ""
+    who = ""
+    if error.changed_by:
+        names = case_page.people(db.session(), {error.changed_by}, _named())
+        who = names.get(error.changed_by, "")
     when = format_datetime(error.changed_at, "short") if error.changed_at else ""
     if who:
         return _(
@@ -250,26 +170,18 @@ def _decide(
     found = case_or_404(reference)
     if not form.validate():
         return _page(found, error=_("Some of the information needs correcting."), code=422)
-    try:
+
+    def run() -> None:
         if found.version != form.version.data:
             raise lifecycle.stale(db.session(), found.id)
         act(found)
-    except cases.Forbidden as refusal:
-        db.session.rollback()
-        message = str(FORBIDDEN.get(refusal.reason, FORBIDDEN["role"]))
-        return render_template(
-            "errors/error.html", code=403, title=_("Forbidden"), message=message
-        ), 403
-    except cases.CaseError as refusal:
-        db.session.rollback()
-        return _page(
-            case_or_404(reference),
-            error=str(REASONS.get(refusal.reason, refusal.reason)),
-            code=422,
-        )
-    except lifecycle.StaleRequest as error:
-        db.session.rollback()
-        return _page(case_or_404(reference), error=_stale_message(error), code=409)
+
+    def reshow(_refusal: Exception, message: str, status: int) -> tuple[str, int]:
+        return _page(case_or_404(reference), error=message, code=status)
+
+    refused = refusals.attempt(run, reshow, _stale_message)
+    if refused is not None:
+        return refused
     db.session.commit()
     flash(done)
     return redirect(url_for("staff.case", reference=reference), 303)
@@ -311,7 +223,7 @@ def case_release(reference: str) -> Response | tuple[str, int]:
 @requires(roles.ASSIGN)
 def case_assign(reference: str) -> Response | tuple[str, int]:
     form = AssignForm()
-    form.assignee.choices = [SelectChoice(u.id, u.email) for u in _workers()]
+    form.assignee.choices = [SelectChoice(u.id, u.email) for u in case_page.workers(db.session())]
 
     def act(case: Request) -> None:
         assignee = db.session.get(StaffUser, form.assignee.data)

@@ -21,7 +21,7 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from sqlalchemy import update
 
-from app.demo.warehouse import PERSONAS
+from app.demo.personas import PERSONAS
 from app.extensions import db
 from app.models import StaffUser
 from tests.conftest import ROOT, SmtpServer, text_of

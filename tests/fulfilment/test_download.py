@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app import tokens
 from app.extensions import db
-from app.fulfilment import packages
+from app.fulfilment import package_download
 from app.models import AccessPackage, AuditEvent, LinkToken, Request, utcnow
 from app.services import services_of
 from tests.conftest import csrf_from, link_in, run_jobs
@@ -175,7 +175,7 @@ def test_a_deleted_package_is_gone_even_with_a_valid_link(smtp_app, smtp):
         db.session.execute(
             AccessPackage.__table__.update().values(expires_at=utcnow() - timedelta(seconds=1))
         )
-        assert packages.expire_packages(db.session(), utcnow()) == 1
+        assert package_download.expire_packages(db.session(), utcnow()) == 1
         db.session.commit()
         db.session.remove()
     assert smtp_app.test_client().get(link).status_code == 410

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from app import fulfilment
 from app.deadlines import receipt_date
-from app.demo.warehouse import Persona
+from app.demo.personas import Persona
 from app.extensions import db
 from app.fulfilment import erasure
 from app.models import AuditEvent, FulfilmentStep, Job, PlanLine, Request, utcnow

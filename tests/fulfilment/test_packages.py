@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
-from app.demo.warehouse import PERSONAS
+from app.demo.personas import PERSONAS
 from app.extensions import db
-from app.fulfilment import packages
+from app.fulfilment import package_build, package_document, package_download
 from app.models import AccessPackage, AuditEvent, FulfilmentReport, Job, Request, utcnow
 from app.rules import routing
 from app.services import services_of
@@ -66,8 +66,8 @@ def package_of(app: Flask, request_id: int) -> AccessPackage:
 def opened(app: Flask, package: AccessPackage) -> tuple[dict[str, Any], str]:
     """The package's JSON document and HTML page, decrypted with the app's keys."""
     vault = services_of(app).vault
-    text = packages.decrypt(vault, package.json_encrypted)
-    html = packages.decrypt(vault, package.html_encrypted)
+    text = package_download.decrypt(vault, package.json_encrypted)
+    html = package_download.decrypt(vault, package.html_encrypted)
     assert text is not None and html is not None
     return json.loads(text), html
 
@@ -156,7 +156,7 @@ def test_a_rerun_after_a_crash_gives_the_same_package_and_one_email(smtp_app, sm
     client = smtp_app.test_client()
     request_id = file_and_route(smtp_app, smtp, client, filing_for(persona("Camille"), "access"))
     approve(smtp_app, request_id)
-    real_store = packages.store
+    real_store = package_build.store
     calls = {"n": 0}
 
     def crash_once(*args: Any, **kwargs: Any) -> None:
@@ -165,7 +165,7 @@ def test_a_rerun_after_a_crash_gives_the_same_package_and_one_email(smtp_app, sm
             raise RuntimeError("worker killed")
         real_store(*args, **kwargs)
 
-    monkeypatch.setattr(packages, "store", crash_once)
+    monkeypatch.setattr(package_build, "store", crash_once)
     run_jobs(smtp_app)
     with smtp_app.app_context():
         assert db.session.get(Request, request_id).status == "fulfilling"
@@ -197,9 +197,9 @@ def test_a_rerun_after_a_crash_gives_the_same_package_and_one_email(smtp_app, sm
     with smtp_app.app_context():
         request = db.session.get(Request, request_id)
         package = db.session.get(AccessPackage, first.id)
-        snap = packages.snapshot(request, package)
+        snap = package_document.snapshot(request, package)
         services = services_of(smtp_app)
-        one, two = packages.build(snap, services), packages.build(snap, services)
+        one, two = package_document.build(snap, services), package_document.build(snap, services)
         assert one.json_text == two.json_text and one.sha256 == first.sha256
         db.session.remove()
 
@@ -225,14 +225,14 @@ def test_portability_of_data_held_for_a_public_task_gives_the_art15_copy_and_say
 def test_portable_data_alone_gives_a_portable_document(app):
     """A plan disclosing only consented data (contact preferences) is a portability package."""
     services = services_of(app)
-    snap = packages.Snapshot(
+    snap = package_document.Snapshot(
         request_id=1,
         reference="DSR-TEST",
         kind="portability",
         locale="en",
         subjects={"contact": 1},
         lines=(
-            packages.LineData(
+            routing.Line(
                 "contact",
                 "contact.preference",
                 "disclose",
@@ -246,7 +246,7 @@ def test_portable_data_alone_gives_a_portable_document(app):
         ),
         generated_at=utcnow(),
     )
-    built = packages.build(snap, services)
+    built = package_document.build(snap, services)
     assert built.format == "portability" and built.portability_refused is None
     document = json.loads(built.json_text)
     assert document["format"] == "portability" and document["language"] == "en"
@@ -272,11 +272,11 @@ def test_the_status_page_shows_progress_while_the_package_is_built(smtp_app, smt
 
 def test_progress_is_committed_on_its_own_while_the_sources_are_read(smtp_app, smtp, monkeypatch):
     """Each progress write is visible at once to another connection (nothing waits on the job)."""
-    monkeypatch.setattr(packages, "PROGRESS_EVERY", 5)
+    monkeypatch.setattr(package_document, "PROGRESS_EVERY", 5)
     seen: list[int] = []
-    real_call = packages.ProgressWriter.__call__
+    real_call = package_build.ProgressWriter.__call__
 
-    def watched(self: packages.ProgressWriter, done: int) -> None:
+    def watched(self: package_build.ProgressWriter, done: int) -> None:
         real_call(self, done)
         with self.engine.connect() as other:
             seen.append(
@@ -285,7 +285,7 @@ def test_progress_is_committed_on_its_own_while_the_sources_are_read(smtp_app, s
                 )
             )
 
-    monkeypatch.setattr(packages.ProgressWriter, "__call__", watched)
+    monkeypatch.setattr(package_build.ProgressWriter, "__call__", watched)
     request_id, _ = fulfilled(smtp_app, smtp)
     assert seen and seen == sorted(seen) and seen[0] == 5
     assert package_of(smtp_app, request_id).records_done >= seen[-1]
@@ -295,11 +295,11 @@ def test_expired_packages_lose_their_content_and_keep_the_proof(smtp_app, smtp):
     """expire_packages deletes both files once the link has expired; the row and audit stay."""
     request_id, client = fulfilled(smtp_app, smtp)
     with smtp_app.app_context():
-        assert packages.expire_packages(db.session(), utcnow()) == 0
+        assert package_download.expire_packages(db.session(), utcnow()) == 0
         later = utcnow() + timedelta(hours=73)
-        assert packages.expire_packages(db.session(), later) == 1
+        assert package_download.expire_packages(db.session(), later) == 1
         db.session.commit()
-        assert packages.expire_packages(db.session(), later) == 0
+        assert package_download.expire_packages(db.session(), later) == 0
         actions = db.session.scalars(
             select(AuditEvent.action).where(AuditEvent.request_id == request_id)
         ).all()
@@ -404,7 +404,7 @@ def test_a_package_never_holds_another_persons_row(
                 if table in keys and foreign[table]:
                     keys[table].append(foreign[table][row_index % len(foreign[table])])
             lines.append(
-                packages.LineData(
+                routing.Line(
                     line.source,
                     line.category,
                     line.action,
@@ -416,10 +416,10 @@ def test_a_package_never_holds_another_persons_row(
                     keys,
                 )
             )
-        snap = packages.Snapshot(
+        snap = package_document.Snapshot(
             1, "DSR-P", kind, "fr", dict(draft.subjects), tuple(lines), utcnow()
         )
-        built = packages.build(snap, services_of(app))
+        built = package_document.build(snap, services_of(app))
         document = json.loads(built.json_text)
         owners = {_owner(connection, entry) for entry in document["records"]}
         assert owners <= {person}

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import event
 
-from app.demo.warehouse import PERSONAS
+from app.demo.personas import PERSONAS
 from app.rules.matching import (
     MATCHED,
     NO_MATCH,

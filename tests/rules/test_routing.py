@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from app import deadlines
-from app.demo.warehouse import PERSONAS
+from app.demo.personas import PERSONAS
 from app.extensions import db
 from app.models import AuditEvent, Plan, Request, utcnow
 from app.rules import routing

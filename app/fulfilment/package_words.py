@@ -1,0 +1,86 @@
+"""The fixed wording of an access package, in the package's language, from the message catalogue.
+
+The package is written by the worker, outside any web request, so
+flask_babel's locale does not apply: the catalogue of ``translations/`` is
+loaded with babel for the request's own language (English is the text of the
+code itself). Every entry has the context "package": the same English words
+elsewhere in the portal may be translated otherwise, and a change here must
+not change them there.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from babel.support import NullTranslations, Translations
+
+TRANSLATIONS = Path(__file__).resolve().parents[2] / "translations"
+
+
+@cache
+def _catalogue(locale: str) -> NullTranslations:
+    return Translations.load(str(TRANSLATIONS), [locale])
+
+
+def language(locale: str) -> str:
+    """The language a package is written in: English or French."""
+    return "en" if locale.startswith("en") else "fr"
+
+
+def words(locale: str) -> dict[str, str]:
+    """Every fixed text of the package, by name; ``intro`` takes ``%(reference)s``."""
+    catalogue = _catalogue(language(locale))
+
+    def pgettext(context: str, message: str) -> str:
+        return str(catalogue.pgettext(context, message))
+
+    return {
+        "title": pgettext("package", "Your health data"),
+        "intro": pgettext(
+            "package",
+            "A copy of the data about you, given in answer to your request %(reference)s "
+            "(GDPR Art. 15). Keep this file somewhere safe: it holds health data.",
+        ),
+        "generated": pgettext("package", "Produced on"),
+        "records": pgettext("package", "records"),
+        "no_records": pgettext("package", "No record in this category."),
+        "purposes": pgettext("package", "Purposes"),
+        "legal_basis": pgettext("package", "Legal basis"),
+        "recipients": pgettext("package", "Recipients"),
+        "no_recipient": pgettext("package", "No recipient."),
+        "transfers": pgettext("package", "Transfers outside the European Union"),
+        "retention": pgettext("package", "Retention period"),
+        "origin": pgettext("package", "Where the data comes from"),
+        "automated_decisions": pgettext("package", "Automated decision-making"),
+        "table": pgettext("package", "Table"),
+        "rights_title": pgettext("package", "Your rights"),
+        "rights": pgettext(
+            "package",
+            "You may ask for inaccurate data to be corrected (Art. 16), for erasure "
+            "(Art. 17), for processing to be restricted (Art. 18), and object to its reuse "
+            "for research (Art. 21), through this same portal.",
+        ),
+        "complaint": pgettext(
+            "package",
+            "You may lodge a complaint with the CNIL, the French data protection "
+            "authority: https://www.cnil.fr/fr/plaintes (3 place de Fontenoy, TSA 80715, "
+            "75334 Paris Cedex 07), and seek a judicial remedy before the competent court.",
+        ),
+        "contact": pgettext("package", "Data protection officer"),
+        "third_parties": pgettext(
+            "package",
+            "Information about other people is left out of this copy (GDPR Art. 15(4)). "
+            "The health professionals who treated you are named for what they did.",
+        ),
+        "portable": pgettext(
+            "package", "This JSON file is the portable copy of your data (GDPR Art. 20)."
+        ),
+        "public_task": pgettext(
+            "package",
+            "You asked for portability. It only applies to data you provided on the basis "
+            "of your consent or a contract; some of this data is processed for a task in the "
+            "public interest or a legal obligation (GDPR Art. 20(1) and 20(3)). You therefore "
+            "receive the copy Article 15 provides, in a machine-readable format (JSON).",
+        ),
+    }
