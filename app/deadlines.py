@@ -151,7 +151,7 @@ def due_date(
     the next working day, where today each pause is added to the date already
     moved (``suspended``). The fix is the line marked ``issue 18`` below: add
     ``timedelta(days=sum(suspensions))`` inside ``next_working_day(...)`` and
-    skip the loop. The resume (``app.casework.cases.answer``) must then call
+    skip the loop. The resume (``app.casework.clock.answer``) must then call
     this function with the request's total ``paused_days`` rather than
     ``suspended`` on the stored date, which on the medical-record track needs
     the newest record date kept on the request (it is not, today).

@@ -1,30 +1,26 @@
-"""Staff decisions on a case: claim, release, assign, prepare, approve, refuse, ask, extend.
+"""Holding a case: claim, release, assign, notes; the rules every staff decision shares.
 
 Each function checks the role and the case's state, then writes through
 ``lifecycle`` (status changes) or ``lifecycle.touch`` (other fields), so every
 decision is refused on a stale read and committed with its audit event and
 its email to the requester by the caller, in one transaction.
 
-Four eyes (docs/security.md, "Roles and decisions"): an erasure or a refusal
-is *prepared* by one person and *approved* by a data protection officer who is
-not that person. Other rights are approved by whoever holds the case.
+The decisions themselves are in ``app.casework.decisions`` (prepare, approve,
+refuse: four eyes), ``app.casework.clock`` (questions that pause the clock,
+answers, the extension) and ``app.casework.identity`` (staff confirm who the
+requester is).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit, deadlines, fulfilment, lifecycle
+from app import audit, lifecycle
 from app.crypto import Vault
 from app.models import CaseNote, Request, StaffUser
 from app.outbox import emails
-from app.rules import routing
-from app.services import Services
 from app.staffing import roles
 
 REFUSAL_GROUNDS = (
@@ -61,23 +57,23 @@ def actor(staff: StaffUser) -> str:
     return f"staff:{staff.id}"
 
 
-def _require(staff: StaffUser, permission: str) -> None:
+def require(staff: StaffUser, permission: str) -> None:
     if not staff.is_active or not roles.allowed(staff.role, permission):
         raise Forbidden("role")
 
 
-def _fresh(session: Session, request: Request, version: int) -> None:
+def check_fresh(session: Session, request: Request, version: int) -> None:
     """Refuse a decision taken on a page older than the case."""
     if request.version != version:
         raise lifecycle.stale(session, request.id)
 
 
-def _holding(request: Request, staff: StaffUser) -> None:
+def check_holding(request: Request, staff: StaffUser) -> None:
     if request.assignee_id != staff.id:
         raise Forbidden("not_holder")
 
 
-def _text(text: str | None, limit: int = NOTE_MAX) -> str:
+def clean_text(text: str | None, limit: int = NOTE_MAX) -> str:
     cleaned = (text or "").strip()
     if not cleaned:
         raise CaseError("empty_text")
@@ -86,7 +82,7 @@ def _text(text: str | None, limit: int = NOTE_MAX) -> str:
     return cleaned
 
 
-def _note(
+def write_note(
     session: Session,
     request: Request,
     kind: str,
@@ -112,7 +108,7 @@ def needs_four_eyes(request: Request) -> bool:
 
 def record_view(session: Session, request: Request, staff: StaffUser, now: datetime) -> None:
     """Every staff view of a case is an audit event (docs/security.md, "Roles and decisions")."""
-    _require(staff, roles.VIEW_CASES)
+    require(staff, roles.VIEW_CASES)
     audit.record(session, actor=actor(staff), action="case.viewed", now=now, request_id=request.id)
 
 
@@ -130,8 +126,8 @@ def claim(
     The version check in ``lifecycle`` is the lock: of any number of people
     claiming at once, one wins and the others get ``StaleRequest``.
     """
-    _require(staff, roles.WORK_CASES)
-    _fresh(session, request, version)
+    require(staff, roles.WORK_CASES)
+    check_fresh(session, request, version)
     if request.status not in WORKABLE:
         raise CaseError("not_open")
     if request.assignee_id not in (None, staff.id):
@@ -155,8 +151,8 @@ def release(
     mail: emails.MailSettings,
 ) -> None:
     """Give a held case back to the queue (a DPO may release anyone's)."""
-    _require(staff, roles.WORK_CASES)
-    _fresh(session, request, version)
+    require(staff, roles.WORK_CASES)
+    check_fresh(session, request, version)
     if request.assignee_id is None:
         raise CaseError("not_held")
     if request.assignee_id != staff.id and not roles.allowed(staff.role, roles.ASSIGN):
@@ -181,8 +177,8 @@ def assign(
     mail: emails.MailSettings,
 ) -> None:
     """A DPO hands a case to a colleague who can work it."""
-    _require(staff, roles.ASSIGN)
-    _fresh(session, request, version)
+    require(staff, roles.ASSIGN)
+    check_fresh(session, request, version)
     if request.status not in WORKABLE:
         raise CaseError("not_open")
     if not assignee.is_active or not roles.allowed(assignee.role, roles.WORK_CASES):
@@ -207,403 +203,9 @@ def add_note(
     session: Session, request: Request, staff: StaffUser, text: str, *, vault: Vault, now: datetime
 ) -> CaseNote:
     """An internal note: staff only, never shown to the requester."""
-    _require(staff, roles.WORK_CASES)
-    note = _note(session, request, "note", actor(staff), _text(text), vault, now)
+    require(staff, roles.WORK_CASES)
+    note = write_note(session, request, "note", actor(staff), clean_text(text), vault, now)
     audit.record(
         session, actor=actor(staff), action="case.note_added", now=now, request_id=request.id
     )
     return note
-
-
-def prepare(
-    session: Session,
-    request: Request,
-    staff: StaffUser,
-    decision: str,
-    *,
-    ground: str | None = None,
-    version: int,
-    now: datetime,
-) -> None:
-    """Put a decision before a data protection officer: an erasure plan, or a refusal."""
-    _require(staff, roles.WORK_CASES)
-    _fresh(session, request, version)
-    _holding(request, staff)
-    if request.pending_decision:
-        raise CaseError("decision_pending")
-    if decision == "approve":
-        if request.status != "in_review" or not needs_four_eyes(request):
-            raise CaseError("wrong_status")
-        _plan_settled(request)
-        ground = None
-    elif decision == "refuse":
-        if request.status not in ("in_review", "identity_review"):
-            raise CaseError("wrong_status")
-        if ground not in REFUSAL_GROUNDS:
-            raise CaseError("unknown_ground")
-    else:
-        raise CaseError("unknown_decision")
-    who = actor(staff)
-    lifecycle.touch(
-        session,
-        request,
-        actor=who,
-        now=now,
-        pending_decision=decision,
-        pending_ground=ground,
-        prepared_by_id=staff.id,
-        prepared_at=now,
-    )
-    audit.record(
-        session,
-        actor=who,
-        action="case.prepared",
-        now=now,
-        request_id=request.id,
-        details={"decision": decision} | ({"ground": ground} if ground else {}),
-    )
-
-
-def _plan_settled(request: Request) -> None:
-    plan = request.plan
-    if plan is None or plan.outcome == "identity_review":
-        raise CaseError("identity_in_doubt")
-
-
-def send_back(
-    session: Session, request: Request, staff: StaffUser, *, version: int, now: datetime
-) -> None:
-    """Withdraw a prepared decision: by its preparer, or by a DPO who disagrees."""
-    _require(staff, roles.WORK_CASES)
-    _fresh(session, request, version)
-    if not request.pending_decision:
-        raise CaseError("nothing_prepared")
-    if request.prepared_by_id != staff.id and not roles.allowed(
-        staff.role, roles.APPROVE_SENSITIVE
-    ):
-        raise Forbidden("not_preparer")
-    who = actor(staff)
-    decision = request.pending_decision
-    lifecycle.touch(
-        session,
-        request,
-        actor=who,
-        now=now,
-        pending_decision=None,
-        pending_ground=None,
-        prepared_by_id=None,
-        prepared_at=None,
-    )
-    audit.record(
-        session,
-        actor=who,
-        action="case.sent_back",
-        now=now,
-        request_id=request.id,
-        details={"decision": decision},
-    )
-
-
-def approve(
-    session: Session,
-    request: Request,
-    staff: StaffUser,
-    *,
-    version: int,
-    now: datetime,
-    mail: emails.MailSettings,
-) -> str:
-    """Carry out the decision: the prepared one (four eyes), or the plan itself.
-
-    Returns the status reached (``approved`` or ``denied``).
-    """
-    _require(staff, roles.WORK_CASES)
-    _fresh(session, request, version)
-    who = actor(staff)
-    if request.pending_decision:
-        if not roles.allowed(staff.role, roles.APPROVE_SENSITIVE):
-            raise Forbidden("dpo_required")
-        if request.prepared_by_id == staff.id:
-            raise Forbidden("four_eyes")
-        decision, ground = request.pending_decision, request.pending_ground
-        prepared_by = request.prepared_by_id
-        target = "approved" if decision == "approve" else "denied"
-        lifecycle.change_status(
-            session,
-            request,
-            target,
-            actor=who,
-            now=now,
-            mail=mail,
-            details={"prepared_by": prepared_by} | ({"ground": ground} if ground else {}),
-            email={"ground": ground} if ground else None,
-        )
-        lifecycle.touch(
-            session,
-            request,
-            actor=who,
-            now=now,
-            pending_decision=None,
-            pending_ground=None,
-            refusal_ground=ground,
-        )
-        if target == "approved":
-            fulfilment.start(session, request, now)
-        return target
-    if needs_four_eyes(request):
-        raise CaseError("needs_preparation")
-    _holding(request, staff)
-    if request.status != "in_review":
-        raise CaseError("wrong_status")
-    _plan_settled(request)
-    lifecycle.change_status(session, request, "approved", actor=who, now=now, mail=mail)
-    fulfilment.start(session, request, now)
-    return "approved"
-
-
-def mark_unfounded(
-    session: Session,
-    request: Request,
-    staff: StaffUser,
-    ground: str,
-    justification: str,
-    *,
-    vault: Vault,
-    version: int,
-    now: datetime,
-    mail: emails.MailSettings,
-) -> None:
-    """Refuse a manifestly unfounded or excessive request: a DPO's decision, justified."""
-    _require(staff, roles.MARK_UNFOUNDED)
-    _fresh(session, request, version)
-    if ground not in UNFOUNDED_GROUNDS:
-        raise CaseError("unknown_ground")
-    text = _text(justification)
-    if request.status not in WORKABLE:
-        raise CaseError("not_open")
-    who = actor(staff)
-    _note(session, request, "justification", who, text, vault, now)
-    lifecycle.change_status(
-        session,
-        request,
-        "denied",
-        actor=who,
-        now=now,
-        mail=mail,
-        details={"ground": ground},
-        email={"ground": ground},
-    )
-    lifecycle.touch(
-        session,
-        request,
-        actor=who,
-        now=now,
-        refusal_ground=ground,
-        pending_decision=None,
-        pending_ground=None,
-    )
-
-
-def ask(
-    session: Session,
-    request: Request,
-    staff: StaffUser,
-    question: str,
-    kind: str,
-    *,
-    vault: Vault,
-    version: int,
-    now: datetime,
-    mail: emails.MailSettings,
-) -> None:
-    """Ask the requester something; a request for proof of identity stops the clock."""
-    _require(staff, roles.WORK_CASES)
-    _fresh(session, request, version)
-    _holding(request, staff)
-    if kind not in QUESTION_KINDS:
-        raise CaseError("unknown_question")
-    if request.status not in ("in_review", "identity_review"):
-        raise CaseError("wrong_status")
-    if request.pending_decision:
-        raise CaseError("decision_pending")
-    text = _text(question, 2000)
-    who = actor(staff)
-    _note(session, request, "question", who, text, vault, now)
-    lifecycle.change_status(
-        session,
-        request,
-        "awaiting_requester",
-        actor=who,
-        now=now,
-        mail=mail,
-        details={"question": kind},
-    )
-    if kind == "identity":
-        lifecycle.touch(session, request, actor=who, now=now, paused_at=now)
-        audit.record(session, actor=who, action="clock.paused", now=now, request_id=request.id)
-
-
-def open_question(session: Session, request: Request, vault: Vault) -> str | None:
-    """The latest question put to the requester, for their status page."""
-    note = session.scalar(
-        select(CaseNote)
-        .where(CaseNote.request_id == request.id, CaseNote.kind == "question")
-        .order_by(CaseNote.id.desc())
-        .limit(1)
-    )
-    return vault.decrypt(note.body_encrypted) if note else None
-
-
-def answer(
-    session: Session,
-    request: Request,
-    text: str,
-    *,
-    vault: Vault,
-    now: datetime,
-    mail: emails.MailSettings,
-) -> None:
-    """The requester's answer, from their status page: back to whoever asked."""
-    if request.status != "awaiting_requester":
-        raise CaseError("wrong_status")
-    body = _text(text)
-    _note(session, request, "answer", "requester", body, vault, now)
-    plan = request.plan
-    target = "identity_review" if plan and plan.outcome == "identity_review" else "in_review"
-    details: dict[str, Any] = {}
-    if request.paused_at is not None:
-        days = (deadlines.receipt_date(now) - deadlines.receipt_date(request.paused_at)).days
-        details["paused_days"] = days
-    lifecycle.change_status(
-        session, request, target, actor="requester", now=now, mail=mail, details=details
-    )
-    if request.paused_at is not None:
-        days = details["paused_days"]
-        due = request.due_on
-        if due is not None:
-            # From the stored date: the request keeps the total of its pauses,
-            # not each one, nor the record dates its track came from.
-            due = deadlines.suspended(due, days)
-        lifecycle.touch(
-            session,
-            request,
-            actor="requester",
-            now=now,
-            paused_at=None,
-            paused_days=request.paused_days + days,
-            due_on=due,
-        )
-        audit.record(
-            session,
-            actor="requester",
-            action="clock.resumed",
-            now=now,
-            request_id=request.id,
-            details={"paused_days": days, "due_on": due.isoformat() if due else None},
-        )
-
-
-def extend(
-    session: Session,
-    request: Request,
-    staff: StaffUser,
-    ground: str,
-    *,
-    version: int,
-    now: datetime,
-    mail: emails.MailSettings,
-) -> None:
-    """Extend the deadline by two months, told to the requester with the reason.
-
-    Only until the due date in force (docs/legal.md, "Deadlines"), once, and never on the
-    Public Health Code's track, which has no extension.
-    """
-    _require(staff, roles.WORK_CASES)
-    _fresh(session, request, version)
-    _holding(request, staff)
-    if ground not in EXTENSION_GROUNDS:
-        raise CaseError("unknown_ground")
-    if request.status not in WORKABLE or request.received_on is None or request.due_on is None:
-        raise CaseError("not_open")
-    if request.extended_on is not None:
-        raise CaseError("already_extended")
-    if request.medical_deadline:
-        raise CaseError("medical_deadline")
-    today = deadlines.receipt_date(now)
-    if today > request.due_on:
-        raise CaseError("extension_too_late")
-    # The request keeps only the total of its pauses, counted here as one.
-    due = deadlines.due_date(
-        request.received_on, extended=True, suspensions=(request.paused_days,)
-    )
-    who = actor(staff)
-    before = request.due_on
-    lifecycle.touch(
-        session,
-        request,
-        actor=who,
-        now=now,
-        due_on=due,
-        extended_on=today,
-        extension_ground=ground,
-    )
-    audit.record(
-        session,
-        actor=who,
-        action="case.extended",
-        now=now,
-        request_id=request.id,
-        details={"ground": ground, "from": before.isoformat(), "to": due.isoformat()},
-    )
-    emails.queue_email(
-        session,
-        request,
-        "extended",
-        now,
-        mail,
-        extra={"ground": ground, "due_on": due.isoformat()},
-    )
-
-
-@dataclass(frozen=True)
-class Confirmation:
-    outcome: str
-    plan_number: int | None
-
-
-def confirm_identity(
-    session: Session,
-    request: Request,
-    staff: StaffUser,
-    services: Services,
-    *,
-    version: int,
-    now: datetime,
-) -> Confirmation:
-    """Staff have checked who the requester is: plan again without the doubt.
-
-    Doubts about one single person are lifted; if a source still has several
-    people who fit, nothing is stored and the case stays in review.
-    """
-    _require(staff, roles.WORK_CASES)
-    _fresh(session, request, version)
-    _holding(request, staff)
-    if request.status != "identity_review":
-        raise CaseError("wrong_status")
-    if request.pending_decision:
-        raise CaseError("decision_pending")
-    today = deadlines.receipt_date(now)
-    draft = routing.draft_for(request, services, today, confirmed=True)
-    if draft.outcome == "identity_review":
-        raise CaseError("still_ambiguous")
-    who = actor(staff)
-    stored = routing.plan_and_store(session, request, services, now=now, actor=who, draft=draft)
-    plan = stored.plan
-    details = {"plan": plan.number, "outcome": draft.outcome, "identity": "confirmed"}
-    if stored.medical_deadline:
-        details["deadline"] = "medical_record"
-    lifecycle.change_status(
-        session, request, "triage", actor=who, now=now, mail=services.mail, details=details
-    )
-    audit.record(session, actor=who, action="identity.confirmed", now=now, request_id=request.id)
-    return Confirmation(draft.outcome, plan.number)

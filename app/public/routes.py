@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from app import intake, lifecycle, tokens
-from app.casework import cases
+from app.casework import cases, clock
 from app.extensions import db, limiter
 from app.models import Request, utcnow
 from app.public.forms import (
@@ -199,7 +199,7 @@ def status() -> tuple[str, int]:
 def _status_page(request: Request, answer: AnswerForm, code: int = 200) -> tuple[str, int]:
     waiting = request.status == "awaiting_requester"
     question = (
-        cases.open_question(db.session(), request, services_of(current_app).vault)
+        clock.open_question(db.session(), request, services_of(current_app).vault)
         if waiting
         else None
     )
@@ -226,7 +226,7 @@ def answer() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _status_page(request, form, 422)
     try:
-        cases.answer(
+        clock.answer(
             db.session(),
             request,
             form.answer.data or "",

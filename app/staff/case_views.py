@@ -1,7 +1,7 @@
 """The case page and the decisions taken on it.
 
 Each decision is a POST carrying the version of the case the page showed:
-the view calls one function of ``app.casework.cases``, commits, and redirects. A
+the view calls one function of ``app.casework`` (cases, decisions, clock, identity), commits, and redirects. A
 refusal by the rules re-shows the page with the reason (422), a lost race
 names who changed the case (409), a role or holder refusal is a 403
 (``app.staff.refusals``). What the page shows is read by
@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from app import deadlines, lifecycle
-from app.casework import case_page, cases
+from app.casework import case_page, cases, clock, decisions, identity
 from app.extensions import db
 from app.labels import EXTENSION_LABELS, REFUSAL_LABELS
 from app.models import Request, StaffUser, utcnow
@@ -263,7 +263,7 @@ def case_prepare_approval(reference: str) -> Response | tuple[str, int]:
     return _decide(
         reference,
         form,
-        lambda case: cases.prepare(
+        lambda case: decisions.prepare(
             db.session(), case, me(), "approve", version=form.version.data or 0, now=utcnow()
         ),
         _("The plan is prepared: a data protection officer will approve it."),
@@ -278,7 +278,7 @@ def case_prepare_refusal(reference: str) -> Response | tuple[str, int]:
     return _decide(
         reference,
         form,
-        lambda case: cases.prepare(
+        lambda case: decisions.prepare(
             db.session(),
             case,
             me(),
@@ -298,7 +298,7 @@ def case_approve(reference: str) -> Response | tuple[str, int]:
     return _decide(
         reference,
         form,
-        lambda case: cases.approve(
+        lambda case: decisions.approve(
             db.session(), case, me(), version=form.version.data or 0, **_context()
         ),
         _("Decision approved. The requester is told by email."),
@@ -312,7 +312,7 @@ def case_send_back(reference: str) -> Response | tuple[str, int]:
     return _decide(
         reference,
         form,
-        lambda case: cases.send_back(
+        lambda case: decisions.send_back(
             db.session(), case, me(), version=form.version.data or 0, now=utcnow()
         ),
         _("The prepared decision is withdrawn."),
@@ -326,7 +326,7 @@ def case_ask(reference: str) -> Response | tuple[str, int]:
     return _decide(
         reference,
         form,
-        lambda case: cases.ask(
+        lambda case: clock.ask(
             db.session(),
             case,
             me(),
@@ -348,7 +348,7 @@ def case_extend(reference: str) -> Response | tuple[str, int]:
     return _decide(
         reference,
         form,
-        lambda case: cases.extend(
+        lambda case: clock.extend(
             db.session(),
             case,
             me(),
@@ -368,7 +368,7 @@ def case_unfounded(reference: str) -> Response | tuple[str, int]:
     return _decide(
         reference,
         form,
-        lambda case: cases.mark_unfounded(
+        lambda case: decisions.mark_unfounded(
             db.session(),
             case,
             me(),
@@ -389,7 +389,7 @@ def case_confirm_identity(reference: str) -> Response | tuple[str, int]:
     return _decide(
         reference,
         form,
-        lambda case: cases.confirm_identity(
+        lambda case: identity.confirm_identity(
             db.session(),
             case,
             me(),

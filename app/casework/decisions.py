@@ -1,0 +1,223 @@
+"""The staff approval: decisions put before a data protection officer, and taken.
+
+Four eyes (docs/security.md, "Roles and decisions"): an erasure or a refusal
+is *prepared* by one person and *approved* by a data protection officer who is
+not that person. Other rights are approved by whoever holds the case. A
+manifestly unfounded or excessive request is refused by a DPO alone, with a
+written justification (Art. 12(5)).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app import audit, fulfilment, lifecycle
+from app.casework.cases import (
+    REFUSAL_GROUNDS,
+    UNFOUNDED_GROUNDS,
+    WORKABLE,
+    CaseError,
+    Forbidden,
+    actor,
+    check_fresh,
+    check_holding,
+    clean_text,
+    needs_four_eyes,
+    require,
+    write_note,
+)
+from app.crypto import Vault
+from app.models import Request, StaffUser
+from app.outbox import emails
+from app.staffing import roles
+
+
+def prepare(
+    session: Session,
+    request: Request,
+    staff: StaffUser,
+    decision: str,
+    *,
+    ground: str | None = None,
+    version: int,
+    now: datetime,
+) -> None:
+    """Put a decision before a data protection officer: an erasure plan, or a refusal."""
+    require(staff, roles.WORK_CASES)
+    check_fresh(session, request, version)
+    check_holding(request, staff)
+    if request.pending_decision:
+        raise CaseError("decision_pending")
+    if decision == "approve":
+        if request.status != "in_review" or not needs_four_eyes(request):
+            raise CaseError("wrong_status")
+        plan_settled(request)
+        ground = None
+    elif decision == "refuse":
+        if request.status not in ("in_review", "identity_review"):
+            raise CaseError("wrong_status")
+        if ground not in REFUSAL_GROUNDS:
+            raise CaseError("unknown_ground")
+    else:
+        raise CaseError("unknown_decision")
+    who = actor(staff)
+    lifecycle.touch(
+        session,
+        request,
+        actor=who,
+        now=now,
+        pending_decision=decision,
+        pending_ground=ground,
+        prepared_by_id=staff.id,
+        prepared_at=now,
+    )
+    audit.record(
+        session,
+        actor=who,
+        action="case.prepared",
+        now=now,
+        request_id=request.id,
+        details={"decision": decision} | ({"ground": ground} if ground else {}),
+    )
+
+
+def plan_settled(request: Request) -> None:
+    plan = request.plan
+    if plan is None or plan.outcome == "identity_review":
+        raise CaseError("identity_in_doubt")
+
+
+def send_back(
+    session: Session, request: Request, staff: StaffUser, *, version: int, now: datetime
+) -> None:
+    """Withdraw a prepared decision: by its preparer, or by a DPO who disagrees."""
+    require(staff, roles.WORK_CASES)
+    check_fresh(session, request, version)
+    if not request.pending_decision:
+        raise CaseError("nothing_prepared")
+    if request.prepared_by_id != staff.id and not roles.allowed(
+        staff.role, roles.APPROVE_SENSITIVE
+    ):
+        raise Forbidden("not_preparer")
+    who = actor(staff)
+    decision = request.pending_decision
+    lifecycle.touch(
+        session,
+        request,
+        actor=who,
+        now=now,
+        pending_decision=None,
+        pending_ground=None,
+        prepared_by_id=None,
+        prepared_at=None,
+    )
+    audit.record(
+        session,
+        actor=who,
+        action="case.sent_back",
+        now=now,
+        request_id=request.id,
+        details={"decision": decision},
+    )
+
+
+def approve(
+    session: Session,
+    request: Request,
+    staff: StaffUser,
+    *,
+    version: int,
+    now: datetime,
+    mail: emails.MailSettings,
+) -> str:
+    """Carry out the decision: the prepared one (four eyes), or the plan itself.
+
+    Returns the status reached (``approved`` or ``denied``).
+    """
+    require(staff, roles.WORK_CASES)
+    check_fresh(session, request, version)
+    who = actor(staff)
+    if request.pending_decision:
+        if not roles.allowed(staff.role, roles.APPROVE_SENSITIVE):
+            raise Forbidden("dpo_required")
+        if request.prepared_by_id == staff.id:
+            raise Forbidden("four_eyes")
+        decision, ground = request.pending_decision, request.pending_ground
+        prepared_by = request.prepared_by_id
+        target = "approved" if decision == "approve" else "denied"
+        lifecycle.change_status(
+            session,
+            request,
+            target,
+            actor=who,
+            now=now,
+            mail=mail,
+            details={"prepared_by": prepared_by} | ({"ground": ground} if ground else {}),
+            email={"ground": ground} if ground else None,
+        )
+        lifecycle.touch(
+            session,
+            request,
+            actor=who,
+            now=now,
+            pending_decision=None,
+            pending_ground=None,
+            refusal_ground=ground,
+        )
+        if target == "approved":
+            fulfilment.start(session, request, now)
+        return target
+    if needs_four_eyes(request):
+        raise CaseError("needs_preparation")
+    check_holding(request, staff)
+    if request.status != "in_review":
+        raise CaseError("wrong_status")
+    plan_settled(request)
+    lifecycle.change_status(session, request, "approved", actor=who, now=now, mail=mail)
+    fulfilment.start(session, request, now)
+    return "approved"
+
+
+def mark_unfounded(
+    session: Session,
+    request: Request,
+    staff: StaffUser,
+    ground: str,
+    justification: str,
+    *,
+    vault: Vault,
+    version: int,
+    now: datetime,
+    mail: emails.MailSettings,
+) -> None:
+    """Refuse a manifestly unfounded or excessive request: a DPO's decision, justified."""
+    require(staff, roles.MARK_UNFOUNDED)
+    check_fresh(session, request, version)
+    if ground not in UNFOUNDED_GROUNDS:
+        raise CaseError("unknown_ground")
+    text = clean_text(justification)
+    if request.status not in WORKABLE:
+        raise CaseError("not_open")
+    who = actor(staff)
+    write_note(session, request, "justification", who, text, vault, now)
+    lifecycle.change_status(
+        session,
+        request,
+        "denied",
+        actor=who,
+        now=now,
+        mail=mail,
+        details={"ground": ground},
+        email={"ground": ground},
+    )
+    lifecycle.touch(
+        session,
+        request,
+        actor=who,
+        now=now,
+        refusal_ground=ground,
+        pending_decision=None,
+        pending_ground=None,
+    )

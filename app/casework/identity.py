@@ -1,0 +1,65 @@
+"""Staff confirm who the requester is, and the request is planned again without the doubt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app import audit, deadlines, lifecycle
+from app.casework.cases import (
+    CaseError,
+    actor,
+    check_fresh,
+    check_holding,
+    require,
+)
+from app.models import Request, StaffUser
+from app.rules import routing
+from app.services import Services
+from app.staffing import roles
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    outcome: str
+    plan_number: int | None
+
+
+def confirm_identity(
+    session: Session,
+    request: Request,
+    staff: StaffUser,
+    services: Services,
+    *,
+    version: int,
+    now: datetime,
+) -> Confirmation:
+    """Staff have checked who the requester is: plan again without the doubt.
+
+    Doubts about one single person are lifted; if a source still has several
+    people who fit, nothing is stored and the case stays in review.
+    """
+    require(staff, roles.WORK_CASES)
+    check_fresh(session, request, version)
+    check_holding(request, staff)
+    if request.status != "identity_review":
+        raise CaseError("wrong_status")
+    if request.pending_decision:
+        raise CaseError("decision_pending")
+    today = deadlines.receipt_date(now)
+    draft = routing.draft_for(request, services, today, confirmed=True)
+    if draft.outcome == "identity_review":
+        raise CaseError("still_ambiguous")
+    who = actor(staff)
+    stored = routing.plan_and_store(session, request, services, now=now, actor=who, draft=draft)
+    plan = stored.plan
+    details = {"plan": plan.number, "outcome": draft.outcome, "identity": "confirmed"}
+    if stored.medical_deadline:
+        details["deadline"] = "medical_record"
+    lifecycle.change_status(
+        session, request, "triage", actor=who, now=now, mail=services.mail, details=details
+    )
+    audit.record(session, actor=who, action="identity.confirmed", now=now, request_id=request.id)
+    return Confirmation(draft.outcome, plan.number)
