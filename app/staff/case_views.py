@@ -1,9 +1,10 @@
 """The case page and the decisions taken on it.
 
 Each decision is a POST carrying the version of the case the page showed:
-the view calls one function of ``app.casework`` (cases, decisions, clock, identity), commits, and redirects. A
-refusal by the rules re-shows the page with the reason (422), a lost race
-names who changed the case (409), a role or holder refusal is a 403
+the view calls one function of ``app.casework`` (``cases``, ``decisions``,
+``clock``, ``identity``), commits, and redirects. A refusal by the rules
+re-shows the page with the reason (422), a lost race names who changed the
+case (409), a role or holder refusal is a 403
 (``app.staff.refusals``). What the page shows is read by
 ``app.casework.case_page``.
 """
