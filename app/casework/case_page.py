@@ -20,6 +20,8 @@ from app import deadlines
 from app.crypto import Vault
 from app.models import AuditEvent, CaseNote, Job, Request, StaffUser
 from app.nir import mask_nir
+from app.outbox import registry
+from app.outbox.registry import Audience
 
 VIEWED = "case.viewed"
 
@@ -114,7 +116,7 @@ def case_page(
         for job in session.scalars(
             select(Job).where(Job.request_id == case.id, Job.kind == "send_email").order_by(Job.id)
         )
-        if "recipient_email" not in job.payload
+        if registry.get(job.payload["template"]).audience is Audience.REQUESTER
     ]
     actors = {e.actor for e in audit_events} | {n.author for n in notes}
     today = deadlines.receipt_date(now)

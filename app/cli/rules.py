@@ -16,14 +16,9 @@ from app.extensions import db
 from app.models import KINDS, Request, utcnow
 from app.rules import routing
 from app.rules.policy import explain
-from app.services import Services, services_of
+from app.services import services_of
 
 ACTOR = "cli"
-
-
-def _services() -> Services:
-    services: Services = services_of(current_app)
-    return services
 
 
 @click.group("rules", cls=AppGroup)
@@ -34,7 +29,7 @@ def rules_group() -> None:
 @rules_group.command("check")
 def rules_check() -> None:
     """Validate the catalogue and the policy against the live sources (exit 0 or 1)."""
-    services = _services()
+    services = services_of(current_app)
     # Reaching this point means both files were read and checked at start-up.
     problems = services.warehouse.check()
     catalogue, policy = services.catalogue, services.policy
@@ -72,7 +67,7 @@ def rules_check() -> None:
 @click.option("--lang", type=click.Choice(["en", "fr"]), default="en", show_default=True)
 def rules_explain(right: str, category: str, lang: str) -> None:
     """Say in plain words what the policy does with a category for a right."""
-    services = _services()
+    services = services_of(current_app)
     if category not in services.catalogue.categories:
         known = ", ".join(sorted(services.catalogue.categories))
         click.echo(f"Unknown category '{category}'. Known categories: {known}.", err=True)
@@ -126,7 +121,7 @@ def plan_show(reference: str) -> None:
 def plan_recompute(reference: str, save: bool) -> None:
     """Compute the plan again with today's sources and rules; print what changes."""
     request = _request(reference)
-    services = _services()
+    services = services_of(current_app)
     now = utcnow()
     today = deadlines.receipt_date(now)
     try:

@@ -27,7 +27,7 @@ from app.extensions import db
 from app.labels import EXTENSION_LABELS, REFUSAL_LABELS
 from app.models import Request, StaffUser, utcnow
 from app.rules import routing
-from app.services import Services, services_of
+from app.services import services_of
 from app.staff import refusals
 from app.staff.access import can, me, requires
 from app.staff.case_forms import (
@@ -49,11 +49,6 @@ NOTE_LABELS = {
     "answer": _l("Answer from the requester"),
     "justification": _l("Justification of the decision"),
 }
-
-
-def routing_services() -> Services:
-    services: Services = services_of(current_app)
-    return services
 
 
 def case_or_404(reference: str) -> Request:
@@ -394,7 +389,7 @@ def case_confirm_identity(reference: str) -> Response | tuple[str, int]:
             db.session(),
             case,
             me(),
-            routing_services(),
+            services_of(current_app),
             version=form.version.data or 0,
             now=utcnow(),
         ),
@@ -408,7 +403,7 @@ def case_recompute(reference: str) -> str:
     """What today's sources and rules would change in the plan: a comparison, nothing saved."""
     found = case_or_404(reference)
     today = deadlines.receipt_date(utcnow())
-    draft = routing.draft_for(found, routing_services(), today)
+    draft = routing.draft_for(found, services_of(current_app), today)
     return render_template(
         "staff/recompute.html",
         case=found,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -25,9 +25,10 @@ from app.casework import cases
 from app.extensions import db
 from app.fulfilment import correction, rectification
 from app.models import Request, utcnow
+from app.services import services_of
 from app.staff import refusals
 from app.staff.access import me, requires
-from app.staff.case_views import case_or_404, routing_services
+from app.staff.case_views import case_or_404
 from app.staff.routes import bp
 from app.staffing import roles
 
@@ -49,7 +50,7 @@ def _page(
     code: int = 200,
     posted: dict[str, Any] | None = None,
 ) -> tuple[str, int]:
-    services = routing_services()
+    services = services_of(current_app)
     screen = correction.correction_screen(
         db.session(), case, catalogue=services.catalogue, warehouse=services.warehouse
     )
@@ -89,7 +90,7 @@ def case_rectify_post(reference: str) -> Response | tuple[str, int]:
     form = RectifyForm()
     if not form.validate():
         return _page(found, error=_("Some of the information needs correcting."), code=422)
-    services = routing_services()
+    services = services_of(current_app)
     now, version = utcnow(), form.version.data or 0
     values = {
         name.removeprefix(FIELD_PREFIX): value

@@ -25,7 +25,6 @@ from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from app.crypto import Vault
 from app.extensions import db, limiter
 from app.models import StaffUser, utcnow
 from app.services import services_of
@@ -42,10 +41,6 @@ OPEN = frozenset({"staff.login", "staff.login_post", "staff.enrol", "staff.enrol
 @bp.app_context_processor
 def _staff_helpers() -> dict[str, Any]:
     return {"staff_can": can}
-
-
-def _vault() -> Vault:
-    return services_of(current_app).vault
 
 
 def _login_limit() -> str:
@@ -98,7 +93,12 @@ def login_post() -> Response | tuple[str, int]:
         return render_template("staff/login.html", form=form), 422
     try:
         user = accounts.authenticate(
-            db.session(), form.email.data, form.password.data, form.code.data, _vault(), utcnow()
+            db.session(),
+            form.email.data,
+            form.password.data,
+            form.code.data,
+            services_of(current_app).vault,
+            utcnow(),
         )
     except accounts.LoginFailed:
         db.session.commit()  # keep the audit event and the spent code
@@ -125,8 +125,8 @@ def _enrol_problem(reason: str) -> tuple[str, int]:
 
 
 def _enrol_page(user: StaffUser, form: EnrolForm) -> str:
-    uri = accounts.provisioning_uri(user, _vault())
-    secret = accounts.totp_secret(user, _vault())
+    uri = accounts.provisioning_uri(user, services_of(current_app).vault)
+    secret = accounts.totp_secret(user, services_of(current_app).vault)
     # Inline SVG: no script, no data: URL, nothing the CSP would block. segno
     # escapes the title; the rest is paths it drew itself, so it is safe markup.
     svg = segno.make(uri, error="m").svg_inline(scale=5, light="#fff", title=_("QR code to scan"))
@@ -154,7 +154,12 @@ def enrol_post(token: str) -> Response | str | tuple[str, int]:
     if form.validate():
         try:
             accounts.enrol(
-                db.session(), token, form.password.data, form.code.data, _vault(), utcnow()
+                db.session(),
+                token,
+                form.password.data,
+                form.code.data,
+                services_of(current_app).vault,
+                utcnow(),
             )
         except accounts.AccountError as error:
             db.session.rollback()

@@ -60,13 +60,15 @@ def test_the_page_decrypts_names_and_counts(app, session):
     for action in ("case.viewed", "case.viewed", "case.claimed"):
         audit.record(session, actor=agent.actor, action=action, now=NOW, request_id=request.id)
     audit.record(session, actor="requester", action="x.answered", now=NOW, request_id=request.id)
-    jobs.enqueue(session, jobs.SEND_EMAIL, now=NOW, request_id=request.id, payload={"a": 1})
+    jobs.enqueue(
+        session, jobs.SEND_EMAIL, now=NOW, request_id=request.id, payload={"template": "in_review"}
+    )
     jobs.enqueue(
         session,
         jobs.SEND_EMAIL,
         now=NOW,
         request_id=request.id,
-        payload={"recipient_email": "dpo@example.org"},
+        payload={"template": "recipient_notice", "recipient_email": "dpo@example.org"},
     )
     session.flush()
 
@@ -79,7 +81,7 @@ def test_the_page_decrypts_names_and_counts(app, session):
     assert [text for _, text in page.notes] == ["Called the hospital"]
     assert [e.action for e in page.audit_events] == ["case.claimed", "x.answered"]
     assert page.views == 2
-    assert [job.payload for job in page.emails] == [{"a": 1}]
+    assert [job.payload for job in page.emails] == [{"template": "in_review"}]
     assert page.people == {agent.actor: "agent@example.org", "requester": "the requester"}
     assert page.days_left == 10
 
