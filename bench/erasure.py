@@ -191,7 +191,7 @@ def child(path: Path, run: int, as_of: date, trace: bool) -> None:
     from app.extensions import db
     from app.fulfilment import erasure
     from app.models import Base, Request, utcnow
-    from app.rules import routing
+    from app.rules import plans, routing
     from app.rules.matching import Applicant
 
     portal = Path(tempfile.mkdtemp(prefix="bench-erasure-portal-"))
@@ -242,7 +242,7 @@ def child(path: Path, run: int, as_of: date, trace: bool) -> None:
                 today=as_of,
             )
             compute_ms = (time.perf_counter() - started) * 1000
-            routing.store(
+            plans.store(
                 session,
                 request,
                 draft,

@@ -16,7 +16,7 @@ from app.casework.cases import (
     require,
 )
 from app.models import Request, StaffUser
-from app.rules import routing
+from app.rules import plans, routing
 from app.services import Services
 from app.staffing import roles
 
@@ -53,7 +53,7 @@ def confirm_identity(
     if draft.outcome == "identity_review":
         raise CaseError("still_ambiguous")
     who = actor(staff)
-    stored = routing.plan_and_store(session, request, services, now=now, actor=who, draft=draft)
+    stored = plans.plan_and_store(session, request, services, now=now, actor=who, draft=draft)
     plan = stored.plan
     details = {"plan": plan.number, "outcome": draft.outcome, "identity": "confirmed"}
     if stored.medical_deadline:

@@ -14,7 +14,7 @@ from app import audit, deadlines
 from app.crypto import UnknownKey
 from app.extensions import db
 from app.models import KINDS, Request, utcnow
-from app.rules import routing
+from app.rules import plans, routing
 from app.rules.policy import explain
 from app.services import services_of
 
@@ -130,7 +130,7 @@ def plan_recompute(reference: str, save: bool) -> None:
         click.echo(f"Cannot recompute {request.reference}: {error}.", err=True)
         sys.exit(1)
     old = request.plan
-    changes = routing.diff(old, draft)
+    changes = plans.diff(old, draft)
     if old and old.outcome != draft.outcome:
         click.echo(f"outcome: {old.outcome} -> {draft.outcome}")
     if not changes and (old is None or old.outcome == draft.outcome):
@@ -147,7 +147,7 @@ def plan_recompute(reference: str, save: bool) -> None:
         )
     if save:
         session = db.session()
-        stored = routing.plan_and_store(
+        stored = plans.plan_and_store(
             session, request, services, now=now, actor=ACTOR, draft=draft
         )
         if stored.medical_deadline:

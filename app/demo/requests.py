@@ -4,7 +4,7 @@ A newcomer signing in as a demo agent should see a queue with something in
 it: about twenty requests of every right, filed over the last weeks by the
 demo personas and by synthetic citizens of the demo warehouse, so that some
 are overdue, some due soon and some fresh. Each one goes the real way:
-``intake.file_request``, ``intake.verify`` and ``routing.route_request``,
+``intake.file_request``, ``intake.verify`` and ``plans.route_request``,
 with back-dated clocks.
 
 Their emails are not written to the demo mailbox: the jobs are marked done
@@ -34,7 +34,7 @@ from app.demo.personas import PERSONAS, Persona
 from app.extensions import db
 from app.models import AuditEvent, Job, LinkToken, Request, utcnow
 from app.outbox import jobs
-from app.rules import routing
+from app.rules import plans
 from app.services import Services, services_of
 
 DEMO_SHAPES = ("demo", "test")
@@ -181,7 +181,7 @@ def file_one(session: Session, demo: Demo, filed_at: datetime) -> Request | None
         raise RuntimeError("the demo request has no verification link")
     verified_at = filed_at + timedelta(minutes=12)
     intake.verify(session, link, now=verified_at, mail=services.mail)
-    routing.route_request(session, request.id, services, now=verified_at + timedelta(minutes=1))
+    plans.route_request(session, request.id, services, now=verified_at + timedelta(minutes=1))
     done_at = verified_at + timedelta(minutes=2)
     for job in session.scalars(
         select(Job).where(Job.request_id == request.id, Job.state == "pending")

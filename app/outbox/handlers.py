@@ -20,7 +20,7 @@ from app.fulfilment import erasure, objection, package_build, rectification
 from app.models import Job
 from app.outbox import jobs
 from app.outbox.worker import Handler
-from app.rules import routing
+from app.rules import plans
 from app.services import Services
 
 
@@ -32,7 +32,7 @@ def send_email(session: Session, job: Job, now: datetime, services: Services) ->
 HANDLERS: Mapping[str, Handler] = MappingProxyType(
     {
         jobs.SEND_EMAIL: send_email,
-        jobs.ROUTE: routing.route_job,
+        jobs.ROUTE: plans.route_job,
         jobs.REMINDERS: reminders.reminders_job,
         fulfilment.BUILD_PACKAGE: package_build.build_package_job,
         fulfilment.ERASE: erasure.erase_job,

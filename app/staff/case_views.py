@@ -26,7 +26,7 @@ from app.casework import case_page, cases, clock, decisions, identity
 from app.extensions import db
 from app.labels import EXTENSION_LABELS, REFUSAL_LABELS
 from app.models import Request, StaffUser, utcnow
-from app.rules import routing
+from app.rules import plans, routing
 from app.services import services_of
 from app.staff import refusals
 from app.staff.access import can, me, requires
@@ -408,5 +408,5 @@ def case_recompute(reference: str) -> str:
         "staff/recompute.html",
         case=found,
         draft=draft,
-        changes=routing.diff(found.plan, draft),
+        changes=plans.diff(found.plan, draft),
     )

@@ -28,7 +28,7 @@ from app.extensions import db
 from app.fulfilment import erasure
 from app.models import AuditEvent, FulfilmentStep, Job, PlanLine, Request, utcnow
 from app.outbox import jobs
-from app.rules import routing
+from app.rules import plans, routing
 from app.rules.matching import Applicant
 from app.services import Services, services_of
 from tests.casework.test_cases import act
@@ -151,7 +151,7 @@ def approved_erasure(app: Flask, p: Persona, reference: str) -> int:
             warehouse=services.warehouse,
             today=today,
         )
-        routing.store(
+        plans.store(
             session,
             request,
             draft,

@@ -11,7 +11,7 @@ from app import deadlines
 from app.demo.personas import PERSONAS
 from app.extensions import db
 from app.models import AuditEvent, Plan, Request, utcnow
-from app.rules import routing
+from app.rules import plans, routing
 from app.services import services_of
 from tests.conftest import ROOT, csrf_from, link_in, post_form, run_jobs
 
@@ -140,7 +140,7 @@ def test_routing_twice_changes_nothing(smtp_app, smtp):
     )
     with smtp_app.app_context():
         services = services_of(smtp_app)
-        assert routing.route_request(db.session(), request_id, services, now=utcnow()) is None
+        assert plans.route_request(db.session(), request_id, services, now=utcnow()) is None
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(Plan)) == 1
 

@@ -1,0 +1,209 @@
+"""Plans stored with their request, and the ``route`` job that moves the request on.
+
+``route_request`` is the job the worker runs right after verification: it
+computes the draft (``app.rules.routing``), stores the plan as a snapshot and
+moves the request to triage (or to identity review) in one transaction.
+``plan_and_store`` is the plan -> snapshot -> deadline sequence it shares
+with staff confirming an identity and with ``flask plan recompute --save``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from app import audit, deadlines, lifecycle
+from app.models import Job, Plan, PlanLine, Request
+from app.rules.catalogue import Catalogue
+from app.rules.policy import Policy
+from app.rules.routing import ACTOR, Draft, draft_for
+from app.services import Services
+
+
+def store(
+    session: Session,
+    request: Request,
+    draft: Draft,
+    *,
+    catalogue: Catalogue,
+    policy: Policy,
+    today: date,
+    now: datetime,
+    actor: str,
+) -> Plan:
+    """Keep a draft as the request's next plan, texts copied in (a snapshot)."""
+    # One load of the request's plans gives both the next number and the list
+    # to append to; the unique (request_id, number) index refuses a concurrent twin.
+    plans = request.plans
+    number = (plans[-1].number if plans else 0) + 1
+    plan = Plan(
+        number=number,
+        outcome=draft.outcome,
+        review_reasons=list(draft.review_reasons),
+        subjects=dict(draft.subjects),
+        catalogue_digest=catalogue.digest,
+        policy_digest=policy.digest,
+        computed_on=today,
+        created_at=now,
+        created_by=actor,
+    )
+    plan.lines = [
+        PlanLine(
+            position=position,
+            source=line.source,
+            category=line.category,
+            action=line.action,
+            record_count=line.record_count,
+            label_fr=line.label.fr,
+            label_en=line.label.en,
+            basis_fr=line.basis.fr,
+            basis_en=line.basis.en,
+            explanation_fr=line.explanation.fr,
+            explanation_en=line.explanation.en,
+            kept_until=line.kept_until,
+            record_keys=dict(line.record_keys),
+        )
+        for position, line in enumerate(draft.lines)
+    ]
+    plans.append(plan)
+    request.has_retained = any(line.action == "retain" for line in draft.lines)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="plan.computed",
+        now=now,
+        request_id=request.id,
+        details={"plan": number, "outcome": draft.outcome, "lines": len(draft.lines)},
+    )
+    return plan
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between two plans, for staff deciding whether to adopt it."""
+
+    source: str
+    category: str
+    action: str
+    before: int
+    after: int
+    kept_until_before: date | None
+    kept_until_after: date | None
+
+
+def diff(old: Plan | None, new: Draft) -> list[Change]:
+    """What a recomputed plan would change: counts and dates per line."""
+    before = {(li.source, li.category, li.action): li for li in (old.lines if old else [])}
+    after = {line.key(): line for line in new.lines}
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        was, now = before.get(key), after.get(key)
+        counts = (was.record_count if was else 0, now.record_count if now else 0)
+        dates = (was.kept_until if was else None, now.kept_until if now else None)
+        if counts[0] != counts[1] or dates[0] != dates[1]:
+            changes.append(Change(*key, *counts, *dates))
+    return changes
+
+
+def route_job(session: Session, job: Job, now: datetime, services: Services) -> None:
+    """The worker's handler for ``route`` jobs."""
+    if job.request_id is not None:
+        route_request(session, job.request_id, services, now=now)
+
+
+def route_request(
+    session: Session, request_id: int, services: Services, *, now: datetime
+) -> Plan | None:
+    """The ``route`` job: plan the request and move it on, in the caller's transaction.
+
+    Run twice, the second run finds the request already moved and does
+    nothing: the plan, the status change and the email are written together.
+    """
+    request = session.get(Request, request_id)
+    if request is None or request.status != "received":
+        return None
+    stored = plan_and_store(session, request, services, now=now, actor=ACTOR)
+    plan = stored.plan
+    details = {"plan": plan.number, "outcome": plan.outcome}
+    if stored.medical_deadline:
+        details["deadline"] = "medical_record"
+    target = "identity_review" if plan.outcome == "identity_review" else "triage"
+    lifecycle.change_status(
+        session, request, target, actor=ACTOR, now=now, mail=services.mail, details=details
+    )
+    return plan
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A plan kept as the request's plan in force, and what it did to the due date."""
+
+    plan: Plan
+    # The due date moved to the Public Health Code's (medical record) track.
+    medical_deadline: bool
+
+
+def plan_and_store(
+    session: Session,
+    request: Request,
+    services: Services,
+    *,
+    now: datetime,
+    actor: str,
+    draft: Draft | None = None,
+) -> Stored:
+    """Plan a request, keep the plan and apply its deadline, in the caller's transaction.
+
+    The one sequence behind routing, an identity confirmed by staff and
+    ``flask plan recompute --save``. ``draft``: the plan the caller already
+    computed (to check or to show it), stored as it is; computed here when
+    absent. The status is the caller's to move.
+    """
+    today = deadlines.receipt_date(now)
+    if draft is None:
+        draft = draft_for(request, services, today)
+    plan = store(
+        session,
+        request,
+        draft,
+        catalogue=services.catalogue,
+        policy=services.policy,
+        today=today,
+        now=now,
+        actor=actor,
+    )
+    return Stored(plan, apply_medical_deadline(request, draft, services.catalogue))
+
+
+def apply_medical_deadline(request: Request, draft: Draft, catalogue: Catalogue) -> bool:
+    """Move the due date to the Public Health Code's when it is stricter; True if moved."""
+    due = medical_due_date(request, draft, catalogue)
+    if due is None or request.due_on is None or due >= request.due_on:
+        return False
+    request.due_on, request.medical_deadline = due, True
+    return True
+
+
+def medical_due_date(request: Request, draft: Draft, catalogue: Catalogue) -> date | None:
+    """The stricter deadline of an access to a medical record, or None if none applies.
+
+    docs/legal.md, "Deadlines": when a request concerns medical records, the
+    stricter of the GDPR and Public Health Code tracks sets the due date.
+    """
+    if request.kind != "access" or request.received_on is None:
+        return None
+    medical = [
+        line
+        for line in draft.lines
+        if line.action == "disclose" and catalogue.info(line.source, line.category).medical_record
+    ]
+    if not medical:
+        return None
+    dated = [line.newest for line in medical if line.newest is not None]
+    newest = max(dated) if dated else None
+    # From the receipt, with no pause: a pause taken before the track is chosen
+    # (an identity question, then ``confirm_identity``) is not carried over.
+    return deadlines.due_date(request.received_on, deadlines.Track.medical_record(newest))
