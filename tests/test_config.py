@@ -10,6 +10,7 @@ from config import ConfigError, load_config, parse_bool
 GOOD_PRODUCTION = {
     "PORTAL_ENV": "production",
     "SECRET_KEY": "s" * 48,
+    "AUDIT_KEYS": "a" * 43,
     "DATA_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     "PORTAL_BASE_URL": "https://droits.example.fr",
     "MAIL_SERVER": "smtp.example.fr",
