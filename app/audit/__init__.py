@@ -263,7 +263,7 @@ def _against_anchors(
         chunk = wanted[start : start + 500]
         rows = session.execute(
             select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.in_(chunk))
-        ).tuples()
+        )
         stored.update((seq, digest) for seq, digest in rows if seq is not None)
     for anchor in anchors or ():
         if anchor.seq > report.checked:
