@@ -101,7 +101,7 @@ def test_audit_keys_are_read_newest_first_and_the_anchor_file_is_set():
 
 
 def test_demo_generates_and_keeps_its_secrets(tmp_path, monkeypatch):
-    """The demo needs no setting: it creates its secret, data and audit keys once, then reuses them."""
+    """The demo needs no setting: it makes its secret, data and audit keys once and reuses them."""
     import config as settings
 
     monkeypatch.setattr(settings, "INSTANCE", tmp_path)
