@@ -185,7 +185,7 @@ def audit_verify() -> Response:
         else:
             flash(
                 _(
-                    "The %(count)s anchor(s) of the anchor file match the chain.",
+                    "The chain matches the anchor file (%(count)s anchor(s) checked).",
                     count=report.anchors,
                 )
             )
