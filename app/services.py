@@ -2,9 +2,10 @@
 
 One frozen object carries what the domain needs from configuration (the
 catalogue, the policy, the warehouse, the vault, the link signer, the mail
-settings, the limits and the audit keys), so a job handler's signature says everything it
-uses: ``fn(session, job, now, services)``. Nothing here imports Flask: the
-factory builds the object, ``services_of`` is the one place that reads it back.
+settings, the limits and the audit keys), so a job handler's signature says
+everything it uses: ``fn(session, job, now, services)``. Nothing here imports
+Flask: the factory builds the object, ``services_of`` is the one place that
+reads it back.
 """
 
 from __future__ import annotations
