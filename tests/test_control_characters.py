@@ -13,9 +13,7 @@ It runs on PostgreSQL too (``TEST_DATABASE_URL``), where a NUL once gave 500s.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Iterator
-from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -27,10 +25,10 @@ from wtforms.fields.core import UnboundField
 
 from app import input_guard
 from app.extensions import db
-from app.models import Base, Request, utcnow
+from app.models import Base, Request
 from app.staff.rectify_views import FIELD_PREFIX
 from tests.conftest import ROOT, VALID_FILING, csrf_from
-from tests.staffkit import PASSWORD, Account, staff_client
+from tests.staffkit import PASSWORD, case_held_by, staff_client
 
 # One of each kind: NUL, another C0 control (ESC), DEL, a C1 control (CSI).
 CONTROLS = ["\x00", "\x1b", "\x7f", "\x9b"]
@@ -181,33 +179,6 @@ def fingerprint(app: Flask) -> dict[str, int]:
     return dict(zip([t.name for t in tables] + ["versions"], row, strict=True))
 
 
-def held_case(app: Flask, holder: Account) -> str:
-    now = utcnow()
-    with app.app_context():
-        case = Request(
-            reference=f"DSR-2026-{secrets.token_hex(3).upper()}",
-            kind="rectification",
-            status="in_review",
-            locale="fr",
-            first_name="Jeanne",
-            last_name="Essai",
-            birth_date=date(1970, 1, 2),
-            email="jeanne.essai@example.org",
-            email_normalized="jeanne.essai@example.org",
-            created_at=now,
-            verified_at=now,
-            received_on=now.date(),
-            due_on=now.date() + timedelta(days=30),
-            assignee_id=holder.id,
-            version=1,
-        )
-        db.session.add(case)
-        db.session.commit()
-        reference = str(case.reference)
-        db.session.remove()
-    return reference
-
-
 class Walk:
     """The clients and path arguments of the walk, and one poisoned request at a time."""
 
@@ -222,7 +193,7 @@ class Walk:
             "admin": csrf_from(admin_client.get("/staff/password").data),
         }
         self.arguments = {
-            "reference": held_case(app, self.dpo),
+            "reference": case_held_by(app, self.dpo),
             "token": "a-token",
             "staff_id": str(admin.id),
             "kind": "json",
@@ -317,7 +288,7 @@ def test_line_breaks_and_tabs_stay_allowed_where_text_has_them(make_app: Any) ->
     """A note keeps its lines and tabs; a search may hold a pasted tab."""
     app = make_app(RATELIMIT_ENABLED=False)
     client, dpo = staff_client(app, "dpo@example.org", "dpo")
-    reference = held_case(app, dpo)
+    reference = case_held_by(app, dpo)
     token = csrf_from(client.get(f"/staff/cases/{reference}").data)
     text = "Première ligne\r\nSeconde ligne\tavec une tabulation"
     answer = client.post(

@@ -28,8 +28,7 @@ from app.staffing import accounts
 from tests.conftest import ROOT, VALID_FILING, csrf_from, link_in, post_form, run_jobs
 from tests.fulfilment.test_download import CAMILLE_BORN, download_link
 from tests.fulfilment.test_packages import CAMILLE, fulfilled
-from tests.staffkit import staff_client
-from tests.test_control_characters import held_case
+from tests.staffkit import case_held_by, staff_client
 
 HOST = "localhost"  # the test client's
 # The portal's configured address (PORTAL_BASE_URL), which emailed links use.
@@ -189,7 +188,7 @@ def _walk_the_portal(app: Flask, smtp: Any, walker: Walker) -> None:
 
     # Staff, signed in: every page of the case worker and of the administrator.
     dpo, account = staff_client(app, "dpo@example.org", "dpo")
-    reference = held_case(app, account)
+    reference = case_held_by(app, account)
     for path in [
         "/staff/",
         "/staff/password",
