@@ -168,30 +168,64 @@ def enrol(
     return user
 
 
-def _fail(session: Session, user: StaffUser | None, reason: str, now: datetime) -> LoginFailed:
+def address_digest(email: str, key: bytes) -> str:
+    """A keyed hash standing for a typed address in the audit: failures against one address
+    can be counted, but without the key (outside the database) nobody can tell which it was."""
+    typed = normalise_email(email).encode("utf-8", "surrogatepass")
+    return hmac.new(key, typed, hashlib.sha256).hexdigest()[:32]
+
+
+def _fail(
+    session: Session, user: StaffUser | None, reason: str, now: datetime, address: str = ""
+) -> LoginFailed:
+    """Audit a failed sign-in: the account when known, else the typed address's digest."""
+    who = {"staff_id": user.id} if user else ({"address": address} if address else {})
     audit.record(
         session,
         actor=f"staff:{user.id}" if user else "anonymous",
         action="staff.login_failed",
         now=now,
-        details={"reason": reason, **({"staff_id": user.id} if user else {})},
+        details={"reason": reason, **who},
     )
     return LoginFailed()
 
 
+def refuse_login(session: Session, email: str, address_key: bytes, now: datetime) -> LoginFailed:
+    """Audit a sign-in refused for its input (a field missing, a control character).
+
+    No credential is checked; the account is looked up only by a printable
+    address (a NUL must not reach PostgreSQL).
+    """
+    typed = normalise_email(email)
+    user = None
+    if typed and typed.isprintable():
+        user = session.scalar(select(StaffUser).where(StaffUser.email == typed))
+    address = address_digest(typed, address_key) if typed else ""
+    return _fail(session, user, "bad_input", now, address)
+
+
 def authenticate(
-    session: Session, email: str, password: str, totp_code: str, vault: Vault, now: datetime
+    session: Session,
+    email: str,
+    password: str,
+    totp_code: str,
+    vault: Vault,
+    now: datetime,
+    *,
+    address_key: bytes,
 ) -> StaffUser:
     """The user these credentials belong to, or ``LoginFailed`` whatever went wrong.
 
     The caller commits in both cases: the failure's audit event and the spent
-    time step must survive.
+    time step must survive. ``address_key`` keys the digest that stands for an
+    unknown address in the audit.
     """
     user = session.scalar(select(StaffUser).where(StaffUser.email == normalise_email(email)))
     # Always one argon2 verification, so an unknown address answers as slowly as a known one.
     password_ok = _verify_password(user.password_hash if user else None, password)
     if user is None or user.password_hash is None:
-        raise _fail(session, user, "unknown_user" if user is None else "not_enrolled", now)
+        reason = "unknown_user" if user is None else "not_enrolled"
+        raise _fail(session, user, reason, now, address_digest(email, address_key))
     if not password_ok:
         raise _fail(session, user, "wrong_password", now)
     if not user.is_active:
