@@ -70,11 +70,11 @@ def _wait_until_up(server: Server) -> None:
     raise RuntimeError(f"gunicorn did not answer within 90 s:\n{server.tail()}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(
     migrated: str, warehouse: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    """gunicorn with three sync workers on the test database (the production shape)."""
+    """gunicorn with three sync workers on the test database (the production shape), once."""
     folder = tmp_path_factory.mktemp("gunicorn")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"TEST_DATABASE_URL", "FLASK_DEBUG"}}
