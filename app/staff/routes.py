@@ -180,6 +180,8 @@ def enrol_post(token: str) -> Response | str | tuple[str, int]:
             )
         except accounts.AccountError as error:
             db.session.rollback()
+            if error.reason in ("invalid", "expired"):  # spent meanwhile, by a simultaneous POST
+                return _enrol_problem(error.reason)
             field = form.code if error.reason == "wrong_code" else form.password
             field.errors = [REASONS.get(error.reason, _("Please check this field."))]
         else:
