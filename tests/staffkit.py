@@ -2,13 +2,17 @@
 
 ``add_staff`` creates and enrols an account through ``app.staffing.accounts`` (no
 enrolment page); ``sign_in`` signs a test client in through the real login
-page. Tests of sign-in itself live in test_staff_accounts.py.
+page; ``enrolment_path`` reads an enrolment link where it goes, the invitee's
+mailbox. Tests of sign-in itself live in test_staff_accounts.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
 
 import pyotp
 from flask import Flask
@@ -19,7 +23,7 @@ from app.extensions import db
 from app.models import StaffUser, utcnow
 from app.services import services_of
 from app.staffing import accounts
-from tests.conftest import post_form
+from tests.conftest import link_in, post_form, run_jobs, text_of
 
 PASSWORD = "correct horse battery staple"
 
@@ -76,3 +80,26 @@ def staff_client(app: Flask, email: str, role: str) -> tuple[FlaskClient, Accoun
     client = app.test_client()
     sign_in(app, client, account)
     return client, account
+
+
+def mailbox(app: Flask) -> list[EmailMessage]:
+    """Every email the worker has written to ``MAIL_DIR`` so far, oldest first."""
+    messages = []
+    for path in sorted(Path(app.config["MAIL_DIR"]).glob("*.eml")):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        messages.append(message)
+    return messages
+
+
+def mail_to(app: Flask, address: str, subject: str = "") -> list[EmailMessage]:
+    """The emails sent to ``address`` (whose subject holds ``subject``), once the worker ran."""
+    run_jobs(app)
+    return [m for m in mailbox(app) if m["To"] == address and subject in str(m["Subject"])]
+
+
+def enrolment_path(app: Flask, email: str) -> str:
+    """The latest enrolment link emailed to ``email``, as a path: its only way out."""
+    sent = [m for m in mail_to(app, email) if "/staff/enrol/" in text_of(m)]
+    assert sent, f"no enrolment email to {email}"
+    return link_in(sent[-1])
