@@ -84,7 +84,7 @@ def test_create_shows_no_link_and_emails_it_to_the_invitee(app: Flask) -> None:
 
 
 def test_a_new_link_goes_to_the_same_mailbox_and_the_old_one_dies(app: Flask) -> None:
-    """"Send a new enrolment link": emailed to the account, the previous link refused."""
+    """The button "Send a new enrolment link" emails the account; the previous link dies."""
     client, _ = admin(app)
     post_form(client, PAGE, {"email": "slow@example.org", "role": "agent"})
     first = enrolment_path(app, "slow@example.org")
