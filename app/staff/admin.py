@@ -141,6 +141,19 @@ def _domain() -> str:
     return services_of(current_app).mail.domain
 
 
+def _who_confirms() -> None:
+    """Say who can confirm a waiting DPO role: the DPOs, told by email, or none yet."""
+    if notices.active_dpos(db.session()):
+        flash(_("Every data protection officer has been told by email."))
+    else:
+        flash(
+            _(
+                "No data protection officer can confirm it yet: the first one is created on "
+                "the server, with flask staff create."
+            )
+        )
+
+
 @bp.get("/accounts")
 @requires(roles.MANAGE_STAFF, roles.CONFIRM_DPO)
 def accounts() -> str:
@@ -176,10 +189,11 @@ def accounts_create() -> Response | tuple[str, int]:
         flash(
             _(
                 "The account %(email)s is created. It holds no role and receives nothing until "
-                "another data protection officer confirms the role; the DPOs have been told.",
+                "another data protection officer confirms the role.",
                 email=user.email,
             )
         )
+        _who_confirms()
     else:
         flash(
             _(
@@ -209,11 +223,12 @@ def accounts_role(staff_id: int) -> Response | tuple[str, int]:
         flash(
             _(
                 "The role of %(role)s for %(email)s waits for another data protection officer "
-                "to confirm it; the DPOs have been told.",
+                "to confirm it.",
                 role=label,
                 email=user.email,
             )
         )
+        _who_confirms()
     elif done == duties.CHANGED:
         flash(_("%(email)s now holds the role of %(role)s.", email=user.email, role=label))
     return redirect(url_for("staff.accounts"), 303)

@@ -55,7 +55,8 @@ def admin(app: Flask, email: str = "root@example.org") -> tuple[FlaskClient, Acc
 
 def create_on_page(client: FlaskClient, email: str, role: str) -> None:
     answer = post_form(client, PAGE, {"email": email, "role": role})
-    assert answer.status_code == 303, answer.data[:500]
+    # Created (the redirect itself is test_staff_admin.py's): what follows is under test.
+    assert answer.status_code < 400, answer.data[:500]
 
 
 def press(client: FlaskClient, staff_id: int, what: str, **data: str) -> int:
