@@ -13,7 +13,7 @@ the upgrade stops and names them: disable and rename one (it keeps its audit
 trail) before upgrading again.
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0011
 Create Date: 2026-12-02 00:00:00
 
 """
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0008'
-down_revision = '0007'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
