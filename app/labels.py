@@ -23,6 +23,12 @@ STATUS_LABELS = {
     "expired": _l("Expired (email never confirmed)"),
     "withdrawn": _l("Withdrawn"),
 }
+# Staff roles (app.staffing.roles), as staff pages and staff emails name them.
+ROLE_LABELS = {
+    "agent": _l("agent"),
+    "dpo": _l("data protection officer"),
+    "admin": _l("administrator"),
+}
 ACTION_LABELS = {
     "disclose": _l("A copy will be given to you"),
     "erase": _l("Will be erased"),

@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from app.staffing.mailbox import mailbox_key
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -351,20 +353,40 @@ class PlanLine(Base):
 STAFF_ROLES = ("agent", "dpo", "admin")
 
 
+def _email_key(context: Any) -> str:
+    """``StaffUser.email_key`` computed from ``email`` when a row is inserted without it."""
+    return mailbox_key(str(context.get_current_parameters()["email"]))
+
+
 class StaffUser(Base):
     """A member of staff: a password and a TOTP second factor, both set at enrolment.
 
     Only hashes are stored for the password and the enrolment token; the TOTP
     secret must be read back to check codes, so it is encrypted (Fernet).
+    ``role`` is the role in force: NULL while an account created by an
+    administrator waits for a DPO to confirm the role it was given
+    (``pending_role``, app.staffing.duties).
     """
 
     __tablename__ = "staff_users"
-    __table_args__ = (CheckConstraint(f"role IN {STAFF_ROLES!r}", name="role"),)
+    __table_args__ = (
+        CheckConstraint(f"role IN {STAFF_ROLES!r}", name="role"),
+        CheckConstraint(f"pending_role IN {STAFF_ROLES!r}", name="pending_role"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # Lower-cased on the way in: one person, one account, whatever the capitals.
+    # Lower-cased on the way in: the address mail is sent to and sign-in looks up.
     email: Mapped[str] = mapped_column(String(254), unique=True)
-    role: Mapped[str] = mapped_column(String(10))
+    # The mailbox the address reaches (app.staffing.mailbox): one person, one account.
+    email_key: Mapped[str] = mapped_column(String(254), unique=True, default=_email_key)
+    role: Mapped[str | None] = mapped_column(String(10))
+    # A role an administrator gave that takes a DPO's confirmation (the DPO role),
+    # who asked for it and since when; NULL when nothing waits.
+    pending_role: Mapped[str | None] = mapped_column(String(10))
+    pending_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who created the account: NULL for the server's command line (the operator).
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     totp_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     # The last TOTP time step accepted: a code seen once is refused afterwards.

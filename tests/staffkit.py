@@ -1,8 +1,9 @@
 """Staff accounts for tests that are about something else than signing in.
 
-``add_staff`` creates and enrols an account through ``app.staffing.accounts`` (no
-enrolment page); ``sign_in`` signs a test client in through the real login
-page. Tests of sign-in itself live in test_staff_accounts.py.
+``add_staff`` creates and enrols an account through ``app.staffing`` (no
+enrolment page, no email); ``sign_in`` signs a test client in through the real login
+page; ``enrolment_path`` reads an enrolment link where it goes, the invitee's
+mailbox. Tests of sign-in itself live in test_staff_accounts.py.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
 
 import pyotp
 from flask import Flask
@@ -19,8 +23,8 @@ from sqlalchemy import update
 from app.extensions import db
 from app.models import Request, StaffUser, utcnow
 from app.services import services_of
-from app.staffing import accounts
-from tests.conftest import post_form
+from app.staffing import accounts, invites
+from tests.conftest import link_in, post_form, run_jobs, text_of
 
 PASSWORD = "correct horse battery staple"
 
@@ -43,7 +47,10 @@ def add_staff(app: Flask, email: str, role: str) -> Account:
     with app.app_context():
         session = db.session()
         now = utcnow()
-        user, token = accounts.create_staff(session, email, role, vault, now)
+        # Enrolled here and now, as `flask staff demo` does: no enrolment email, no
+        # notice to DPOs, so that tests about something else count only their own mail.
+        user = invites.new_account(session, email, role, vault, now, actor="cli")
+        token = invites.issue_enrolment(user, now)
         secret = accounts.totp_secret(user, vault)
         # A code of the previous time step, so that signing in now is not a reuse.
         code = pyotp.TOTP(secret).at(now - timedelta(seconds=30))
@@ -105,3 +112,26 @@ def case_held_by(app: Flask, holder: Account, kind: str = "rectification") -> st
         reference = str(case.reference)
         db.session.remove()
     return reference
+
+
+def mailbox(app: Flask) -> list[EmailMessage]:
+    """Every email the worker has written to ``MAIL_DIR`` so far, oldest first."""
+    messages = []
+    for path in sorted(Path(app.config["MAIL_DIR"]).glob("*.eml")):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        messages.append(message)
+    return messages
+
+
+def mail_to(app: Flask, address: str, subject: str = "") -> list[EmailMessage]:
+    """The emails sent to ``address`` (whose subject holds ``subject``), once the worker ran."""
+    run_jobs(app)
+    return [m for m in mailbox(app) if m["To"] == address and subject in str(m["Subject"])]
+
+
+def enrolment_path(app: Flask, email: str) -> str:
+    """The latest enrolment link emailed to ``email``, as a path: its only way out."""
+    sent = [m for m in mail_to(app, email) if "/staff/enrol/" in text_of(m)]
+    assert sent, f"no enrolment email to {email}"
+    return link_in(sent[-1])

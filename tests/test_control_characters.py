@@ -49,6 +49,8 @@ WHO: dict[tuple[str, str], str] = {
     ("staff.accounts", "GET"): "admin",
     ("staff.accounts_create", "POST"): "admin",
     ("staff.accounts_disable", "POST"): "admin",
+    ("staff.accounts_role", "POST"): "admin",
+    ("staff.accounts_enrolment", "POST"): "admin",
 }
 VERSION = {"version": "1"}
 # Valid data of each form, so that only the poisoned character can be refused.
@@ -76,12 +78,18 @@ FORMS: dict[str, dict[str, str]] = {
     },
     "staff.accounts_create": {"email": "new.agent@example.org", "role": "agent"},
     "staff.accounts_disable": {"confirm": "yes"},
+    "staff.accounts_role": {"role": "agent"},
 }
 for _name in ("claim", "release", "approve", "send_back", "prepare_approval"):
     FORMS[f"staff.case_{_name}"] = VERSION
 FORMS["staff.case_confirm_identity"] = VERSION
 # Forms of a button only: their CSRF token, poisoned names and query parameters are still sent.
 FORMS |= {"staff.logout": {}, "staff.audit_verify": {}, "public.verify_confirm": {}}
+FORMS |= {
+    "staff.accounts_enrolment": {},
+    "staff.accounts_confirm": {},
+    "staff.accounts_refuse": {},
+}
 QUEUE = {
     "q": "martin",
     "status": "triage",

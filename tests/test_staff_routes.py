@@ -54,9 +54,14 @@ MATRIX: dict[str, frozenset[str]] = {
     "staff.case_unfounded": DPO,
     "staff.audit_log": AUDITORS,
     "staff.audit_verify": AUDITORS,
-    "staff.accounts": ADMIN,
+    # DPOs see the accounts to confirm the DPO role an administrator gave (four eyes).
+    "staff.accounts": AUDITORS,
     "staff.accounts_create": ADMIN,
+    "staff.accounts_role": ADMIN,
+    "staff.accounts_enrolment": ADMIN,
     "staff.accounts_disable": ADMIN,
+    "staff.accounts_confirm": DPO,
+    "staff.accounts_refuse": DPO,
 }
 # On a case someone else holds, these roles are refused although they work cases.
 NOT_THEIRS: dict[str, frozenset[str]] = {
@@ -77,6 +82,7 @@ FORM_DATA: dict[str, dict[str, str]] = {
     "staff.case_unfounded": {"ground": "excessive", "justification": "Tenth identical request."},
     "staff.password_post": {"current": "not my password", "password": "x" * 12, "confirm": "y"},
     "staff.accounts_create": {"email": "", "role": "agent"},
+    "staff.accounts_role": {"role": "agent"},
 }
 
 

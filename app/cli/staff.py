@@ -1,4 +1,10 @@
-"""``flask staff``: create, disable and list staff accounts from the server's shell.
+"""``flask staff``: create, change, enable, disable and list staff accounts from the server.
+
+What is done here is the operator's act: a role given here is in force at
+once, the DPO role included (the first DPO comes from here), where an
+administrator on the accounts page needs a second DPO to confirm it
+(``app.staffing.duties``). Enrolment links go to the account's own mailbox;
+only the demo, which has no real mailbox, prints them as well.
 
 ``staff demo`` and ``staff code`` exist for the demo (and the tests) only:
 they create accounts whose passwords and TOTP secrets are printed for anyone
@@ -9,6 +15,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 import click
 import pyotp
@@ -23,7 +30,7 @@ from app.crypto import UnknownKey, Vault
 from app.extensions import db
 from app.models import STAFF_ROLES, StaffUser, utcnow
 from app.services import services_of
-from app.staffing import accounts
+from app.staffing import accounts, duties, invites
 
 
 @click.group("staff", cls=AppGroup)
@@ -31,22 +38,90 @@ def staff_group() -> None:
     """Manage staff accounts."""
 
 
+def _domain() -> str:
+    return services_of(current_app).mail.domain
+
+
+def _account(email: str) -> StaffUser:
+    user = db.session.scalar(
+        select(StaffUser).where(StaffUser.email == accounts.normalise_email(email))
+    )
+    if user is None:
+        click.echo(f"no account {email}", err=True)
+        sys.exit(1)
+    return user
+
+
+def _refused(what: str, error: accounts.AccountError) -> NoReturn:
+    db.session.rollback()
+    click.echo(f"{what}: {error.reason}", err=True)
+    sys.exit(1)
+
+
+def _sent(user: StaffUser, token: str) -> None:
+    """Say where the link went; print it only in the demo, which has no real mailbox."""
+    click.echo(
+        f"the one-time enrolment link (valid {invites.ENROLMENT_HOURS} hours) is emailed to "
+        f"{user.email}, and shown nowhere else"
+    )
+    if current_app.config.get("PORTAL_ENV") == "demo":
+        base = current_app.config["PORTAL_BASE_URL"]
+        click.echo("demo only (no real mailbox; also in /demo/mailbox):")
+        click.echo(f"{base}/staff/enrol/{token}")
+
+
 @staff_group.command("create")
 @click.option("--email", required=True)
 @click.option("--role", type=click.Choice(STAFF_ROLES), required=True)
 def staff_create(email: str, role: str) -> None:
-    """Create an account and print its one-time enrolment link (valid 72 hours)."""
+    """Create an account, in force at once; its enrolment link goes to its own address."""
     vault = services_of(current_app).vault
     try:
-        user, token = accounts.create_staff(db.session(), email, role, vault, utcnow())
+        user, token = invites.create_staff(
+            db.session(), email, role, vault, utcnow(), domain=_domain()
+        )
     except accounts.AccountError as error:
-        db.session.rollback()
-        click.echo(f"not created: {error.reason}", err=True)
-        sys.exit(1)
+        _refused("not created", error)
     db.session.commit()
-    base = current_app.config["PORTAL_BASE_URL"]
-    click.echo(f"{user.email} ({user.role}) created; send this one-time enrolment link:")
-    click.echo(f"{base}/staff/enrol/{token}")
+    click.echo(f"{user.email} ({user.role}) created")
+    _sent(user, token)
+
+
+@staff_group.command("role")
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(STAFF_ROLES), required=True)
+def staff_role(email: str, role: str) -> None:
+    """Give an account another role, in force at once (DPOs are told of privileged roles)."""
+    user = _account(email)
+    try:
+        done = duties.change_role(db.session(), user, role, utcnow(), by=None, domain=_domain())
+    except accounts.AccountError as error:
+        _refused("not changed", error)
+    db.session.commit()
+    click.echo(f"{user.email}: {role} ({done})")
+
+
+@staff_group.command("enable")
+@click.option("--email", required=True)
+def staff_enable(email: str) -> None:
+    """Enable a disabled account again (DPOs are told if its role is privileged)."""
+    user = _account(email)
+    done = duties.enable(db.session(), user, utcnow(), domain=_domain())
+    db.session.commit()
+    click.echo(f"{user.email} enabled" if done else f"{user.email} was already active")
+
+
+@staff_group.command("send-link")
+@click.option("--email", required=True)
+def staff_send_link(email: str) -> None:
+    """Email a new enrolment link to an account that has not enrolled (the old one dies)."""
+    user = _account(email)
+    try:
+        token = duties.resend_enrolment(db.session(), user, utcnow(), by=None, domain=_domain())
+    except accounts.AccountError as error:
+        _refused("not sent", error)
+    db.session.commit()
+    _sent(user, token)
 
 
 @staff_group.command("disable")
@@ -56,24 +131,28 @@ def staff_disable(email: str) -> None:
     try:
         user = accounts.disable(db.session(), email, utcnow())
     except accounts.AccountError as error:
-        db.session.rollback()
-        click.echo(f"not disabled: {error.reason}", err=True)
-        sys.exit(1)
+        _refused("not disabled", error)
     db.session.commit()
     click.echo(f"{user.email} disabled")
 
 
 @staff_group.command("list")
 def staff_list() -> None:
-    """List accounts: email, role, state, last sign-in."""
-    for user in accounts.list_staff(db.session()):
+    """List accounts: email, role, state, last sign-in, who created it."""
+    staff = accounts.list_staff(db.session())
+    emails = {user.id: user.email for user in staff}
+    for user in staff:
         state = (
             "disabled"
             if not user.is_active
             else ("enrolled" if user.password_hash else "waiting for enrolment")
         )
+        role = user.role or "-"
+        if user.pending_role:
+            role += f" ({user.pending_role} awaiting a DPO's confirmation)"
         last = user.last_login_at.isoformat(timespec="minutes") if user.last_login_at else "-"
-        click.echo(f"{user.email}\t{user.role}\t{state}\t{last}")
+        creator = emails.get(user.created_by_id or 0, "server")
+        click.echo(f"{user.email}\t{role}\t{state}\t{last}\tcreated by {creator}")
 
 
 # Demo and test only: fixed, documented accounts so a newcomer can try the queue.
@@ -121,7 +200,9 @@ def ensure_demo_account(
     """The demo account, enrolled and usable with the documented password; what was done."""
     user = session.scalar(select(StaffUser).where(StaffUser.email == email))
     if user is None:
-        user, token = accounts.create_staff(session, email, role, vault, now, actor=DEMO_ACTOR)
+        # Enrolled here and now, so no enrolment email: its link would be spent already.
+        user = invites.new_account(session, email, role, vault, now, actor=DEMO_ACTOR)
+        token = invites.issue_enrolment(user, now)
         secret = accounts.totp_secret(user, vault)
         # A code of the previous time step, so that signing in right away is not a reuse.
         code = pyotp.TOTP(secret).at(now - timedelta(seconds=30))

@@ -4,7 +4,8 @@ Rendering happens in the worker, from template files only (never from input):
 ``templates/email/<name>/`` holds each email's subject and bodies, and
 ``registry`` says whom it goes to. An email to the requester is written in the
 request's language; one to a member of staff (the daily reminder,
-``app.casework.reminders``; the audit anchor to the DPOs, ``app.audit.daily``)
+``app.casework.reminders``; the audit anchor to the DPOs, ``app.audit.daily``;
+an enrolment link or a notice to DPOs about an account, ``app.staffing.notices``)
 or to an organisation that received the data (the Art. 19 notice,
 ``app.fulfilment.notify_recipients``) in French. Links are
 built from ``PORTAL_BASE_URL``, never from a Host header. Without
@@ -31,6 +32,7 @@ from app.audit import daily
 from app.audit.anchors import Anchor
 from app.deadlines import receipt_date
 from app.extensions import mail
+from app.labels import ROLE_LABELS
 from app.models import Job, Request, StaffUser
 from app.outbox import jobs, registry
 from app.outbox.registry import Audience, Email
@@ -135,6 +137,45 @@ def staff_values(job: Job) -> dict[str, Any]:
     return values
 
 
+def enrolment_values(job: Job, staff: StaffUser) -> dict[str, Any]:
+    """The invitee's own enrolment link, which only this email ever carries."""
+    token = job.payload.get("secret_enrolment")
+    if not token:
+        raise LookupError("this enrolment email no longer holds its link")
+    return {
+        "link": url_for("staff.enrol", token=token, _external=True),
+        "hours": int(job.payload["hours"]),
+        "role": ROLE_LABELS.get(staff.role or "", ""),
+    }
+
+
+def account_values(session: Session, job: Job) -> dict[str, Any]:
+    """A notice to a DPO: which account, what changed, from where; a link to the accounts."""
+    account = session.get(StaffUser, job.payload["account_id"])
+    if account is None:
+        raise LookupError("the account of this notice no longer exists")
+    role, previous = job.payload.get("role"), job.payload.get("previous_role")
+    return {
+        "account_email": account.email,
+        "change": job.payload["change"],
+        "channel": job.payload["channel"],
+        "role": ROLE_LABELS.get(role, "") if role else "",
+        "previous_role": ROLE_LABELS.get(previous, "") if previous else "",
+        "link": url_for("staff.accounts", _external=True),
+    }
+
+
+def staff_email_values(
+    session: Session, job: Job, email: Email, staff: StaffUser
+) -> dict[str, Any]:
+    """What an email to a member of staff shows, by email."""
+    if email.name == "staff_enrolment":
+        return enrolment_values(job, staff)
+    if email.name == "staff_account_changed":
+        return account_values(session, job)
+    return staff_values(job)
+
+
 def recipient_values(job: Job, request: Request | None) -> dict[str, Any]:
     """What an Art. 19 notice shows: the reference, the categories and what was done.
 
@@ -156,7 +197,12 @@ def compose(app: Flask, session: Session, job: Job) -> Outgoing | None:
             # A disabled account gets no more mail; retrying would not change that.
             job.last_error = "not sent: the staff account is disabled"
             return None
-        return Outgoing(staff.email, render(app, email, STAFF_LOCALE, lambda: staff_values(job)))
+        return Outgoing(
+            staff.email,
+            render(
+                app, email, STAFF_LOCALE, lambda: staff_email_values(session, job, email, staff)
+            ),
+        )
     if email.audience is Audience.RECIPIENT:
         notified = session.get(Request, job.request_id) if job.request_id else None
         return Outgoing(

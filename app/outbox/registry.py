@@ -28,6 +28,7 @@ class Audience(StrEnum):
     # The person who filed the request, in the request's language (``request.email``).
     REQUESTER = "requester"
     # A member of staff (``payload["staff_id"]``), in French: staff work in French.
+    # The enrolment email goes to the invitee's account, whose address is its own.
     STAFF = "staff"
     # An organisation that received the data (GDPR Art. 19, ``payload["recipient_email"]``),
     # in French: the recipients are French health bodies.
@@ -83,6 +84,10 @@ EMAILS: dict[str, Email] = {
         Email("recipient_notice", Audience.RECIPIENT),
         Email("staff_reminder", Audience.STAFF),
         Email("audit_anchor", Audience.STAFF),
+        # Staff accounts (app.staffing.notices): the enrolment link, to the invitee's
+        # own mailbox only; the notice to every DPO of a privileged account's change.
+        Email("staff_enrolment", Audience.STAFF),
+        Email("staff_account_changed", Audience.STAFF),
     )
 }
 

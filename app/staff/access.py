@@ -29,13 +29,13 @@ def can(permission: str) -> bool:
     return bool(current_user.is_authenticated) and roles.allowed(me().role, permission)
 
 
-def requires(permission: str) -> Callable[[F], F]:
-    """403 unless the signed-in person's role carries ``permission``."""
+def requires(*permissions: str) -> Callable[[F], F]:
+    """403 unless the signed-in person's role carries one of ``permissions``."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            if not can(permission):
+            if not any(can(permission) for permission in permissions):
                 abort(403)
             return view(*args, **kwargs)
 

@@ -15,11 +15,6 @@ REASONS = {
     "wrong_code": _l("This code is not valid: enter the code your app shows now."),
     "wrong_password": _l("This is not your current password."),
 }
-ROLE_LABELS = {
-    "agent": _l("agent"),
-    "dpo": _l("data protection officer"),
-    "admin": _l("administrator"),
-}
 
 
 class LoginForm(FlaskForm):

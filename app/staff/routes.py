@@ -28,11 +28,12 @@ from werkzeug.wrappers import Response
 
 from app import input_guard
 from app.extensions import db, limiter
+from app.labels import ROLE_LABELS
 from app.models import StaffUser, utcnow
 from app.services import services_of
 from app.staff import auth
 from app.staff.access import can
-from app.staff.forms import REASONS, ROLE_LABELS, EnrolForm, LoginForm, LogoutForm, PasswordForm
+from app.staff.forms import REASONS, EnrolForm, LoginForm, LogoutForm, PasswordForm
 from app.staffing import accounts
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -69,9 +70,9 @@ def _me() -> StaffUser:
 @bp.get("/")
 def home() -> str:
     user = _me()
-    return render_template(
-        "staff/home.html", user=user, role=ROLE_LABELS[user.role], logout=LogoutForm()
-    )
+    # An account holds no role only before its first one is confirmed, and cannot sign in then.
+    role = ROLE_LABELS[user.role] if user.role else ""
+    return render_template("staff/home.html", user=user, role=role, logout=LogoutForm())
 
 
 @bp.get("/login")

@@ -2,7 +2,8 @@
 
 Plain Python (no Flask): every function takes a ``Session`` and ``now``, adds
 and flushes, and leaves the commit to the caller. Audit details never hold a
-password, a code or a token.
+password, a code or a token. Creating an account is in ``app.staffing.invites``
+and what an administrator may grant in ``app.staffing.duties``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 import pyotp
 from argon2 import PasswordHasher
@@ -22,7 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app import audit
 from app.crypto import Vault
-from app.models import STAFF_ROLES, StaffUser
+from app.models import StaffUser
 
 # argon2id with OWASP's first recommended setting (docs/security.md, "Staff authentication").
 HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
@@ -52,7 +54,7 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -104,41 +106,18 @@ def totp_secret(user: StaffUser, vault: Vault) -> str:
     return secret
 
 
-def create_staff(
-    session: Session, email: str, role: str, vault: Vault, now: datetime, actor: str = "cli"
-) -> tuple[StaffUser, str]:
-    """A new account waiting for enrolment, and the raw token of its one-time link."""
-    if role not in STAFF_ROLES:
-        raise AccountError("unknown_role")
-    email = normalise_email(email)
-    if "@" not in email or session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
-        raise AccountError("email_taken" if "@" in email else "invalid_email")
-    token = secrets.token_urlsafe(32)
-    user = StaffUser(
-        email=email,
-        role=role,
-        # Created now so the enrolment page and its confirmation see the same secret.
-        totp_secret_encrypted=vault.encrypt(pyotp.random_base32()),
-        enrolment_token_hash=_digest(token),
-        enrolment_expires_at=now + ENROLMENT_TTL,
-        session_version=1,
-        is_active=True,
-        created_at=now,
-    )
-    session.add(user)
-    session.flush()
-    audit.record(
-        session, actor=actor, action="staff.created", now=now, details={"staff_id": user.id}
-    )
-    return user, token
+def create_staff(*args: Any, **kwargs: Any) -> tuple[StaffUser, str]:
+    """``invites.create_staff``, under the name it had before creation moved there."""
+    # Imported here: invites builds on this module's errors and enrolment settings.
+    from app.staffing import invites
+
+    return invites.create_staff(*args, **kwargs)
 
 
 def pending_enrolment(session: Session, token: str, now: datetime) -> StaffUser:
     """The account a still-valid enrolment token belongs to."""
-    user = session.scalar(
-        select(StaffUser).where(StaffUser.enrolment_token_hash == _digest(token))
-    )
-    if user is None or not user.is_active:
+    user = session.scalar(select(StaffUser).where(StaffUser.enrolment_token_hash == digest(token)))
+    if user is None or not user.is_active or user.role is None:
         raise AccountError("invalid")
     if user.enrolment_expires_at is None or now >= user.enrolment_expires_at:
         raise AccountError("expired")
@@ -167,7 +146,7 @@ def enrol(
         update(StaffUser)
         .where(
             StaffUser.id == user.id,
-            StaffUser.enrolment_token_hash == _digest(token),
+            StaffUser.enrolment_token_hash == digest(token),
             StaffUser.is_active.is_(True),
         )
         .values(**values)
@@ -341,6 +320,8 @@ def disable(session: Session, email: str, now: datetime, actor: str = "cli") -> 
         raise AccountError("unknown_user")
     user.is_active = False
     user.enrolment_token_hash = None
+    # A role waiting for confirmation dies with the account: enabling it grants nothing.
+    user.pending_role = user.pending_by_id = user.pending_since = None
     end_sessions(session, user)
     audit.record(
         session, actor=actor, action="staff.disabled", now=now, details={"staff_id": user.id}

@@ -187,6 +187,31 @@ SAMPLES = {
         "recipient_notice", kind="rectification", status="fulfilling", action="restricted"
     ),
     "staff_reminder": Sample("staff_reminder"),
+    # Staff accounts (app.staffing.notices): ``extra`` is the payload beyond the addressee.
+    "staff_enrolment": Sample("staff_enrolment", extra={"hours": 72}),
+    "staff_account_changed": Sample(
+        "staff_account_changed", extra={"change": "created", "role": "admin", "channel": "server"}
+    ),
+    "staff_account_changed--dpo-requested": Sample(
+        "staff_account_changed",
+        extra={"change": "dpo_requested", "role": "dpo", "previous_role": None, "channel": "page"},
+    ),
+    "staff_account_changed--dpo-requested-for-an-agent": Sample(
+        "staff_account_changed",
+        extra={"change": "dpo_requested", "role": "dpo", "previous_role": "agent"},
+    ),
+    "staff_account_changed--dpo-confirmed": Sample(
+        "staff_account_changed",
+        extra={"change": "dpo_confirmed", "role": "dpo", "previous_role": "agent"},
+    ),
+    "staff_account_changed--role-changed": Sample(
+        "staff_account_changed",
+        extra={"change": "role_changed", "role": "agent", "previous_role": "admin"},
+    ),
+    "staff_account_changed--enabled": Sample(
+        "staff_account_changed",
+        extra={"change": "enabled", "role": "dpo", "channel": "server"},
+    ),
     "audit_anchor": Sample("audit_anchor"),
 }
 # The day's anchor as app.audit.daily emails it to each DPO: positions and a hash only.
@@ -244,6 +269,8 @@ def job_for(app: Flask, session: Any, sample: Sample, locale: str) -> Job:
         session.add(dpo)
         session.flush()
         return _job(None, {"template": sample.template, "staff_id": dpo.id, **ANCHOR})
+    if audience is Audience.STAFF and sample.template != "staff_reminder":
+        return _account_job(session, sample)
     if audience is Audience.STAFF:
         # A daily reminder, with the payload app.casework.reminders writes.
         staff = StaffUser(email="agent@portal.example.org", role="agent")
@@ -272,6 +299,25 @@ def job_for(app: Flask, session: Any, sample: Sample, locale: str) -> Job:
         request.id, sample.template, NOW, services_of(app).mail, sample.extra or None
     )
     return _job(request.id, values["payload"] | {"secret_link": SECRET})
+
+
+def _account_job(session: Any, sample: Sample) -> Job:
+    """An email about a staff account, with the payload app.staffing.notices writes."""
+    if sample.template == "staff_enrolment":
+        invitee = StaffUser(email="nouvel.agent@portal.example.org", role="agent")
+        session.add(invitee)
+        session.flush()
+        payload = {"staff_id": invitee.id, "secret_enrolment": SECRET, **sample.extra}
+        return _job(None, {"template": sample.template, **payload})
+    dpo = StaffUser(email="dpo@portal.example.org", role="dpo")
+    account = StaffUser(email="compte.concerne@portal.example.org", role=sample.extra["role"])
+    session.add_all([dpo, account])
+    session.flush()
+    payload = {"channel": "page", "previous_role": None, **sample.extra}
+    return _job(
+        None,
+        {"template": sample.template, "staff_id": dpo.id, "account_id": account.id, **payload},
+    )
 
 
 def sent(app: Flask, session: Any, job: Job) -> EmailMessage:

@@ -19,6 +19,7 @@ from app.models import AuditEvent, StaffUser
 from app.services import services_of
 from app.staffing import accounts
 from tests.conftest import csrf_from, post_form
+from tests.staffkit import enrolment_path
 
 EMAIL = "agent.smith@example.org"
 PASSWORD = "correct horse battery staple"
@@ -27,14 +28,12 @@ START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def create(app: Flask, email: str = EMAIL, role: str = "agent") -> str:
-    """A new account through the CLI; returns the enrolment path it printed."""
+    """A new account through the CLI; returns the enrolment path it emailed."""
     result = app.test_cli_runner().invoke(
         args=["staff", "create", "--email", email, "--role", role]
     )
     assert result.exit_code == 0, result.output
-    link = result.output.strip().splitlines()[-1]
-    assert link.startswith("https://portal.example.org/staff/enrol/")
-    return link.removeprefix("https://portal.example.org")
+    return enrolment_path(app, email.strip().lower())
 
 
 def secret_of(app: Flask, email: str = EMAIL) -> str:
@@ -256,6 +255,36 @@ def test_anonymous_is_sent_to_sign_in(client: FlaskClient) -> None:
         assert answer.status_code == 302
         assert answer.headers["Location"].startswith("/staff/login")
     assert client.post("/staff/logout").status_code in (302, 400)
+
+
+@pytest.mark.parametrize("shape", ["production", "test"])
+def test_the_command_line_prints_no_link_outside_the_demo(app: Flask, shape: str) -> None:
+    """`flask staff create` and `send-link` email the link and print none of it."""
+    app.config["PORTAL_ENV"] = shape
+    runner = app.test_cli_runner()
+    created = runner.invoke(args=["staff", "create", "--email", EMAIL, "--role", "dpo"])
+    assert created.exit_code == 0, created.output
+    again = runner.invoke(args=["staff", "send-link", "--email", EMAIL])
+    assert again.exit_code == 0, again.output
+    for result in (created, again):
+        assert "/staff/enrol/" not in result.output
+        assert f"emailed to {EMAIL}" in result.output
+    assert client_opens(app, enrolment_path(app, EMAIL))
+
+
+def test_the_demo_prints_the_link_it_has_no_mailbox_for(app: Flask) -> None:
+    """The demo has no real mailbox: its command line prints the link as well."""
+    app.config["PORTAL_ENV"] = "demo"
+    result = app.test_cli_runner().invoke(
+        args=["staff", "create", "--email", EMAIL, "--role", "agent"]
+    )
+    assert result.exit_code == 0, result.output
+    printed = result.output.strip().splitlines()[-1]
+    assert printed == f"https://portal.example.org{enrolment_path(app, EMAIL)}"
+
+
+def client_opens(app: Flask, path: str) -> bool:
+    return app.test_client().get(path).status_code == 200
 
 
 def test_enrolment_link_is_single_use(app: Flask, client: FlaskClient) -> None:

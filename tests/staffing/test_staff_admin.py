@@ -1,8 +1,9 @@
-"""The administrators' staff accounts page: list, create with a one-time link, disable."""
+"""The staff accounts page: administrators list, create (the link goes by email), disable.
+
+What takes a second person (the DPO role) is in test_staff_duties.py.
+"""
 
 from __future__ import annotations
-
-import re
 
 from bs4 import BeautifulSoup
 from flask import Flask
@@ -10,9 +11,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditEvent, StaffUser
-from tests.conftest import csrf_from, post_form
-from tests.staffkit import add_staff, staff_client
+from app.models import AuditEvent, Job, StaffUser
+from tests.conftest import csrf_from, post_form, text_of
+from tests.staffkit import add_staff, enrolment_path, mailbox, staff_client
 
 PAGE = "/staff/accounts"
 
@@ -40,11 +41,15 @@ def audit_of(app: Flask, action: str) -> list[AuditEvent]:
 
 
 def test_only_admins_see_the_page(app: Flask) -> None:
-    """Agents and DPOs are refused; the list shows every account and its state."""
-    for role in ("agent", "dpo"):
-        client, _ = staff_client(app, f"{role}@example.org", role)
-        assert client.get(PAGE).status_code == 403
-        assert client.post(PAGE, data={}).status_code in (400, 403)
+    """Agents are refused, DPOs read it without creating; it lists every account and state."""
+    agent, _ = staff_client(app, "agent@example.org", "agent")
+    assert agent.get(PAGE).status_code == 403
+    assert agent.post(PAGE, data={}).status_code in (400, 403)
+    dpo, _ = staff_client(app, "dpo@example.org", "dpo")
+    seen = dpo.get(PAGE)
+    assert seen.status_code == 200
+    assert 'action="/staff/accounts"' not in seen.get_data(as_text=True)
+    assert post_form(dpo, PAGE, {"email": "x@example.org", "role": "agent"}).status_code == 403
     client, _ = admin(app)
     page = client.get(PAGE)
     assert page.status_code == 200
@@ -54,20 +59,44 @@ def test_only_admins_see_the_page(app: Flask) -> None:
     assert "data protection officer" in text
 
 
-def test_create_shows_the_link_once_and_audits(app: Flask) -> None:
-    """The enrolment link, built from PORTAL_BASE_URL, opens the enrolment page."""
+def test_create_shows_no_link_and_emails_it_to_the_invitee(app: Flask) -> None:
+    """The link goes to the new account's mailbox only: never on a page, never to the admin."""
     client, me = admin(app)
     answer = post_form(client, PAGE, {"email": " New.Agent@Example.org", "role": "agent"})
-    assert answer.status_code == 200
-    text = answer.get_data(as_text=True)
-    found = re.search(r"https://portal\.example\.org(/staff/enrol/[\w-]+)", text)
-    assert found, text
-    assert "new.agent@example.org" in rows(app)
+    assert answer.status_code == 303
+    assert "/staff/enrol/" not in answer.get_data(as_text=True)
+    page = client.get(PAGE).get_data(as_text=True)
+    assert "/staff/enrol/" not in page
+    assert "new.agent@example.org" in page and "is on its way to that address" in page
     assert rows(app)["new.agent@example.org"].role == "agent"
-    assert found.group(1) not in client.get(PAGE).get_data(as_text=True)
     created = audit_of(app, "staff.created")
     assert created[-1].actor == f"staff:{me}"
-    assert app.test_client().get(found.group(1)).status_code == 200
+    path = enrolment_path(app, "new.agent@example.org")
+    assert app.test_client().get(path).status_code == 200
+    # Nobody else received it; once sent, the job keeps no copy of it.
+    carriers = [m["To"] for m in mailbox(app) if path in text_of(m)]
+    assert carriers == ["new.agent@example.org"]
+    with app.app_context():
+        payloads = [job.payload for job in db.session.scalars(select(Job))]
+        db.session.remove()
+    assert not any("secret_enrolment" in payload for payload in payloads)
+    assert path.rsplit("/", 1)[1] not in str(payloads)
+
+
+def test_a_new_link_goes_to_the_same_mailbox_and_the_old_one_dies(app: Flask) -> None:
+    """The button "Send a new enrolment link" emails the account; the previous link dies."""
+    client, _ = admin(app)
+    post_form(client, PAGE, {"email": "slow@example.org", "role": "agent"})
+    first = enrolment_path(app, "slow@example.org")
+    staff_id = rows(app)["slow@example.org"].id
+    answer = post_form(client, PAGE, {}, action=f"/staff/accounts/{staff_id}/enrolment")
+    assert answer.status_code == 303
+    second = enrolment_path(app, "slow@example.org")
+    assert second != first
+    assert second not in client.get(PAGE).get_data(as_text=True)
+    assert app.test_client().get(first).status_code != 200
+    assert app.test_client().get(second).status_code == 200
+    assert audit_of(app, "staff.enrolment_sent")
 
 
 def test_create_errors_are_shown_next_to_the_field(app: Flask) -> None:

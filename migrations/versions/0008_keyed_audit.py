@@ -6,7 +6,7 @@ are not rewritten (see app/audit/__init__.py). Downgrading drops the key
 ids: the code before this revision then reports the first keyed event as
 altered, which it cannot check.
 
-Revision ID: 0011
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-01 00:00:00
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0011'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None
