@@ -1,7 +1,8 @@
 """Who may do what: the staff role matrix (docs/security.md, "Roles and decisions").
 
-``agent`` triages and prepares, ``dpo`` also approves erasures and refusals
-and decides on unfounded or excessive requests, ``admin`` manages staff
+``agent`` triages and prepares, ``dpo`` also approves erasures and refusals,
+decides on unfounded or excessive requests and may read the records of any
+case (an agent reads those of the cases they hold only), ``admin`` manages staff
 accounts and reads the audit trail but never sees a case: an administrator
 of accounts has no need to read anyone's request.
 """
@@ -13,13 +14,24 @@ WORK_CASES = "work_cases"  # claim, release, notes, prepare, ask, extend, confir
 APPROVE_SENSITIVE = "approve_sensitive"  # erasures and refusals, four eyes
 MARK_UNFOUNDED = "mark_unfounded"  # Art. 12(5), a DPO's decision
 ASSIGN = "assign"  # give a case to someone else
+# The record values of a case one does not hold (the correction screen): need to know.
+# Everyone else who works cases sees counts only, and the holder sees the values.
+READ_ANY_RECORDS = "read_any_records"
 VIEW_AUDIT = "view_audit"
 MANAGE_STAFF = "manage_staff"
 
 MATRIX: dict[str, frozenset[str]] = {
     "agent": frozenset({VIEW_CASES, WORK_CASES}),
     "dpo": frozenset(
-        {VIEW_CASES, WORK_CASES, APPROVE_SENSITIVE, MARK_UNFOUNDED, ASSIGN, VIEW_AUDIT}
+        {
+            VIEW_CASES,
+            WORK_CASES,
+            APPROVE_SENSITIVE,
+            MARK_UNFOUNDED,
+            ASSIGN,
+            READ_ANY_RECORDS,
+            VIEW_AUDIT,
+        }
     ),
     "admin": frozenset({VIEW_AUDIT, MANAGE_STAFF}),
 }
