@@ -22,6 +22,7 @@ from app.extensions import db
 from app.models import AuditEvent, Job, Request, Restriction
 from tests.casework.test_cases import act, case_of
 from tests.conftest import run_jobs, text_of
+from tests.outbox.test_email_privacy import assert_no_health_data_in_payloads
 from tests.rules.test_routing import file_and_route, filing_for, persona
 from tests.staffkit import staff_client
 
@@ -110,7 +111,8 @@ def test_approval_restricts_the_records_and_tells_the_recipients(writable_app, r
     payloads = [job.payload for job in notices]
     assert payloads and all(p["action"] == "restricted" for p in payloads)
     assert {p["recipient_email"] for p in payloads} == {"mssante@medecin-demo.example"}
-    assert payloads[0]["categories"] == ["care.exchange"]
+    # The categories are in the audit event, for the DPO's answer, not in the stored email.
+    assert "categories" not in payloads[0]
     assert payloads[0]["reference"] == reference
     page = agent.get(f"/staff/cases/{reference}").get_data(as_text=True)
     assert f"/staff/cases/{reference}/rectify" in page
@@ -313,6 +315,8 @@ def test_finish_completes_with_notices_and_the_email(writable_app, restricted, s
     body = text_of(last)
     assert "CNIL" in body and "https://portal.example.org/" in body
     assert "Consultation de prévention" not in body
+    assert "Courriers d'adressage" not in body  # the category corrected: on the status page
+    assert_no_health_data_in_payloads(writable_app, request_id)
 
 
 def test_closing_as_accurate_lifts_every_restriction(writable_app, restricted, smtp):
