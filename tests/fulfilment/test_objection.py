@@ -23,7 +23,7 @@ from app.fulfilment import objection
 from app.models import AuditEvent, FulfilmentStep, Request, utcnow
 from app.services import services_of
 from tests.casework.test_cases import act, case_of
-from tests.conftest import run_jobs, text_of
+from tests.conftest import link_in, run_jobs, text_of
 from tests.outbox.test_email_privacy import assert_no_health_data_in_payloads
 from tests.rules.test_routing import file_and_route, filing_for, persona
 from tests.staffkit import staff_client
@@ -235,3 +235,18 @@ def test_the_research_extract_command_writes_a_safe_csv(make_app, own_warehouse,
         assert event.details["left_out_objection"] == 1
         assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 1
         db.session.remove()
+
+
+def test_what_the_email_leaves_out_is_on_the_status_page_with_the_remedies(
+    writable_app, smtp, own_warehouse
+):
+    """Thomas's kept transfusion record: its reason is behind the link, with CNIL and court."""
+    approved_objection(writable_app, smtp, THOMAS)
+    run_jobs(writable_app)
+    completion = smtp.received.to(THOMAS.email)[-1]
+    assert "Dossier transfusionnel" not in text_of(completion)
+    reader = writable_app.test_client()
+    assert reader.get(link_in(completion)).status_code == 303
+    page = " ".join(reader.get("/status").get_data(as_text=True).split())
+    assert "Dossier transfusionnel" in page
+    assert "réclamation auprès de la CNIL" in page and "recours juridictionnel" in page
