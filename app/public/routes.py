@@ -20,7 +20,7 @@ from flask import (
     render_template,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -185,12 +185,16 @@ def _followed_request() -> Request | None:
     """The request of this browser's status session; None, and why if it timed out."""
     found = status_session.followed(utcnow())
     if found.expired:
+        minutes = max(1, current_app.config["STATUS_SESSION_IDLE"] // 60)
         flash(
-            _(
-                "For your safety, the page of your request closes after %(minutes)d minutes "
+            ngettext(
+                "For your safety, the page of your request closes after %(num)d minute "
                 "without activity. Open the link from one of our emails again, or ask for a "
                 "new one below.",
-                minutes=current_app.config["STATUS_SESSION_IDLE"] // 60,
+                "For your safety, the page of your request closes after %(num)d minutes "
+                "without activity. Open the link from one of our emails again, or ask for a "
+                "new one below.",
+                minutes,
             )
         )
     if found.request_id is None:
