@@ -100,6 +100,25 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             'print(Fernet.generate_key().decode())").'
         )
 
+    # The audit chain's HMAC keys, newest first; held outside the database so that
+    # whoever can write to it cannot recompute the chain (app/audit/keys.py).
+    audit_raw = env.get("AUDIT_KEYS", "")
+    if not audit_raw and shape == "demo":
+        audit_raw = _instance_secret("audit_key", lambda: secrets.token_urlsafe(32))
+    if not audit_raw and shape == "test":
+        audit_raw = "test-only-audit-key-" + "x" * 32
+    audit_keys = [k.strip() for k in audit_raw.split(",") if k.strip()]
+    if any(len(key) < MIN_SECRET_LENGTH for key in audit_keys):
+        problems.append(f"AUDIT_KEYS holds a key shorter than {MIN_SECRET_LENGTH} characters.")
+    elif audit_keys and secret_key in audit_keys:
+        problems.append("AUDIT_KEYS must not reuse SECRET_KEY: each secret has one use.")
+    if not audit_keys:
+        problems.append(
+            f"AUDIT_KEYS must list at least one key of {MIN_SECRET_LENGTH} random characters "
+            "or more, newest first, kept outside the database "
+            '(python -c "import secrets; print(secrets.token_urlsafe(32))").'
+        )
+
     base_url = env.get("PORTAL_BASE_URL", "").strip().rstrip("/")
     if not base_url:
         if strict:
@@ -232,6 +251,9 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "DEBUG": debug,
         "SECRET_KEY": secret_key,
         "DATA_ENCRYPTION_KEYS": keys,
+        "AUDIT_KEYS": audit_keys,
+        # Append-only; in production, on a disk that is not the database's (README).
+        "AUDIT_ANCHOR_FILE": env.get("AUDIT_ANCHOR_FILE") or str(INSTANCE / "audit-anchors.log"),
         "PORTAL_BASE_URL": base_url,
         "SQLALCHEMY_DATABASE_URI": database_url,
         # No pre-ping: it costs a round trip per request; a connection found dead

@@ -12,6 +12,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import cli, errors, i18n, security_headers
+from app.audit.keys import Keyring
 from app.crypto import Vault
 from app.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 from app.outbox.emails import MailSettings
@@ -19,7 +20,7 @@ from app.outbox.mailer import Mailer
 from app.rules.catalogue import Catalogue, CatalogueError, load_catalogue
 from app.rules.policy import Policy, PolicyError, load_policy
 from app.rules.sources import Warehouse
-from app.services import EXTENSION, Limits, Services
+from app.services import EXTENSION, AuditSettings, Limits, Services
 from app.tokens import LinkSigner
 from config import ConfigError, load_config
 
@@ -93,6 +94,10 @@ def register_services(app: Flask) -> None:
             contact_email=str(app.config.get("CONTACT_EMAIL", "")),
         ),
         postman=Mailer(app),
+        audit=AuditSettings(
+            keyring=Keyring.of(app.config["AUDIT_KEYS"]),
+            anchor_file=Path(app.config["AUDIT_ANCHOR_FILE"]),
+        ),
     )
 
 

@@ -248,7 +248,7 @@ class Job(Base):
 
 
 class AuditEvent(Base):
-    """Append-only, hash-chained record of who did what; never holds health data.
+    """Append-only, HMAC-chained record of who did what; never holds health data.
 
     Events are written with the change they record and chained by ``audit.seal``.
 
@@ -268,6 +268,9 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str | None] = mapped_column(String(64))
+    # The audit key that sealed it (``app.audit.keys``); None on an event not yet
+    # sealed, or sealed with plain SHA-256 before the chain was keyed.
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class AuditChain(Base):

@@ -2,9 +2,10 @@
 
 One frozen object carries what the domain needs from configuration (the
 catalogue, the policy, the warehouse, the vault, the link signer, the mail
-settings and the limits), so a job handler's signature says everything it
-uses: ``fn(session, job, now, services)``. Nothing here imports Flask: the
-factory builds the object, ``services_of`` is the one place that reads it back.
+settings, the limits and the audit keys), so a job handler's signature says
+everything it uses: ``fn(session, job, now, services)``. Nothing here imports
+Flask: the factory builds the object, ``services_of`` is the one place that
+reads it back.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from app.audit.keys import Keyring
 from app.crypto import Vault
 from app.models import Job
 from app.outbox.emails import MailSettings
@@ -47,6 +50,14 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """The audit chain's keys (``AUDIT_KEYS``) and where its daily anchors go."""
+
+    keyring: Keyring
+    anchor_file: Path
+
+
+@dataclass(frozen=True)
 class Services:
     catalogue: Catalogue
     policy: Policy
@@ -56,6 +67,7 @@ class Services:
     mail: MailSettings
     limits: Limits
     postman: Postman
+    audit: AuditSettings
 
 
 class HasExtensions(Protocol):

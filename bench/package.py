@@ -69,7 +69,8 @@ from app.outbox.emails import MailSettings
 from app.rules.policy import load_policy
 from app.rules.routing import compute
 from app.rules.sources import Warehouse
-from app.services import Limits, Services
+from app.audit.keys import Keyring
+from app.services import AuditSettings, Limits, Services
 from app.tokens import LinkSigner
 
 root, url, first, last, born, email, mode = sys.argv[1:8]
@@ -83,7 +84,8 @@ limits = Limits(unverified_ttl=86400, reminder_hour=7, reminder_days=5,
                 contact_email="dpo@example.org")
 # Building a package sends nothing: no mail transport.
 services = Services(catalogue, policy, warehouse, vault, LinkSigner("bench" * 8),
-                    MailSettings(86400, 86400, "localhost"), limits, postman=None)
+                    MailSettings(86400, 86400, "localhost"), limits, postman=None,
+                    audit=AuditSettings(Keyring.of(["bench" * 8]), Path("/dev/null")))
 applicant = Applicant(last, first, date.fromisoformat(born), email, None)
 started = time.perf_counter()
 draft = compute(applicant, "access", catalogue=catalogue, policy=policy, warehouse=warehouse,

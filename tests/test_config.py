@@ -10,6 +10,7 @@ from config import ConfigError, load_config, parse_bool
 GOOD_PRODUCTION = {
     "PORTAL_ENV": "production",
     "SECRET_KEY": "s" * 48,
+    "AUDIT_KEYS": "a" * 43,
     "DATA_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     "PORTAL_BASE_URL": "https://droits.example.fr",
     "MAIL_SERVER": "smtp.example.fr",
@@ -38,6 +39,7 @@ def test_production_names_every_missing_setting_at_once():
     for name in (
         "SECRET_KEY",
         "DATA_ENCRYPTION_KEYS",
+        "AUDIT_KEYS",
         "PORTAL_BASE_URL",
         "MAIL_SERVER",
         "CONTACT_EMAIL",
@@ -50,6 +52,10 @@ def test_production_names_every_missing_setting_at_once():
     [
         ("SECRET_KEY", "short", "SECRET_KEY"),
         ("DATA_ENCRYPTION_KEYS", "not-a-key", "DATA_ENCRYPTION_KEYS"),
+        ("AUDIT_KEYS", "short", "AUDIT_KEYS holds a key shorter than 32"),
+        ("AUDIT_KEYS", "a" * 43 + ",short", "AUDIT_KEYS holds a key shorter than 32"),
+        ("AUDIT_KEYS", " , ", "AUDIT_KEYS must list at least one key"),
+        ("AUDIT_KEYS", "s" * 48, "AUDIT_KEYS must not reuse SECRET_KEY"),
         ("PORTAL_BASE_URL", "http://droits.example.fr", "https://"),
         ("PORTAL_BASE_URL", "droits.example.fr", "PORTAL_BASE_URL"),
         ("FLASK_DEBUG", "true", "FLASK_DEBUG"),
@@ -89,8 +95,17 @@ def test_booleans_are_parsed_strictly(raw, expected):
     assert parse_bool("X", raw, True) is expected
 
 
+def test_audit_keys_are_read_newest_first_and_the_anchor_file_is_set():
+    """AUDIT_KEYS is a comma-separated list, the first key signs; AUDIT_ANCHOR_FILE is a path."""
+    config = load_config(
+        {**GOOD_PRODUCTION, "AUDIT_KEYS": f"{'n' * 40}, {'o' * 40}", "AUDIT_ANCHOR_FILE": "/x/a"}
+    )
+    assert config["AUDIT_KEYS"] == ["n" * 40, "o" * 40]
+    assert config["AUDIT_ANCHOR_FILE"] == "/x/a"
+
+
 def test_demo_generates_and_keeps_its_secrets(tmp_path, monkeypatch):
-    """The demo needs no setting: it creates a secret key and a data key once and reuses them."""
+    """The demo needs no setting: it makes its secret, data and audit keys once and reuses them."""
     import config as settings
 
     monkeypatch.setattr(settings, "INSTANCE", tmp_path)
@@ -99,6 +114,9 @@ def test_demo_generates_and_keeps_its_secrets(tmp_path, monkeypatch):
     assert len(first["SECRET_KEY"]) >= 32
     assert first["SECRET_KEY"] == second["SECRET_KEY"]
     assert first["DATA_ENCRYPTION_KEYS"] == second["DATA_ENCRYPTION_KEYS"]
+    assert first["AUDIT_KEYS"] == second["AUDIT_KEYS"] and len(first["AUDIT_KEYS"][0]) >= 32
+    assert (tmp_path / "audit_key").stat().st_mode & 0o777 == 0o600
+    assert first["AUDIT_ANCHOR_FILE"] == str(tmp_path / "audit-anchors.log")
     assert first["MAIL_SERVER"] is None
     assert first["SESSION_COOKIE_SECURE"] is False
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600

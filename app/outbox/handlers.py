@@ -15,6 +15,7 @@ from types import MappingProxyType
 from sqlalchemy.orm import Session
 
 from app import fulfilment
+from app.audit import daily
 from app.casework import reminders
 from app.fulfilment import erasure, objection, package_build, rectification
 from app.models import Job
@@ -34,6 +35,7 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         jobs.SEND_EMAIL: send_email,
         jobs.ROUTE: plans.route_job,
         jobs.REMINDERS: reminders.reminders_job,
+        daily.AUDIT_ANCHOR: daily.anchor_job,
         fulfilment.BUILD_PACKAGE: package_build.build_package_job,
         fulfilment.ERASE: erasure.erase_job,
         fulfilment.RECORD_OBJECTION: objection.record_objection_job,

@@ -10,13 +10,18 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app import audit, intake
+from app.audit import daily
 from app.casework import reminders
 from app.fulfilment import package_download
 from app.services import Services
 
 
 def run(session: Session, now: datetime, services: Services) -> None:
-    """Expire unconfirmed filings, queue the daily reminder, expire packages, seal the audit."""
+    """Expire unconfirmed filings, queue the daily reminder, expire packages, seal the audit.
+
+    Then queue the day's audit anchor: after the seal, so that the first pass of
+    a day anchors everything sealed up to it.
+    """
     intake.expire_unverified(
         session, now=now, ttl_seconds=services.limits.unverified_ttl, mail=services.mail
     )
@@ -28,5 +33,7 @@ def run(session: Session, now: datetime, services: Services) -> None:
     # An access package's content goes when its download link expires (docs/security.md).
     package_download.expire_packages(session, now)
     session.commit()
-    audit.seal(session)
+    audit.seal(session, services.audit.keyring)
+    session.commit()
+    daily.queue_daily(session, now=now)
     session.commit()

@@ -4,8 +4,9 @@ Rendering happens in the worker, from template files only (never from input):
 ``templates/email/<name>/`` holds each email's subject and bodies, and
 ``registry`` says whom it goes to. An email to the requester is written in the
 request's language; one to a member of staff (the daily reminder,
-``app.casework.reminders``) or to an organisation that received the data (the
-Art. 19 notice, ``app.fulfilment.notify_recipients``) in French. Links are
+``app.casework.reminders``; the audit anchor to the DPOs, ``app.audit.daily``)
+or to an organisation that received the data (the Art. 19 notice,
+``app.fulfilment.notify_recipients``) in French. Links are
 built from ``PORTAL_BASE_URL``, never from a Host header. Without
 ``MAIL_SERVER`` messages are written as ``.eml`` files, which is how the demo
 works with no mail server at all.
@@ -26,6 +27,8 @@ from flask_mail import Message
 from sqlalchemy.orm import Session
 
 from app import tokens
+from app.audit import daily
+from app.audit.anchors import Anchor
 from app.deadlines import receipt_date
 from app.extensions import mail
 from app.models import Job, Request, StaffUser
@@ -142,13 +145,20 @@ def staff_values(job: Job) -> dict[str, Any]:
         ListedCase(str(case["reference"]), str(case["kind"]), date.fromisoformat(case["due_on"]))
         for case in job.payload.get("cases", [])
     ]
-    return {
+    values: dict[str, Any] = {
         "link": url_for("staff.queue", _external=True),
         "today": today,
         "count": len(cases),
         "overdue": [c for c in cases if c.due_on < today],
         "due_soon": [c for c in cases if c.due_on >= today],
     }
+    if job.payload["template"] == daily.TEMPLATE:
+        # The three values the anchor file got that day (app.audit.daily).
+        payload = job.payload
+        values["anchor"] = Anchor(
+            date.fromisoformat(payload["day"]), int(payload["seq"]), str(payload["hash"])
+        )
+    return values
 
 
 def recipient_values(job: Job, request: Request | None) -> dict[str, Any]:

@@ -79,9 +79,10 @@ EMAILS: dict[str, Email] = {
         _to_requester("completed_erasure"),
         _to_requester("completed_objection"),
         _to_requester("completed_rectification"),
-        # Not to the requester: the Art. 19 notice and the daily reminder.
+        # Not to the requester: the Art. 19 notice, the daily reminder, the audit anchor.
         Email("recipient_notice", Audience.RECIPIENT),
         Email("staff_reminder", Audience.STAFF),
+        Email("audit_anchor", Audience.STAFF),
     )
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -18,9 +18,11 @@ from wtforms import DateField, IntegerField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
 from app import audit
+from app.audit import anchors
 from app.audit import trail as trail
 from app.extensions import db
 from app.models import utcnow
+from app.services import services_of
 from app.staff.access import me, requires
 from app.staff.routes import bp
 from app.staffing import roles
@@ -28,10 +30,15 @@ from app.staffing import roles
 # "staff:3", "requester", "system:routing": a word, then an optional qualifier.
 ACTOR_SHAPE = re.compile(r"[a-z_]+(:[A-Za-z0-9_.-]+)?")
 REASONS = {
-    "an event is missing": _l("an event is missing"),
-    "the link to the previous event is broken": _l("the link to the previous event is broken"),
-    "the event was altered": _l("the event was altered"),
-    "events at the end of the chain are missing": _l("events at the end of the chain are missing"),
+    audit.MISSING: _l("an event is missing"),
+    audit.LINK_BROKEN: _l("the link to the previous event is broken"),
+    audit.ALTERED: _l("the event was altered"),
+    audit.END_MISSING: _l("events at the end of the chain are missing"),
+    audit.UNKNOWN_KEY: _l("the event was sealed with a key that AUDIT_KEYS does not hold"),
+    audit.DOWNGRADED: _l("the event has no key although an event before it has one"),
+    audit.UNVOUCHED: _l("the event was sealed without a key and no anchor vouches for it"),
+    audit.ANCHOR_DIFFERS: _l("the event differs from its anchor"),
+    audit.ANCHOR_BEYOND: _l("an anchor names this event, which the chain does not hold"),
 }
 
 
@@ -118,29 +125,38 @@ def audit_log() -> str | tuple[str, int]:
 @bp.post("/audit/verify")
 @requires(roles.VIEW_AUDIT)
 def audit_verify() -> Response:
-    """Walk the chain, record that it was checked, and say what was found."""
+    """Walk the chain, compare it with the anchors, record the check, say what was found."""
     # Read before verify: it empties the session as it walks the chain.
     actor = f"staff:{me().id}"
     session = db.session()
-    report = audit.verify(session)
+    settings = services_of(current_app).audit
+    try:
+        found = anchors.read(settings.anchor_file)
+    except anchors.AnchorFileError:
+        audit.record(
+            session,
+            actor=actor,
+            action="audit.verified",
+            now=utcnow(),
+            details={"anchor_file": "unreadable"},
+        )
+        session.commit()
+        flash(_("The anchor file cannot be read: run flask audit verify on the server."))
+        return redirect(url_for("staff.audit_log"), 303)
+    report = audit.verify(session, settings.keyring, found)
     audit.record(
         session,
         actor=actor,
         action="audit.verified",
         now=utcnow(),
-        details={"checked": report.checked, "broken_at": report.broken_at},
+        details={
+            "checked": report.checked,
+            "broken_at": report.broken_at,
+            "anchors": report.anchors,
+        },
     )
     session.commit()
-    if report.ok:
-        flash(
-            _(
-                "The audit chain is intact: %(count)s event(s) checked; "
-                "%(unsealed)s recent event(s) not yet sealed.",
-                count=report.checked,
-                unsealed=report.unsealed,
-            )
-        )
-    else:
+    if not report.ok:
         flash(
             _(
                 "The audit chain is broken at event %(seq)s: %(reason)s "
@@ -150,4 +166,27 @@ def audit_verify() -> Response:
                 count=report.checked,
             )
         )
+    else:
+        flash(
+            _(
+                "The audit chain is intact: %(count)s event(s) checked; "
+                "%(unsealed)s recent event(s) not yet sealed.",
+                count=report.checked,
+                unsealed=report.unsealed,
+            )
+        )
+        if report.anchors is None:
+            flash(
+                _(
+                    "There is no anchor file on this server: the chain was checked "
+                    "against its keys only."
+                )
+            )
+        else:
+            flash(
+                _(
+                    "The chain matches the anchor file (%(count)s anchor(s) checked).",
+                    count=report.anchors,
+                )
+            )
     return redirect(url_for("staff.audit_log"), 303)

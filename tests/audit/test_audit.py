@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from app import audit
 from app.extensions import db
 from app.models import AuditEvent, utcnow
+from app.services import services_of
 from tests.conftest import VALID_FILING, csrf_from, link_in, post_form, run_jobs
 
 
@@ -26,7 +27,7 @@ def _append(app, count: int, seal: bool = True) -> None:
             )
             db.session.commit()
         if seal:
-            audit.seal(db.session())
+            audit.seal(db.session(), services_of(app).audit.keyring)
             db.session.commit()
         db.session.remove()
 
@@ -35,7 +36,7 @@ def test_an_intact_chain_verifies(app):
     """Events appended in order verify, and the CLI says how many."""
     _append(app, 5)
     with app.app_context():
-        report = audit.verify(db.session())
+        report = audit.verify(db.session(), services_of(app).audit.keyring, None)
     assert report.ok and report.checked == 5
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 0 and "5 event(s)" in result.output
@@ -47,7 +48,7 @@ def test_an_altered_event_is_named(app):
     with app.app_context():
         db.session.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(details={"n": 99}))
         db.session.commit()
-        report = audit.verify(db.session())
+        report = audit.verify(db.session(), services_of(app).audit.keyring, None)
         db.session.remove()
     assert report.broken_at == 3 and report.reason == "the event was altered"
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
@@ -60,10 +61,10 @@ def test_a_deleted_event_is_named(app):
     with app.app_context():
         db.session.execute(AuditEvent.__table__.delete().where(AuditEvent.seq == 2))
         db.session.commit()
-        assert audit.verify(db.session()).broken_at == 2
+        assert audit.verify(db.session(), services_of(app).audit.keyring, None).broken_at == 2
         db.session.execute(AuditEvent.__table__.delete().where(AuditEvent.seq >= 2))
         db.session.commit()
-        report = audit.verify(db.session())
+        report = audit.verify(db.session(), services_of(app).audit.keyring, None)
         db.session.remove()
     assert report.broken_at == 2 and "end of the chain" in report.reason
 
@@ -77,7 +78,7 @@ def test_concurrent_appends_and_seals_never_fork_the_chain(app):
         thread.join()
     _append(app, 0)  # a last pass seals what a racing thread committed late
     with app.app_context():
-        report = audit.verify(db.session())
+        report = audit.verify(db.session(), services_of(app).audit.keyring, None)
     assert report.ok and report.checked == 40 and report.unsealed == 0
 
 
@@ -85,12 +86,12 @@ def test_events_wait_unsealed_until_the_sealer_passes(app):
     """Recorded events count as unsealed until `audit seal` (or the worker) chains them."""
     _append(app, 3, seal=False)
     with app.app_context():
-        report = audit.verify(db.session())
+        report = audit.verify(db.session(), services_of(app).audit.keyring, None)
     assert report.ok and report.checked == 0 and report.unsealed == 3
     result = app.test_cli_runner().invoke(args=["audit", "seal"])
     assert result.exit_code == 0 and "3 event(s) sealed" in result.output
     with app.app_context():
-        report = audit.verify(db.session())
+        report = audit.verify(db.session(), services_of(app).audit.keyring, None)
     assert report.checked == 3 and report.unsealed == 0
 
 

@@ -128,6 +128,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory, warehouse: Path) -> Iterato
             "MAIL_SERVER": "127.0.0.1",
             "MAIL_PORT": str(smtp.port),
             "MAIL_DIR": str(folder / "mail"),
+            "AUDIT_ANCHOR_FILE": str(folder / "audit-anchors.log"),
             "WORKER_POLL_SECONDS": "1",
             # One client address files and signs in for every test of the session.
             "RATELIMIT_FILING": "500 per hour",

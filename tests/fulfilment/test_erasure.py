@@ -454,6 +454,7 @@ def _worker(app: Flask, mail_dir: Path, pause: float) -> subprocess.Popen[bytes]
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
         "WAREHOUSE_URL": app.config["WAREHOUSE_URL"],
         "MAIL_DIR": str(mail_dir),
+        "AUDIT_ANCHOR_FILE": app.config["AUDIT_ANCHOR_FILE"],
         "PORTAL_BASE_URL": app.config["PORTAL_BASE_URL"],
         "JOB_LEASE_SECONDS": "2",
         "WORKER_POLL_SECONDS": "1",

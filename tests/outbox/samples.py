@@ -1,10 +1,10 @@
 """Sample emails for the outbox tests: one job per email, with everything fixed.
 
 Each sample queues its email the way the code does (``emails.email_values``
-for the requester's, the payloads of ``app.fulfilment.notify_recipients`` and
-``app.casework.reminders`` for the others). The clock, the reference, the
-dates, the link's secret and the Message-ID are fixed, so what the worker
-renders from a sample changes only when an email does.
+for the requester's, the payloads of ``app.fulfilment.notify_recipients``,
+``app.casework.reminders`` and ``app.audit.daily`` for the others). The clock,
+the reference, the dates, the link's secret and the Message-ID are fixed, so
+what the worker renders from a sample changes only when an email does.
 """
 
 from __future__ import annotations
@@ -190,7 +190,10 @@ SAMPLES = {
         "recipient_notice", kind="rectification", status="fulfilling", action="restricted"
     ),
     "staff_reminder": Sample("staff_reminder"),
+    "audit_anchor": Sample("audit_anchor"),
 }
+# The day's anchor as app.audit.daily emails it to each DPO: positions and a hash only.
+ANCHOR = {"day": "2026-03-02", "seq": 1234, "hash": "3f" * 32}
 
 
 def languages(sample: Sample) -> tuple[str, ...]:
@@ -239,6 +242,11 @@ def _job(request_id: int | None, payload: dict[str, Any]) -> Job:
 def job_for(app: Flask, session: Any, sample: Sample, locale: str) -> Job:
     """The job that sends ``sample``'s email, for a request in ``locale``."""
     audience = registry.get(sample.template).audience
+    if sample.template == "audit_anchor":
+        dpo = StaffUser(email="dpo@portal.example.org", role="dpo")
+        session.add(dpo)
+        session.flush()
+        return _job(None, {"template": sample.template, "staff_id": dpo.id, **ANCHOR})
     if audience is Audience.STAFF:
         # A daily reminder, with the payload app.casework.reminders writes.
         staff = StaffUser(email="agent@portal.example.org", role="agent")
