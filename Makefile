@@ -47,7 +47,7 @@ demo: install
 	@echo "  PORTAL_ENV=demo $(FLASK) staff code --email agent@demo.example"
 	@echo "  Stop with Ctrl-C."
 	@echo
-	@PORTAL_ENV=demo bash -c 'trap "kill 0" EXIT; $(FLASK) worker & $(FLASK) run --host 127.0.0.1 --port 5000'
+	@PORTAL_ENV=demo bash -c 'trap "kill 0" EXIT; $(FLASK) worker & $(FLASK) demo-serve --host 127.0.0.1 --port 5000'
 
 test: install
 	@if [ -n "$(TEST_DATABASE_URL)" ]; then \

@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import cli, errors, i18n, security_headers
+from app import cli, errors, i18n, input_guard, security_headers
 from app.audit.keys import Keyring
 from app.crypto import Vault
 from app.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
@@ -46,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_services(app)
     register_blueprints(app)
     errors.init_app(app)
+    input_guard.init_app(app)
     security_headers.init_app(app)
     cli.init_app(app)
     if app.config["PROXY_COUNT"]:

@@ -41,8 +41,10 @@ def init_app(app: Flask) -> None:
     def _languages() -> dict[str, object]:
         return {
             # Pages that name their Request model ``request`` hide Flask's: the
-            # layout reads the path and endpoint under names of their own.
-            "current_path": request.path,
+            # layout reads the endpoint under a name of its own. No link is
+            # built from the request's path: the language switch is the fixed
+            # relative "?lang=xx", which stays on this page whatever the path
+            # holds (a "/\\host" path once made it lead off-site).
             "current_endpoint": request.endpoint,
             "languages": LANGUAGES,
             "current_locale": select_locale(),

@@ -7,8 +7,9 @@ page. Tests of sign-in itself live in test_staff_accounts.py.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pyotp
 from flask import Flask
@@ -16,7 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from app.extensions import db
-from app.models import StaffUser, utcnow
+from app.models import Request, StaffUser, utcnow
 from app.services import services_of
 from app.staffing import accounts
 from tests.conftest import post_form
@@ -76,3 +77,31 @@ def staff_client(app: Flask, email: str, role: str) -> tuple[FlaskClient, Accoun
     client = app.test_client()
     sign_in(app, client, account)
     return client, account
+
+
+def case_held_by(app: Flask, holder: Account, kind: str = "rectification") -> str:
+    """A verified request in review, held by ``holder``; its reference."""
+    now = utcnow()
+    with app.app_context():
+        case = Request(
+            reference=f"DSR-2026-{secrets.token_hex(3).upper()}",
+            kind=kind,
+            status="in_review",
+            locale="fr",
+            first_name="Jeanne",
+            last_name="Essai",
+            birth_date=date(1970, 1, 2),
+            email="jeanne.essai@example.org",
+            email_normalized="jeanne.essai@example.org",
+            created_at=now,
+            verified_at=now,
+            received_on=now.date(),
+            due_on=now.date() + timedelta(days=30),
+            assignee_id=holder.id,
+            version=1,
+        )
+        db.session.add(case)
+        db.session.commit()
+        reference = str(case.reference)
+        db.session.remove()
+    return reference

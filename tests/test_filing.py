@@ -22,9 +22,9 @@ BAD_INPUT = [
     ("first_name", "", "Enter your first name."),
     ("first_name", "A" * 101, "Enter at most 100 characters."),
     ("first_name", "Jean\r\nBcc: victim@example.org", "Use letters only"),
-    ("first_name", "Jean\x00", "Use letters only"),
+    ("first_name", "Jean\u200b", "Use letters only"),  # a zero-width space
     ("first_name", "<script>", "Use letters only"),
-    ("last_name", "Dupont\x1b[31m", "Use letters only"),
+    ("last_name", "Dupont\u202e", "Use letters only"),  # a right-to-left override
     ("last_name", "1234", "Use letters only"),
     ("birth_date", NEXT_MONTH, "The date of birth cannot be in the future."),
     ("birth_date", "1850-01-01", "Check the year of your date of birth."),
@@ -41,7 +41,7 @@ BAD_INPUT = [
     ("nir", "25508141680X538", "only digits"),
     ("nir", "955081416802538", "check its first digit"),
     ("details", "x" * 2001, "Enter at most 2000 characters."),
-    ("details", "hello\x07bell", "Remove special characters"),
+    ("details", "hello\u200ebell", "Remove special characters"),  # a direction mark
 ]
 
 
@@ -69,6 +69,20 @@ def test_bad_input_is_refused_with_a_message_beside_the_field(app, field, value,
     assert _counts(app) == (0, 0)
     # The value typed is echoed escaped, never as markup (the portal serves no script).
     assert b"<script" not in response.data
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("first_name", "Jean\x00"), ("last_name", "Dupont\x1b[31m"), ("details", "hello\x07bell")],
+)
+def test_control_characters_get_the_refusal_page(app, field, value):
+    """Control characters never reach the form: a 400 page saying why, nothing stored."""
+    client = app.test_client()
+    client.get("/?lang=en")
+    response = post_form(client, "/", {**VALID_FILING, field: value})
+    assert response.status_code == 400
+    assert "invisible control character" in response.get_data(as_text=True)
+    assert _counts(app) == (0, 0)
 
 
 def test_a_field_in_error_points_to_its_message(app):

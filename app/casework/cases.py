@@ -240,10 +240,19 @@ def assign(
 def add_note(
     session: Session, request: Request, staff: StaffUser, text: str, *, vault: Vault, now: datetime
 ) -> CaseNote:
-    """An internal note: staff only, never shown to the requester."""
+    """An internal note: staff only, never shown to the requester.
+
+    Any case worker may add one, holder or not: notes are how a colleague
+    helps (docs/security.md, "Roles and decisions"). The audit says which.
+    """
     require(staff, roles.WORK_CASES)
     note = write_note(session, request, "note", actor(staff), clean_text(text), vault, now)
     audit.record(
-        session, actor=actor(staff), action="case.note_added", now=now, request_id=request.id
+        session,
+        actor=actor(staff),
+        action="case.note_added",
+        now=now,
+        request_id=request.id,
+        details={"by_holder": request.assignee_id == staff.id},
     )
     return note

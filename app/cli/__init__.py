@@ -19,9 +19,11 @@ def init_app(app: Flask) -> None:
     from app.cli.worker import jobs_group, worker_command
     from app.demo.cli import demo_data_command
     from app.demo.requests import demo_requests_command
+    from app.demo.server import demo_serve_command
 
     app.cli.add_command(demo_data_command)
     app.cli.add_command(demo_requests_command)
+    app.cli.add_command(demo_serve_command)
     app.cli.add_command(rules_group)
     app.cli.add_command(plan_group)
     app.cli.add_command(worker_command)

@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import audit
 from app.crypto import Vault
@@ -67,31 +68,48 @@ def availability(package: AccessPackage | None, now: datetime, attempts: int) ->
 
 
 def check_birth_date(
-    session: Session, package: AccessPackage, request: Request, given: date, now: datetime
-) -> bool:
-    """The second check of a download; a wrong date counts against the link."""
+    session: Session,
+    package: AccessPackage,
+    request: Request,
+    given: date,
+    now: datetime,
+    attempts: int,
+) -> str:
+    """The second check of a download: ``unlocked``, ``wrong`` or ``locked``.
+
+    A wrong date counts against the link. The package's row is locked first
+    (``SELECT ... FOR UPDATE``), so checks made at once wait for each other
+    and each reads the count the previous one left: at most ``attempts``
+    dates are ever compared, however many arrive together. A count checked
+    in the view and then incremented let 16 simultaneous guesses through.
+    """
+    failed = session.scalar(
+        select(AccessPackage.failed_checks).where(AccessPackage.id == package.id).with_for_update()
+    )
+    set_committed_value(package, "failed_checks", failed)
+    if failed is None or failed >= attempts:
+        return "locked"
     if given == request.birth_date:
         audit.record(
             session, actor="requester", action="package.unlocked", now=now, request_id=request.id
         )
-        return True
-    # One conditional increment: attempts made at once are all counted.
+        return "unlocked"
     session.execute(
         update(AccessPackage)
         .where(AccessPackage.id == package.id)
-        .values(failed_checks=AccessPackage.failed_checks + 1)
+        .values(failed_checks=failed + 1)
         .execution_options(synchronize_session=False)
     )
-    session.refresh(package, ["failed_checks"])
+    set_committed_value(package, "failed_checks", failed + 1)
     audit.record(
         session,
         actor="requester",
         action="package.check_failed",
         now=now,
         request_id=request.id,
-        details={"failed_checks": package.failed_checks},
+        details={"failed_checks": failed + 1},
     )
-    return False
+    return "wrong"
 
 
 def record_download(session: Session, package: AccessPackage, kind: str, now: datetime) -> None:

@@ -85,8 +85,8 @@ def _unlocked(now: datetime) -> AccessPackage | None:
     return db.session.get(AccessPackage, package_id)
 
 
-def _form_page(form: BirthDateForm, package: AccessPackage, code: int = 200) -> Any:
-    left = _attempts() - package.failed_checks
+def _form_page(form: BirthDateForm, failed_checks: int, code: int = 200) -> Any:
+    left = _attempts() - failed_checks
     page = render_template("public/download.html", form=form, attempts_left=left)
     return page, code, PRIVATE
 
@@ -112,7 +112,7 @@ def download(token: str) -> Any:
     reason = package_download.availability(package, now, _attempts())
     if reason or package is None:
         return _problem(reason or "missing")
-    return _form_page(BirthDateForm(), package)
+    return _form_page(BirthDateForm(), package.failed_checks)
 
 
 @bp.post("/download/<token>")
@@ -128,18 +128,21 @@ def download_check(token: str) -> Any:
         return _problem(reason or "missing")
     form = BirthDateForm()
     if not form.validate_on_submit() or form.birth_date.data is None:
-        return _form_page(form, package, 422)
+        return _form_page(form, package.failed_checks, 422)
     request = db.session.get_one(Request, link.request_id)
-    if not package_download.check_birth_date(
-        db.session(), package, request, form.birth_date.data, now
-    ):
+    outcome = package_download.check_birth_date(
+        db.session(), package, request, form.birth_date.data, now, _attempts()
+    )
+    if outcome != "unlocked":
+        # The count this check left: after the commit, another one may have moved it.
+        failed = package.failed_checks
         db.session.commit()
-        if package.failed_checks >= _attempts():
+        if outcome == "locked" or failed >= _attempts():
             return _problem("locked")
         form.birth_date.errors = [
             _("This date of birth does not match our records. Check it and try again.")
         ]
-        return _form_page(form, package, 422)
+        return _form_page(form, failed, 422)
     try:
         tokens.consume(db.session(), link, now)
     except tokens.LinkError:

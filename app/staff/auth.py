@@ -7,9 +7,11 @@ password change, disable) or an elapsed timeout ends the session.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from urllib.parse import urlsplit
 
-from flask import session
+from flask import current_app, session
 from flask_login import UserMixin, login_user, logout_user
 
 from app.extensions import db, login_manager
@@ -89,3 +91,13 @@ def safe_next(target: str | None) -> str | None:
     if parts.path != "/staff" and not parts.path.startswith("/staff/"):
         return None
     return target
+
+
+def address_key() -> bytes:
+    """The key of the digests that stand for typed addresses in failed sign-ins.
+
+    Derived from ``SECRET_KEY``, which lives outside the database; a new secret
+    starts new digests, which only matters for comparing events across it.
+    """
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, b"staff-login-address", hashlib.sha256).digest()

@@ -20,11 +20,13 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+from app import input_guard
 from app.extensions import db, limiter
 from app.models import StaffUser, utcnow
 from app.services import services_of
@@ -87,9 +89,15 @@ def _login_account() -> str:
 # at most RATELIMIT_STAFF_LOGIN tries on one account (docs/security.md, "No enumeration").
 @limiter.limit(_login_limit)
 @limiter.limit(_login_limit, key_func=_login_account, scope="staff-login-account")
-def login_post() -> Response | tuple[str, int]:
+@input_guard.checks_itself
+def login_post() -> ResponseReturnValue:
+    # After the rate limits (app/input_guard.py): a refused sign-in is still audited.
+    if input_guard.refused():
+        _refuse_login()
+        return input_guard.refusal()
     form = LoginForm()
     if not form.validate():
+        _refuse_login()
         return render_template("staff/login.html", form=form), 422
     try:
         user = accounts.authenticate(
@@ -99,6 +107,7 @@ def login_post() -> Response | tuple[str, int]:
             form.code.data,
             services_of(current_app).vault,
             utcnow(),
+            address_key=auth.address_key(),
         )
     except accounts.LoginFailed:
         db.session.commit()  # keep the audit event and the spent code
@@ -107,6 +116,14 @@ def login_post() -> Response | tuple[str, int]:
     db.session.commit()
     auth.start(user)
     return redirect(auth.safe_next(request.args.get("next")) or url_for("staff.home"), 303)
+
+
+def _refuse_login() -> None:
+    """A sign-in refused for its input is a failed sign-in too, and audited as one."""
+    accounts.refuse_login(
+        db.session(), request.form.get("email", ""), auth.address_key(), utcnow()
+    )
+    db.session.commit()
 
 
 @bp.post("/logout")
@@ -163,6 +180,8 @@ def enrol_post(token: str) -> Response | str | tuple[str, int]:
             )
         except accounts.AccountError as error:
             db.session.rollback()
+            if error.reason in ("invalid", "expired"):  # spent meanwhile, by a simultaneous POST
+                return _enrol_problem(error.reason)
             field = form.code if error.reason == "wrong_code" else form.password
             field.errors = [REASONS.get(error.reason, _("Please check this field."))]
         else:

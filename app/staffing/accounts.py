@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import audit
 from app.crypto import Vault
@@ -153,11 +154,29 @@ def enrol(
     step = _code_step(totp_secret(user, vault), totp_code, now)
     if step is None:
         raise AccountError("wrong_code")
-    user.password_hash = HASHER.hash(password)
-    user.totp_last_step = step
-    user.enrolment_token_hash = None
-    user.enrolment_expires_at = None
-    session.flush()
+    values = {
+        "password_hash": HASHER.hash(password),
+        "totp_last_step": step,
+        "enrolment_token_hash": None,
+        "enrolment_expires_at": None,
+    }
+    # Spending the link is one conditional UPDATE: of simultaneous enrolments
+    # with one link, exactly one sets the password (the others wait for its
+    # row lock, then find the hash gone).
+    spent = session.execute(
+        update(StaffUser)
+        .where(
+            StaffUser.id == user.id,
+            StaffUser.enrolment_token_hash == _digest(token),
+            StaffUser.is_active.is_(True),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        raise AccountError("invalid")
+    for key, value in values.items():
+        set_committed_value(user, key, value)
     audit.record(
         session,
         actor=f"staff:{user.id}",
@@ -168,30 +187,87 @@ def enrol(
     return user
 
 
-def _fail(session: Session, user: StaffUser | None, reason: str, now: datetime) -> LoginFailed:
+def address_digest(email: str, key: bytes) -> str:
+    """A keyed hash standing for a typed address in the audit: failures against one address
+    can be counted, but without the key (outside the database) nobody can tell which it was."""
+    typed = normalise_email(email).encode("utf-8", "surrogatepass")
+    return hmac.new(key, typed, hashlib.sha256).hexdigest()[:32]
+
+
+def _fail(
+    session: Session, user: StaffUser | None, reason: str, now: datetime, address: str = ""
+) -> LoginFailed:
+    """Audit a failed sign-in: the account when known, else the typed address's digest."""
+    who = {"staff_id": user.id} if user else ({"address": address} if address else {})
     audit.record(
         session,
         actor=f"staff:{user.id}" if user else "anonymous",
         action="staff.login_failed",
         now=now,
-        details={"reason": reason, **({"staff_id": user.id} if user else {})},
+        details={"reason": reason, **who},
     )
     return LoginFailed()
 
 
+def refuse_login(session: Session, email: str, address_key: bytes, now: datetime) -> LoginFailed:
+    """Audit a sign-in refused for its input (a field missing, a control character).
+
+    No credential is checked; the account is looked up only by a printable
+    address (a NUL must not reach PostgreSQL).
+    """
+    typed = normalise_email(email)
+    user = None
+    if typed and typed.isprintable():
+        user = session.scalar(select(StaffUser).where(StaffUser.email == typed))
+    address = address_digest(typed, address_key) if typed else ""
+    return _fail(session, user, "bad_input", now, address)
+
+
+def _spend_step(session: Session, user: StaffUser, step: int) -> bool:
+    """Record ``step`` as the account's last used one, if it is later than the last; atomic.
+
+    One conditional UPDATE: of simultaneous sign-ins with one code, the first
+    holds the row until it commits and the others, re-reading the row, find
+    the step spent. A read of ``totp_last_step`` followed by a write let one
+    code open several sessions on PostgreSQL.
+    """
+    spent = session.execute(
+        update(StaffUser)
+        .where(
+            StaffUser.id == user.id,
+            or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    set_committed_value(user, "totp_last_step", step)
+    return True
+
+
 def authenticate(
-    session: Session, email: str, password: str, totp_code: str, vault: Vault, now: datetime
+    session: Session,
+    email: str,
+    password: str,
+    totp_code: str,
+    vault: Vault,
+    now: datetime,
+    *,
+    address_key: bytes,
 ) -> StaffUser:
     """The user these credentials belong to, or ``LoginFailed`` whatever went wrong.
 
     The caller commits in both cases: the failure's audit event and the spent
-    time step must survive.
+    time step must survive. ``address_key`` keys the digest that stands for an
+    unknown address in the audit.
     """
     user = session.scalar(select(StaffUser).where(StaffUser.email == normalise_email(email)))
     # Always one argon2 verification, so an unknown address answers as slowly as a known one.
     password_ok = _verify_password(user.password_hash if user else None, password)
     if user is None or user.password_hash is None:
-        raise _fail(session, user, "unknown_user" if user is None else "not_enrolled", now)
+        reason = "unknown_user" if user is None else "not_enrolled"
+        raise _fail(session, user, reason, now, address_digest(email, address_key))
     if not password_ok:
         raise _fail(session, user, "wrong_password", now)
     if not user.is_active:
@@ -199,9 +275,8 @@ def authenticate(
     step = _code_step(totp_secret(user, vault), totp_code, now)
     if step is None:
         raise _fail(session, user, "wrong_code", now)
-    if user.totp_last_step is not None and step <= user.totp_last_step:
+    if not _spend_step(session, user, step):
         raise _fail(session, user, "code_reused", now)
-    user.totp_last_step = step
     user.last_login_at = now
     if HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = HASHER.hash(password)
@@ -217,9 +292,19 @@ def authenticate(
 
 
 def end_sessions(session: Session, user: StaffUser) -> None:
-    """Every session holding the old version is refused from the next request on."""
-    user.session_version += 1
-    session.flush()
+    """Every session holding the old version is refused from the next request on.
+
+    Incremented in SQL, so two bumps at once (a sign-out and a password change)
+    give two versions, never one lost update that keeps a session alive.
+    """
+    version = session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user.id)
+        .values(session_version=StaffUser.session_version + 1)
+        .returning(StaffUser.session_version)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    set_committed_value(user, "session_version", version)
 
 
 def sign_out(session: Session, user: StaffUser, now: datetime) -> None:
