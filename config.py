@@ -160,6 +160,10 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             "STATUS_LINK_MAX_AGE": parse_int(
                 "STATUS_LINK_MAX_AGE", env.get("STATUS_LINK_MAX_AGE"), 400 * 24 * 3600
             ),
+            # What the status link opens lasts this long without use (app.public.status_session).
+            "STATUS_SESSION_IDLE": parse_int(
+                "STATUS_SESSION_IDLE", env.get("STATUS_SESSION_IDLE"), 30 * 60
+            ),
             # A download link lives 72 hours at most (docs/security.md, "Requester links
             # and tokens").
             "DOWNLOAD_LINK_MAX_AGE": parse_int(
@@ -209,6 +213,12 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             raise ConfigError(
                 f"DOWNLOAD_LINK_MAX_AGE={env.get('DOWNLOAD_LINK_MAX_AGE')!r} must be between 1 "
                 "and 259200 seconds: a download link lives 72 hours at most (docs/security.md)."
+            )
+        if not 60 <= numbers["STATUS_SESSION_IDLE"] <= 4 * 3600:
+            raise ConfigError(
+                f"STATUS_SESSION_IDLE={env.get('STATUS_SESSION_IDLE')!r} must be between 60 and "
+                "14400 seconds: the status page closes after that long without use "
+                "(docs/security.md)."
             )
         if numbers["DOWNLOAD_CHECK_ATTEMPTS"] < 1:
             raise ConfigError("DOWNLOAD_CHECK_ATTEMPTS must be at least 1.")

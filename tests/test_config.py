@@ -27,6 +27,8 @@ def test_a_complete_production_configuration_loads():
     assert config["SESSION_COOKIE_NAME"].startswith("__Host-")
     assert config["HSTS"] is True
     assert config["PORTAL_BASE_URL"] == "https://droits.example.fr"
+    # What a status link opens ends after 30 minutes without use.
+    assert config["STATUS_SESSION_IDLE"] == 1800
 
 
 def test_production_names_every_missing_setting_at_once():
@@ -62,6 +64,8 @@ def test_production_names_every_missing_setting_at_once():
         ("MAIL_PORT", "-1", "MAIL_PORT"),
         ("PORTAL_ENV", "staging", "PORTAL_ENV"),
         ("RATELIMIT_STORAGE_URI", "memory://", "Redis"),
+        ("STATUS_SESSION_IDLE", "0", "STATUS_SESSION_IDLE"),
+        ("STATUS_SESSION_IDLE", "86400", "STATUS_SESSION_IDLE"),
     ],
 )
 def test_a_bad_production_setting_is_named(key, value, named):

@@ -102,3 +102,66 @@ def test_the_demo_mailbox_lists_and_shows_emails(make_app):
     assert "/verify/" in message
     assert client.get("/demo/mailbox/..%2F..%2Fconfig").status_code == 404
     assert client.get("/demo/mailbox/nothing").status_code == 404
+
+
+def _status_link(smtp) -> str:
+    """The status link of the latest email that carries one."""
+    return next(
+        link_in(m) for m in reversed(smtp.received.messages) if link_in(m).startswith("/s/")
+    )
+
+
+def test_the_status_page_is_asked_for_again_after_thirty_idle_minutes(smtp_app, smtp):
+    """The 400-day link opens a short session: each use restarts its 30 minutes, then it ends."""
+    client = smtp_app.test_client()
+    start = utcnow()
+    with time_machine.travel(start, tick=False):
+        _received(smtp_app, smtp, client)
+        with smtp_app.app_context():
+            reference = db.session.scalar(select(Request.reference))
+        assert client.get("/status").status_code == 200
+    # Used every 29 minutes, the page stays open for longer than 30 minutes in all.
+    for minutes in (29, 58):
+        with time_machine.travel(start + timedelta(minutes=minutes), tick=False):
+            assert client.get("/status").status_code == 200
+    with time_machine.travel(start + timedelta(minutes=58 + 31), tick=False):
+        closed = client.get("/status")
+        page = closed.get_data(as_text=True)
+        assert closed.status_code == 403
+        assert reference not in page and "Ce que nous avons trouvé" not in page
+        assert "Pour votre sécurité, la page de votre demande se ferme après 30 minutes" in page
+        # And it stays closed: the session is gone, not only refused once.
+        assert client.get("/status").status_code == 403
+        # The emailed link, still valid, opens a new session.
+        assert client.get(_status_link(smtp)).status_code == 303
+        assert client.get("/status").status_code == 200
+
+
+def test_a_status_session_ends_after_twelve_hours_however_active(smtp_app, smtp):
+    """Even used every 25 minutes, the page asks for the link again 12 hours after it opened."""
+    client = smtp_app.test_client()
+    start = utcnow()
+    with time_machine.travel(start, tick=False):
+        _received(smtp_app, smtp, client)
+    answers = []
+    for step in range(1, 31):
+        with time_machine.travel(start + timedelta(minutes=25 * step), tick=False):
+            answers.append(client.get("/status").status_code)
+    # 25 x 28 = 700 minutes (11 h 40) still open; 25 x 29 = 725 minutes past 12 hours.
+    assert answers[:28] == [200] * 28
+    assert answers[28:] == [403, 403]
+
+
+def test_a_timed_out_status_session_cannot_withdraw_or_answer(smtp_app, smtp):
+    """After the idle time, the forms of the page change nothing: the link is asked for first."""
+    client = smtp_app.test_client()
+    start = utcnow()
+    with time_machine.travel(start, tick=False):
+        _received(smtp_app, smtp, client)
+        token = csrf_from(client.get("/status/withdraw").data)
+    with time_machine.travel(start + timedelta(minutes=31), tick=False):
+        answer = client.post("/status/withdraw", data={"csrf_token": token, "confirm": "y"})
+        assert answer.status_code == 303
+        assert answer.headers["Location"] == "/status"
+    with smtp_app.app_context():
+        assert db.session.scalar(select(Request.status)) == "triage"

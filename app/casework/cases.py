@@ -112,6 +112,44 @@ def record_view(session: Session, request: Request, staff: StaffUser, now: datet
     audit.record(session, actor=actor(staff), action="case.viewed", now=now, request_id=request.id)
 
 
+def may_read_records(request: Request, staff: StaffUser) -> bool:
+    """Record values are health data: the case's holder reads them, and DPOs; others see counts.
+
+    Need to know: an agent who does not hold the case has no task that needs
+    the values (docs/security.md, "Roles and decisions").
+    """
+    if not staff.is_active or not roles.allowed(staff.role, roles.VIEW_CASES):
+        return False
+    if request.assignee_id == staff.id and roles.allowed(staff.role, roles.WORK_CASES):
+        return True
+    return roles.allowed(staff.role, roles.READ_ANY_RECORDS)
+
+
+def record_source_read(
+    session: Session,
+    request: Request,
+    staff: StaffUser,
+    now: datetime,
+    *,
+    screen: str,
+    **counts: int,
+) -> None:
+    """Every read of the sources for a case by staff is an audit event (``case.source_read``).
+
+    ``screen`` names what read them (``correction``, ``recompute``,
+    ``confirm_identity``); ``counts`` may say how many records: never a value.
+    """
+    require(staff, roles.VIEW_CASES)
+    audit.record(
+        session,
+        actor=actor(staff),
+        action="case.source_read",
+        now=now,
+        request_id=request.id,
+        details={"screen": screen, **counts},
+    )
+
+
 def claim(
     session: Session,
     request: Request,

@@ -13,6 +13,7 @@ from app.casework.cases import (
     actor,
     check_fresh,
     check_holding,
+    record_source_read,
     require,
 )
 from app.models import Request, StaffUser
@@ -49,6 +50,8 @@ def confirm_identity(
     if request.pending_decision:
         raise CaseError("decision_pending")
     today = deadlines.receipt_date(now)
+    # A refusal after this read rolls it back: the view keeps its audit (case_views).
+    record_source_read(session, request, staff, now, screen="confirm_identity")
     draft = routing.draft_for(request, services, today, confirmed=True)
     if draft.outcome == "identity_review":
         raise CaseError("still_ambiguous")

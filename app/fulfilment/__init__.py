@@ -100,10 +100,13 @@ def notify_recipients(
     """Queue one Art. 19 notice per recipient of these (source, category) pairs; each logged.
 
     The notice goes to an organisation listed in the catalogue and names the
-    request's reference, the categories and what was done (``erased``,
-    ``rectified``, ``restricted``): never the person, whose identifiers the
-    recipient asks our DPO for through its usual secure channel. The dedupe
-    key makes a rerun queue nothing twice. Returns how many were queued.
+    request's reference and what was done (``erased``, ``rectified``,
+    ``restricted``): never the person, nor the categories, which an email
+    forwarded or read in a shared mailbox must not reveal and a stored payload
+    must not keep. The recipient asks our DPO for them, and for the records'
+    identifiers, through its usual secure channel; the audit event keeps the
+    categories' codes for that answer. The dedupe key makes a rerun queue
+    nothing twice. Returns how many were queued.
     """
     wanted: dict[str, tuple[str, set[str]]] = {}
     for source, category in categories:
@@ -127,9 +130,6 @@ def notify_recipients(
                 "template": "recipient_notice",
                 "recipient_email": email,
                 "recipient_name": name,
-                "categories": listed,
-                # The organisation reads French: the categories' names for it.
-                "labels": [catalogue.label(category).fr for category in listed],
                 "action": action,
                 "reference": request.reference,
                 "done_on": deadlines.receipt_date(now).isoformat(),

@@ -5,8 +5,11 @@ staff then correct one by one. This module reads what that needs from the
 warehouse: the current row of a restricted record, which of its columns staff
 may change, and each input converted to its column's type (or refused,
 naming the field). ``correction_screen`` is the read model of the
-correction screen: every restricted record with its current values (staff
-may see the data they correct), and the ones already done.
+correction screen: every restricted record with its current values, and the
+ones already done. The values are health data: only the case's holder and
+DPOs read them (``cases.may_read_records``), and each read of the sources
+is an audit event; anyone else who works cases gets the counts only, and
+the sources are not read for them.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from sqlalchemy import Column, Date, DateTime, Float, Integer, Numeric, String, 
 from sqlalchemy.orm import Session
 
 from app.casework import cases
-from app.models import Request, Restriction
+from app.models import Request, Restriction, StaffUser
 from app.rules.catalogue import Catalogue, DataTable, Source
 from app.rules.sources import Warehouse
 
@@ -118,21 +121,39 @@ class Restricted:
 
 @dataclass(frozen=True)
 class CorrectionScreen:
+    """What the screen shows; ``shown`` False: counts only, ``pending`` and ``done`` empty."""
+
     pending: list[Restricted]
     done: list[Restriction]
+    shown: bool = True
+    left: int = 0
+    lifted: int = 0
 
 
 def correction_screen(
-    session: Session, request: Request, *, catalogue: Catalogue, warehouse: Warehouse
+    session: Session,
+    request: Request,
+    staff: StaffUser,
+    *,
+    catalogue: Catalogue,
+    warehouse: Warehouse,
+    now: datetime,
 ) -> CorrectionScreen:
     """The request's restricted records with their current values, and those done.
 
     Any request answers (with nothing to correct when it restricted nothing);
     the domain refuses a correction outside a rectification being fulfilled.
+    For someone who may not read the records, the counts only; reading them
+    is an audit event (``case.source_read``) in the caller's transaction.
     """
     records = session.scalars(
         select(Restriction).where(Restriction.request_id == request.id).order_by(Restriction.id)
     ).all()
+    left = sum(1 for r in records if r.lifted_at is None)
+    if not cases.may_read_records(request, staff):
+        return CorrectionScreen([], [], shown=False, left=left, lifted=len(records) - left)
+    if left:
+        cases.record_source_read(session, request, staff, now, screen="correction", records=left)
     pending, done = [], []
     for restriction in records:
         if restriction.lifted_at is not None:
@@ -159,4 +180,4 @@ def correction_screen(
                 row is not None,
             )
         )
-    return CorrectionScreen(pending, done)
+    return CorrectionScreen(pending, done, left=left, lifted=len(done))

@@ -109,26 +109,18 @@ def erase(session: Session, request: Request, services: Services, now: datetime)
             + ", ".join(f"{name} ({count})" for name, count in sorted(left.items()) if count)
         )
     erased = [line for line in lines if line.action == ACTION and line.record_count]
-    fulfilment.complete(
+    notified = fulfilment.notify_recipients(
         session,
         request,
-        report_lines(lines),
+        [(line.source, line.category) for line in erased],
+        "erased",
+        services.catalogue,
         now,
-        services.mail,
-        email={
-            "erased": sorted({line.category for line in erased}),
-            "kept": sorted({line.category for line in lines if line.action == "retain"}),
-            "referred": sorted({line.category for line in lines if line.action == "refer"}),
-            "notified": fulfilment.notify_recipients(
-                session,
-                request,
-                [(line.source, line.category) for line in erased],
-                "erased",
-                services.catalogue,
-                now,
-                services.mail.domain,
-            ),
-        },
+        services.mail.domain,
+    )
+    # A flag, never categories or counts: the email says the step, the status page the details.
+    fulfilment.complete(
+        session, request, report_lines(lines), now, services.mail, email={"notified": notified > 0}
     )
     return True
 

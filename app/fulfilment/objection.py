@@ -86,18 +86,8 @@ def record_objection(
         request_id=request.id,
         details={"registries": registries, "added": added},
     )
-    lines = report_lines(plan)
-    fulfilment.complete(
-        session,
-        request,
-        lines,
-        now,
-        mail,
-        email={
-            "excluded": sum(1 for line in lines if line["action"] == "exclude_from_reuse"),
-            "retained": sum(1 for line in lines if line["action"] == "retain"),
-        },
-    )
+    # The email says the step only: what is left out and what is kept are on the status page.
+    fulfilment.complete(session, request, report_lines(plan), now, mail)
     return True
 
 

@@ -100,10 +100,9 @@ def store(
         request_id=request.id,
         details={"records": built.records, "format": built.format, "sha256": built.sha256},
     )
+    # How long the link works and which copy is given: never how many records or categories.
     codes: dict[str, Any] = {
         "hours": services.limits.download_link_max_age // 3600,
-        "records": built.records,
-        "categories": len(built.disclosed),
         "portability_refused": built.portability_refused,
     }
     emails.queue_email(session, request, "package_ready", now, services.mail, extra=codes)

@@ -262,18 +262,14 @@ def finish(
         session, request, corrected, "rectified", catalogue, now, mail.domain
     )
     total = sum(line.get("corrected", 0) for line in lines)
+    # The outcome and a flag, never counts: what was corrected is on the status page.
     fulfilment.complete(
         session,
         request,
         lines,
         now,
         mail,
-        email={
-            "outcome": "corrected" if total else "accurate",
-            "corrected": total,
-            "referred": sum(1 for line in lines if line["action"] == "refer"),
-            "notified": notified,
-        },
+        email={"outcome": "corrected" if total else "accurate", "notified": notified > 0},
     )
 
 

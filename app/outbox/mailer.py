@@ -86,8 +86,34 @@ def render(
         )
 
 
+@dataclass(frozen=True)
+class AboutRequest:
+    """What an email may say of its request: never its person, its plan or its report.
+
+    Templates get this, not the ``Request``: a category name, a count or a
+    retention date of someone's records is health data, which an email (read
+    in a shared mailbox, forwarded) must not carry; the status page shows it.
+    """
+
+    reference: str
+    kind: str
+    status: str
+    received_on: date | None
+    due_on: date | None
+
+    @classmethod
+    def of(cls, request: Request) -> AboutRequest:
+        return cls(
+            request.reference or "",
+            request.kind,
+            request.status,
+            request.received_on,
+            request.due_on,
+        )
+
+
 def requester_values(app: Flask, job: Job, request: Request) -> dict[str, Any]:
-    """What an email to the requester shows: the request, its signed link, codes and dates."""
+    """What an email to the requester shows: the request's codes and dates, its signed link."""
     signer = services_of(app).signer
     link = None
     if "secret_link" in job.payload:
@@ -97,7 +123,7 @@ def requester_values(app: Flask, job: Job, request: Request) -> dict[str, Any]:
     # Codes and dates only (ground, due date): see emails.queue_email.
     extra = {k: v for k, v in job.payload.items() if not k.startswith(("secret_", "link_"))}
     return {
-        "request": request,
+        "request": AboutRequest.of(request),
         "reference": request.reference or "",
         "link": link,
         "extra": extra,
@@ -177,10 +203,10 @@ def staff_email_values(
 
 
 def recipient_values(job: Job, request: Request | None) -> dict[str, Any]:
-    """What an Art. 19 notice shows: the reference, the categories and what was done.
+    """What an Art. 19 notice shows: the reference, what was done and when.
 
-    Never the person's data, which the recipient asks our DPO for through its
-    own secure channel.
+    Never the person's data nor the categories, which the recipient asks our
+    DPO for through its own secure channel (``fulfilment.notify_recipients``).
     """
     reference = request.reference if request else job.payload.get("reference", "")
     return {"extra": job.payload, "reference": reference or ""}

@@ -3,7 +3,8 @@
 Views are thin: read the form, call one function of ``app.intake``, commit,
 redirect. Links are identified by their token only; opening a link (GET)
 consumes nothing, the button on the page (POST) acts and redirects to a URL
-without the token.
+without the token. A status link opens a short status session
+(``app.public.status_session``), re-asked after some idle time.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from flask import (
     flash,
     redirect,
     render_template,
-    session,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -28,6 +28,7 @@ from app import intake, lifecycle, tokens
 from app.casework import cases, clock
 from app.extensions import db, limiter
 from app.models import Request, utcnow
+from app.public import status_session
 from app.public.forms import (
     KIND_HELP,
     AnswerForm,
@@ -40,7 +41,6 @@ from app.public.forms import (
 from app.services import services_of
 
 bp = Blueprint("public", __name__)
-STATUS_KEY = "status_request"
 # Moved forward whenever the accessibility statement is reviewed.
 STATEMENT_DATE = date(2026, 11, 29)
 
@@ -142,7 +142,7 @@ def verify_confirm(token: str) -> Response | tuple[str, int]:
         db.session.rollback()
         return _link_problem(tokens.LinkError("used"), tokens.VERIFY_EMAIL)
     db.session.commit()
-    session[STATUS_KEY] = request.id
+    status_session.follow(request.id, now)
     flash(_("Your email address is confirmed and your request has been received."))
     return redirect(url_for("public.status"), 303)
 
@@ -177,15 +177,29 @@ def status_link(token: str) -> Response | tuple[str, int]:
         )
     except tokens.LinkError as error:
         return _link_problem(error, tokens.STATUS_PAGE)
-    session[STATUS_KEY] = link.request_id
+    status_session.follow(link.request_id, utcnow())
     return redirect(url_for("public.status"), 303)
 
 
 def _followed_request() -> Request | None:
-    request_id = session.get(STATUS_KEY)
-    if not isinstance(request_id, int):
+    """The request of this browser's status session; None, and why if it timed out."""
+    found = status_session.followed(utcnow())
+    if found.expired:
+        minutes = max(1, current_app.config["STATUS_SESSION_IDLE"] // 60)
+        flash(
+            ngettext(
+                "For your safety, the page of your request closes after %(num)d minute "
+                "without activity. Open the link from one of our emails again, or ask for a "
+                "new one below.",
+                "For your safety, the page of your request closes after %(num)d minutes "
+                "without activity. Open the link from one of our emails again, or ask for a "
+                "new one below.",
+                minutes,
+            )
+        )
+    if found.request_id is None:
         return None
-    return db.session.get(Request, request_id)
+    return db.session.get(Request, found.request_id)
 
 
 @bp.get("/status")

@@ -160,9 +160,17 @@ def _stale_message(error: lifecycle.StaleRequest) -> str:
 
 
 def _decide(
-    reference: str, form: CaseForm, act: Callable[[Request], Any], done: str
+    reference: str,
+    form: CaseForm,
+    act: Callable[[Request], Any],
+    done: str,
+    kept: Callable[[Request, Exception], None] | None = None,
 ) -> Response | tuple[str, int]:
-    """Run one decision: validate, act, commit, redirect; or explain why not."""
+    """Run one decision: validate, act, commit, redirect; or explain why not.
+
+    A refusal rolls everything back; ``kept`` may then write what must stay
+    (the audit of a read that did happen), committed before the page is shown.
+    """
     found = case_or_404(reference)
     if not form.validate():
         return _page(found, error=_("Some of the information needs correcting."), code=422)
@@ -172,8 +180,12 @@ def _decide(
             raise lifecycle.stale(db.session(), found.id)
         act(found)
 
-    def reshow(_refusal: Exception, message: str, status: int) -> tuple[str, int]:
-        return _page(case_or_404(reference), error=message, code=status)
+    def reshow(refusal: Exception, message: str, status: int) -> tuple[str, int]:
+        again = case_or_404(reference)
+        if kept is not None:
+            kept(again, refusal)
+            db.session.commit()
+        return _page(again, error=message, code=status)
 
     refused = refusals.attempt(run, reshow, _stale_message)
     if refused is not None:
@@ -378,6 +390,12 @@ def case_unfounded(reference: str) -> Response | tuple[str, int]:
     )
 
 
+def _ambiguous_read(case: Request, refusal: Exception) -> None:
+    # Still ambiguous is the one refusal that comes after the sources were read.
+    if isinstance(refusal, cases.CaseError) and refusal.reason == "still_ambiguous":
+        cases.record_source_read(db.session(), case, me(), utcnow(), screen="confirm_identity")
+
+
 @bp.post("/cases/<reference>/confirm-identity")
 @requires(roles.WORK_CASES)
 def case_confirm_identity(reference: str) -> Response | tuple[str, int]:
@@ -394,6 +412,7 @@ def case_confirm_identity(reference: str) -> Response | tuple[str, int]:
             now=utcnow(),
         ),
         _("Identity confirmed: the plan is computed and the case is back in the queue."),
+        kept=_ambiguous_read,
     )
 
 
@@ -402,8 +421,11 @@ def case_confirm_identity(reference: str) -> Response | tuple[str, int]:
 def case_recompute(reference: str) -> str:
     """What today's sources and rules would change in the plan: a comparison, nothing saved."""
     found = case_or_404(reference)
-    today = deadlines.receipt_date(utcnow())
-    draft = routing.draft_for(found, services_of(current_app), today)
+    now = utcnow()
+    # Counts per category, as on the case page; reading the sources is still audited.
+    cases.record_source_read(db.session(), found, me(), now, screen="recompute")
+    draft = routing.draft_for(found, services_of(current_app), deadlines.receipt_date(now))
+    db.session.commit()
     return render_template(
         "staff/recompute.html",
         case=found,

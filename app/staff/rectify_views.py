@@ -1,7 +1,9 @@
 """The rectification screen: correct each restricted record, then finish the request.
 
 GET lists the records the ``restrict`` job flagged, with their current values
-read from the sources (``app.fulfilment.correction``). One POST serves
+read from the sources (``app.fulfilment.correction``): to the case's holder
+and DPOs only, each read an audit event; anyone else who works cases sees how
+many records are restricted, not what they hold. One POST serves
 three buttons: save one record, finish (every record done), or close without
 change because the data is accurate. Only the case's holder may save; the
 domain (``app.fulfilment.rectification``) checks it, with the case's version.
@@ -52,22 +54,28 @@ def _page(
 ) -> tuple[str, int]:
     services = services_of(current_app)
     screen = correction.correction_screen(
-        db.session(), case, catalogue=services.catalogue, warehouse=services.warehouse
+        db.session(),
+        case,
+        me(),
+        catalogue=services.catalogue,
+        warehouse=services.warehouse,
+        now=utcnow(),
     )
-    return (
-        render_template(
-            "staff/rectify.html",
-            case=case,
-            pending=screen.pending,
-            done=screen.done,
-            error=error,
-            mine=case.assignee_id == me().id,
-            prefix=FIELD_PREFIX,
-            posted=posted or {},
-            form=RectifyForm(formdata=None, version=case.version),
-        ),
-        code,
+    page = render_template(
+        "staff/rectify.html",
+        case=case,
+        screen=screen,
+        pending=screen.pending,
+        done=screen.done,
+        error=error,
+        mine=case.assignee_id == me().id,
+        prefix=FIELD_PREFIX,
+        posted=posted or {},
+        form=RectifyForm(formdata=None, version=case.version),
     )
+    # The read of the sources is audited even when the page answers a refused decision.
+    db.session.commit()
+    return page, code
 
 
 def _stale_message(_error: lifecycle.StaleRequest) -> str:
@@ -79,7 +87,6 @@ def _stale_message(_error: lifecycle.StaleRequest) -> str:
 def case_rectify(reference: str) -> tuple[str, int]:
     found = case_or_404(reference)
     cases.record_view(db.session(), found, me(), utcnow())
-    db.session.commit()
     return _page(found)
 
 

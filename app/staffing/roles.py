@@ -1,7 +1,8 @@
 """Who may do what: the staff role matrix (docs/security.md, "Roles and decisions").
 
-``agent`` triages and prepares, ``dpo`` also approves erasures and refusals
-and decides on unfounded or excessive requests, ``admin`` manages staff
+``agent`` triages and prepares, ``dpo`` also approves erasures and refusals,
+decides on unfounded or excessive requests and may read the records of any
+case (an agent reads those of the cases they hold only), ``admin`` manages staff
 accounts and reads the audit trail but never sees a case: an administrator
 of accounts has no need to read anyone's request. Granting ``dpo`` takes two
 people: an administrator gives it, another DPO confirms it (``CONFIRM_DPO``,
@@ -15,6 +16,9 @@ WORK_CASES = "work_cases"  # claim, release, notes, prepare, ask, extend, confir
 APPROVE_SENSITIVE = "approve_sensitive"  # erasures and refusals, four eyes
 MARK_UNFOUNDED = "mark_unfounded"  # Art. 12(5), a DPO's decision
 ASSIGN = "assign"  # give a case to someone else
+# The record values of a case one does not hold (the correction screen): need to know.
+# Everyone else who works cases sees counts only, and the holder sees the values.
+READ_ANY_RECORDS = "read_any_records"
 VIEW_AUDIT = "view_audit"
 MANAGE_STAFF = "manage_staff"
 # Confirm (or refuse) the DPO role an administrator gave: the second person.
@@ -29,6 +33,7 @@ MATRIX: dict[str, frozenset[str]] = {
             APPROVE_SENSITIVE,
             MARK_UNFOUNDED,
             ASSIGN,
+            READ_ANY_RECORDS,
             VIEW_AUDIT,
             CONFIRM_DPO,
         }

@@ -337,6 +337,58 @@ def test_a_shared_number_is_resolved_by_staff_confirming_the_identity(smtp_app, 
     assert case_of(smtp_app, request_id).status == "in_review"
 
 
+def source_reads(app: Flask, request_id: int) -> list[tuple[str, dict[str, Any]]]:
+    with app.app_context():
+        found = [
+            (e.actor, e.details)
+            for e in db.session.scalars(
+                select(AuditEvent)
+                .where(
+                    AuditEvent.request_id == request_id, AuditEvent.action == "case.source_read"
+                )
+                .order_by(AuditEvent.id)
+            )
+        ]
+        db.session.remove()
+    return found
+
+
+def test_comparing_the_plan_with_todays_sources_is_an_audit_event(smtp_app, smtp, camille_erasure):
+    """The recompute page reads every source for the case: who did it is in the trail."""
+    request_id, reference = camille_erasure
+    agent, account = staff_client(smtp_app, "agent@example.org", "agent")
+    assert source_reads(smtp_app, request_id) == []
+    assert agent.get(f"/staff/cases/{reference}/recompute").status_code == 200
+    assert agent.get(f"/staff/cases/{reference}/recompute").status_code == 200
+    assert source_reads(smtp_app, request_id) == [
+        (f"staff:{account.id}", {"screen": "recompute"}),
+        (f"staff:{account.id}", {"screen": "recompute"}),
+    ]
+
+
+def test_confirming_an_identity_reads_the_sources_and_the_trail_says_so(smtp_app, smtp):
+    """Confirmed or still ambiguous, the read of the sources is an audit event."""
+    requester = smtp_app.test_client()
+    karim = file_and_route(smtp_app, smtp, requester, filing_for(persona("Karim"), "access"))
+    # Two Lucas Petit and no number: after the confirmation, two people still fit.
+    lucas = file_and_route(
+        smtp_app,
+        smtp,
+        smtp_app.test_client(),
+        {**filing_for(persona("Lucas"), "access"), "nir": ""},
+    )
+    agent, account = staff_client(smtp_app, "agent@example.org", "agent")
+    for request_id, code in ((karim, 303), (lucas, 422)):
+        case = case_of(smtp_app, request_id)
+        assert case.status == "identity_review", case.status
+        assert act(agent, case.reference, "claim").status_code == 303
+        assert act(agent, case.reference, "confirm-identity").status_code == code
+        assert source_reads(smtp_app, request_id) == [
+            (f"staff:{account.id}", {"screen": "confirm_identity"})
+        ]
+    assert case_of(smtp_app, lucas).status == "identity_review"
+
+
 def test_every_view_of_a_case_is_an_audit_event(smtp_app, smtp, camille_erasure):
     request_id, reference = camille_erasure
     agent, account = staff_client(smtp_app, "agent@example.org", "agent")

@@ -23,7 +23,8 @@ from app.fulfilment import objection
 from app.models import AuditEvent, FulfilmentStep, Request, utcnow
 from app.services import services_of
 from tests.casework.test_cases import act, case_of
-from tests.conftest import run_jobs, text_of
+from tests.conftest import link_in, run_jobs, text_of
+from tests.outbox.test_email_privacy import assert_no_health_data_in_payloads
 from tests.rules.test_routing import file_and_route, filing_for, persona
 from tests.staffkit import staff_client
 
@@ -107,9 +108,10 @@ def test_an_approved_objection_enters_the_registry_and_completes(
     body = text_of(last)
     assert "CNIL" in body and "https://portal.example.org/" in body
     assert "Rien n’a été supprimé" in body
-    # French plan texts: what stops, and why the rest is kept.
-    assert "Dossier médical hospitalier" in body
-    assert "Vos préférences de contact ne servent pas à la recherche" in body
+    # What stops and why the rest is kept are on the status page, never in the email.
+    assert "Dossier médical hospitalier" not in body
+    assert "Vos préférences de contact ne servent pas à la recherche" not in body
+    assert_no_health_data_in_payloads(writable_app, request_id)
 
 
 def test_a_rerun_after_a_crash_adds_no_second_entry(writable_app, smtp, own_warehouse):
@@ -153,7 +155,8 @@ def test_an_objection_already_on_file_is_not_duplicated(writable_app, smtp, own_
         assert any(line["category"] == "hospital.transfusion" for line in kept)
         db.session.remove()
     body = text_of(smtp.received.to(THOMAS.email)[-1])
-    assert "hémovigilance" in body
+    # The issue's example: an email must not tell that someone has a transfusion record.
+    assert "hémovigilance" not in body and "transfusion" not in body.lower()
 
 
 def _pseudonym(path: Path, person_id: int) -> str:
@@ -232,3 +235,18 @@ def test_the_research_extract_command_writes_a_safe_csv(make_app, own_warehouse,
         assert event.details["left_out_objection"] == 1
         assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 1
         db.session.remove()
+
+
+def test_what_the_email_leaves_out_is_on_the_status_page_with_the_remedies(
+    writable_app, smtp, own_warehouse
+):
+    """Thomas's kept transfusion record: its reason is behind the link, with CNIL and court."""
+    approved_objection(writable_app, smtp, THOMAS)
+    run_jobs(writable_app)
+    completion = smtp.received.to(THOMAS.email)[-1]
+    assert "Dossier transfusionnel" not in text_of(completion)
+    reader = writable_app.test_client()
+    assert reader.get(link_in(completion)).status_code == 303
+    page = " ".join(reader.get("/status").get_data(as_text=True).split())
+    assert "Dossier transfusionnel" in page
+    assert "réclamation auprès de la CNIL" in page and "recours juridictionnel" in page

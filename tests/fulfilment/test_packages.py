@@ -27,6 +27,7 @@ from app.rules import routing
 from app.services import services_of
 from tests.casework.test_cases import act, case_of
 from tests.conftest import link_in, run_jobs, text_of
+from tests.outbox.test_email_privacy import assert_no_health_data_in_payloads
 from tests.rules.test_routing import file_and_route, filing_for, persona
 from tests.staffkit import staff_client
 
@@ -107,6 +108,9 @@ def test_an_approved_access_ends_completed_with_a_package_and_a_download_link(sm
     completed += [m for m in smtp.received.to(CAMILLE) if "completed" in str(m["Subject"])]
     assert len(completed) == 1
     assert "cnil.fr" in text_of(completed[0])
+    # How many records the copy holds is on the status page, not in a stored email job.
+    assert str(disclosed) not in text_of(completed[0])
+    assert_no_health_data_in_payloads(smtp_app, request_id)
     page = client.get("/status").get_data(as_text=True)
     assert "package-title" in page and "72" in page
     assert "/download/" not in page

@@ -22,6 +22,7 @@ from app.extensions import db
 from app.models import AuditEvent, Job, Request, Restriction
 from tests.casework.test_cases import act, case_of
 from tests.conftest import run_jobs, text_of
+from tests.outbox.test_email_privacy import assert_no_health_data_in_payloads
 from tests.rules.test_routing import file_and_route, filing_for, persona
 from tests.staffkit import staff_client
 
@@ -110,7 +111,8 @@ def test_approval_restricts_the_records_and_tells_the_recipients(writable_app, r
     payloads = [job.payload for job in notices]
     assert payloads and all(p["action"] == "restricted" for p in payloads)
     assert {p["recipient_email"] for p in payloads} == {"mssante@medecin-demo.example"}
-    assert payloads[0]["categories"] == ["care.exchange"]
+    # The categories are in the audit event, for the DPO's answer, not in the stored email.
+    assert "categories" not in payloads[0]
     assert payloads[0]["reference"] == reference
     page = agent.get(f"/staff/cases/{reference}").get_data(as_text=True)
     assert f"/staff/cases/{reference}/rectify" in page
@@ -150,20 +152,97 @@ def test_the_holder_corrects_a_field_and_the_audit_names_it_without_values(
     assert restrictions(writable_app, request_id)["shared_care_records"].lifted_at is not None
 
 
+def post_from_the_case_page(
+    client: FlaskClient, reference: str, action: str, record: int = 0, **fields: str
+):
+    """Press a button of the correction screen without it: the form built by hand."""
+    page = client.get(f"/staff/cases/{reference}")
+    assert page.status_code == 200, page.status_code
+    soup = BeautifulSoup(page.data, "html.parser")
+    token = soup.find("input", attrs={"name": "csrf_token"})["value"]
+    with client.application.app_context():
+        version = db.session.scalar(select(Request.version).where(Request.reference == reference))
+        db.session.remove()
+    data = {"csrf_token": token, "version": version, "action": action, "restriction": record}
+    data |= {f"field_{name}": value for name, value in fields.items()}
+    return client.post(f"/staff/cases/{reference}/rectify", data=data)
+
+
+def source_reads(app: Flask, request_id: int) -> list[tuple[str, dict[str, Any]]]:
+    with app.app_context():
+        found = [
+            (event.actor, event.details)
+            for event in db.session.scalars(
+                select(AuditEvent)
+                .where(
+                    AuditEvent.request_id == request_id, AuditEvent.action == "case.source_read"
+                )
+                .order_by(AuditEvent.id)
+            )
+        ]
+        db.session.remove()
+    return found
+
+
 def test_only_the_holder_may_save(writable_app, restricted, own_warehouse):
-    """Another agent may look, not save: 403 and nothing written."""
+    """Another agent may not save: 403 and nothing written."""
     request_id, reference, _ = restricted
     other, _ = staff_client(writable_app, "other@example.org", "agent")
     record = restrictions(writable_app, request_id)["shared_care_records"]
     key = json.loads(record.record_key)[0]
     before = row(own_warehouse, "SELECT * FROM shared_care_records WHERE record_id = ?", key)
-    answer = submit(other, reference, "save", record.id, summary="Autre chose")
+    answer = post_from_the_case_page(other, reference, "save", record.id, summary="Autre chose")
     assert answer.status_code == 403
+    assert "prévention" not in answer.get_data(as_text=True)
     assert row(own_warehouse, "SELECT * FROM shared_care_records WHERE record_id = ?", key) == (
         before
     )
     assert restrictions(writable_app, request_id)["shared_care_records"].lifted_at is None
-    assert submit(other, reference, "accurate").status_code == 403
+    assert post_from_the_case_page(other, reference, "accurate").status_code == 403
+
+
+def test_an_agent_who_does_not_hold_the_case_sees_counts_not_values(writable_app, restricted):
+    """Need to know: the values are not on the page, and the sources are not read for them."""
+    request_id, reference, holder = restricted
+    other, _ = staff_client(writable_app, "other@example.org", "agent")
+    holders_page = holder.get(f"/staff/cases/{reference}/rectify").get_data(as_text=True)
+    assert "Consultation de prévention, rien à signaler." in holders_page
+    reads_before = source_reads(writable_app, request_id)
+
+    answer = other.get(f"/staff/cases/{reference}/rectify")
+    assert answer.status_code == 200
+    page = answer.get_data(as_text=True)
+    assert "Consultation de prévention" not in page
+    assert "2 enregistrements sont encore limités." in page
+    # Neither a value, nor the keys and tables that say which records are concerned.
+    for restriction in restrictions(writable_app, request_id).values():
+        assert restriction.record_key not in page
+        assert restriction.table_name not in page
+    assert 'name="field_' not in page
+    assert source_reads(writable_app, request_id) == reads_before
+
+
+def test_the_holder_and_a_dpo_see_the_values_and_each_read_is_audited(writable_app, restricted):
+    """Every display of the values is a ``case.source_read`` event, with counts and no value."""
+    request_id, reference, holder = restricted
+    dpo, dpo_account = staff_client(writable_app, "dpo@example.org", "dpo")
+    with writable_app.app_context():
+        holder_id = db.session.get(Request, request_id).assignee_id
+        db.session.remove()
+    assert source_reads(writable_app, request_id) == []
+    for client in (holder, dpo, holder):
+        page = client.get(f"/staff/cases/{reference}/rectify").get_data(as_text=True)
+        assert "Consultation de prévention, rien à signaler." in page
+    reads = source_reads(writable_app, request_id)
+    assert reads == [
+        (f"staff:{holder_id}", {"screen": "correction", "records": 2}),
+        (f"staff:{dpo_account.id}", {"screen": "correction", "records": 2}),
+        (f"staff:{holder_id}", {"screen": "correction", "records": 2}),
+    ]
+    # A refused correction shows the values again: that read is audited too.
+    record = restrictions(writable_app, request_id)["shared_care_records"]
+    assert submit(holder, reference, "save", record.id, bogus="x").status_code == 422
+    assert len(source_reads(writable_app, request_id)) == 5  # the form's page, then the answer
 
 
 @pytest.mark.parametrize(
@@ -236,6 +315,8 @@ def test_finish_completes_with_notices_and_the_email(writable_app, restricted, s
     body = text_of(last)
     assert "CNIL" in body and "https://portal.example.org/" in body
     assert "Consultation de prévention" not in body
+    assert "Courriers d'adressage" not in body  # the category corrected: on the status page
+    assert_no_health_data_in_payloads(writable_app, request_id)
 
 
 def test_closing_as_accurate_lifts_every_restriction(writable_app, restricted, smtp):

@@ -135,32 +135,35 @@ SAMPLES = {
     "extended": Sample(
         "extended", status="in_review", extra={"ground": "complexity", "due_on": "2026-06-02"}
     ),
-    "package_ready": Sample("package_ready", status="fulfilling", extra={"hours": 72}),
+    "package_ready": Sample(
+        "package_ready", status="fulfilling", extra={"hours": 72, "portability_refused": False}
+    ),
     "package_ready--portability-refused": Sample(
         "package_ready",
         kind="portability",
         status="fulfilling",
         extra={"hours": 72, "portability_refused": True},
     ),
-    "completed_access": Sample("completed_access", status="completed", extra={"records": 14}),
-    "completed_access--nothing-found": Sample(
-        "completed_access", status="completed", extra={"records": 0}
-    ),
+    "completed_access": Sample("completed_access", status="completed"),
     "completed_portability": Sample(
         "completed_portability",
         kind="portability",
         status="completed",
-        extra={"records": 1, "portability_refused": True},
+        extra={"portability_refused": True},
     ),
     "completed_erasure": Sample(
         "completed_erasure",
         kind="erasure",
         status="completed",
-        extra={"notified": 2},
+        extra={"notified": True},
         report=ERASURE_LINES,
     ),
-    "completed_erasure--nothing-found": Sample(
-        "completed_erasure", kind="erasure", status="completed", extra={"notified": 0}, report=[]
+    "completed_erasure--no-recipient": Sample(
+        "completed_erasure",
+        kind="erasure",
+        status="completed",
+        extra={"notified": False},
+        report=[],
     ),
     "completed_objection": Sample(
         "completed_objection", kind="objection", status="completed", report=OBJECTION_LINES
@@ -169,14 +172,14 @@ SAMPLES = {
         "completed_rectification",
         kind="rectification",
         status="completed",
-        extra={"outcome": "corrected", "corrected": 2, "notified": 1},
+        extra={"outcome": "corrected", "notified": True},
         report=RECTIFICATION_LINES,
     ),
     "completed_rectification--accurate": Sample(
         "completed_rectification",
         kind="rectification",
         status="completed",
-        extra={"outcome": "accurate", "corrected": 0, "notified": 0},
+        extra={"outcome": "accurate", "notified": False},
         report=[],
     ),
     "recipient_notice": Sample("recipient_notice", kind="erasure", status="completed"),
@@ -288,8 +291,6 @@ def job_for(app: Flask, session: Any, sample: Sample, locale: str) -> Job:
             "template": sample.template,
             "recipient_email": "dpo@hopital-demo.example",
             "recipient_name": "Hôpital de démonstration",
-            "categories": ["cancer_registry", "hospital_stays"],
-            "labels": ["Registre des cancers", "Séjours hospitaliers"],
             "action": sample.action,
             "reference": REFERENCE,
             "done_on": "2026-03-02",
