@@ -7,17 +7,17 @@ loses its role check, or a new route nobody classified, fails this test.
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Request, utcnow
+from app.models import Request
 from tests.conftest import csrf_from
-from tests.staffkit import Account, add_staff, staff_client
+from tests.staffkit import Account, add_staff, case_held_by, staff_client
 
 ANYONE = frozenset({"agent", "dpo", "admin"})
 CASE_WORKERS = frozenset({"agent", "dpo"})
@@ -100,30 +100,11 @@ def staff_endpoints(app: Flask) -> list[tuple[str, str, str]]:
 
 def held_case(app: Flask, holder: Account) -> tuple[str, int]:
     """An access request in review, held by ``holder``: someone else's case for the walker."""
-    now = utcnow()
+    reference = case_held_by(app, holder, "access")
     with app.app_context():
-        request = Request(
-            reference=f"DSR-2026-{secrets.token_hex(3).upper()}",
-            kind="access",
-            status="in_review",
-            locale="fr",
-            first_name="Jeanne",
-            last_name="Essai",
-            birth_date=date(1970, 1, 2),
-            email="jeanne.essai@example.org",
-            email_normalized="jeanne.essai@example.org",
-            created_at=now,
-            verified_at=now,
-            received_on=now.date(),
-            due_on=now.date() + timedelta(days=30),
-            assignee_id=holder.id,
-            version=1,
-        )
-        db.session.add(request)
-        db.session.commit()
-        found = (str(request.reference), request.id)
+        request_id = db.session.scalar(select(Request.id).where(Request.reference == reference))
         db.session.remove()
-    return found
+    return reference, int(request_id)
 
 
 def url_for_rule(rule: str, reference: str, staff_id: int) -> str:
