@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, Job, Request, Restriction
-from tests.casework.test_cases import act, case_of
+from tests.casework.test_cases import act, case_of, source_reads
 from tests.conftest import run_jobs, text_of
 from tests.outbox.test_email_privacy import assert_no_health_data_in_payloads
 from tests.rules.test_routing import file_and_route, filing_for, persona
@@ -166,22 +166,6 @@ def post_from_the_case_page(
     data = {"csrf_token": token, "version": version, "action": action, "restriction": record}
     data |= {f"field_{name}": value for name, value in fields.items()}
     return client.post(f"/staff/cases/{reference}/rectify", data=data)
-
-
-def source_reads(app: Flask, request_id: int) -> list[tuple[str, dict[str, Any]]]:
-    with app.app_context():
-        found = [
-            (event.actor, event.details)
-            for event in db.session.scalars(
-                select(AuditEvent)
-                .where(
-                    AuditEvent.request_id == request_id, AuditEvent.action == "case.source_read"
-                )
-                .order_by(AuditEvent.id)
-            )
-        ]
-        db.session.remove()
-    return found
 
 
 def test_only_the_holder_may_save(writable_app, restricted, own_warehouse):
