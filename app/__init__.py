@@ -15,6 +15,7 @@ from app import cli, errors, i18n, input_guard, security_headers
 from app.audit.keys import Keyring
 from app.crypto import Vault
 from app.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+from app.identity.policy import AssuranceError, AssurancePolicy, load_assurance
 from app.outbox.emails import MailSettings
 from app.outbox.mailer import Mailer
 from app.rules.catalogue import Catalogue, CatalogueError, load_catalogue
@@ -99,6 +100,7 @@ def register_services(app: Flask) -> None:
             keyring=Keyring.of(app.config["AUDIT_KEYS"]),
             anchor_file=Path(app.config["AUDIT_ANCHOR_FILE"]),
         ),
+        assurance=load_assurance_policy(app.config),
     )
 
 
@@ -122,6 +124,18 @@ def load_sources_and_rules(config: Mapping[str, Any]) -> tuple[Catalogue, Policy
             + "\nRun `flask rules check` after fixing it."
         ) from None
     return catalogue, policy
+
+
+def load_assurance_policy(config: Mapping[str, Any]) -> AssurancePolicy:
+    """Read what each identity level allows; the portal does not start if it is wrong."""
+    try:
+        return load_assurance(Path(config["ASSURANCE_FILE"]))
+    except AssuranceError as error:
+        raise ConfigError(
+            "The portal cannot start: the assurance policy is wrong.\n"
+            + "\n".join(f"  - {p}" for p in error.problems)
+            + "\nRun `flask rules check` after fixing it."
+        ) from None
 
 
 def register_blueprints(app: Flask) -> None:

@@ -9,6 +9,7 @@ from flask_babel import format_decimal
 
 from app.labels import (
     ACTION_LABELS,
+    ASSURANCE_LABELS,
     EXTENSION_LABELS,
     KIND_LABELS,
     REFUSAL_LABELS,
@@ -53,4 +54,5 @@ def init_app(app: Flask) -> None:
             "action_labels": ACTION_LABELS,
             "refusal_labels": REFUSAL_LABELS,
             "extension_labels": EXTENSION_LABELS,
+            "assurance_labels": ASSURANCE_LABELS,
         }

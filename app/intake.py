@@ -200,7 +200,17 @@ def verify(
     request.verified_at = now
     request.received_on = received
     request.due_on = deadlines.due_date(received)
-    lifecycle.change_status(session, request, "received", actor=REQUESTER, now=now, mail=mail)
+    # The link proves control of the address, nothing more (app.identity).
+    request.assurance, request.assurance_at, request.assurance_by = "email", now, REQUESTER
+    lifecycle.change_status(
+        session,
+        request,
+        "received",
+        actor=REQUESTER,
+        now=now,
+        mail=mail,
+        details={"assurance": "email", "method": "email_link"},
+    )
     # Routing reads the sources: work for the worker, queued in this transaction.
     jobs.enqueue(session, jobs.ROUTE, now=now, request_id=request.id)
     return request

@@ -12,6 +12,7 @@ KIND_LABELS = {
 STATUS_LABELS = {
     "unverified": _l("Waiting for email confirmation"),
     "received": _l("Received"),
+    "awaiting_identity": _l("Waiting for proof of your identity"),
     "identity_review": _l("Identity being checked"),
     "triage": _l("Being examined"),
     "in_review": _l("Being examined"),
@@ -77,4 +78,12 @@ REFUSAL_LABELS = {
 EXTENSION_LABELS = {
     "complexity": _l("your request is complex"),
     "number_of_requests": _l("we have received a large number of requests"),
+}
+# Identity assurance levels (app.identity), as the case page and the queue name them.
+ASSURANCE_LABELS = {
+    "none": _l("Not verified"),
+    "email": _l("Email address only"),
+    "contact_match": _l("Address on file"),
+    "oidc": _l("FranceConnect sign-in"),
+    "document": _l("Identity document checked"),
 }

@@ -22,12 +22,21 @@ from app.outbox import emails
 CLOSED = frozenset({"completed", "denied", "expired", "withdrawn"})
 TRANSITIONS: dict[str, frozenset[str]] = {
     "unverified": frozenset({"received", "expired"}),
-    "received": frozenset({"triage", "identity_review", "withdrawn"}),
+    "received": frozenset({"triage", "identity_review", "awaiting_identity", "withdrawn"}),
+    # Routed, but identity not proven to the level the right needs (app.identity):
+    # once proven it is routed again; claims that disagree, or the person on file
+    # saying "not me", send it to a person.
+    "awaiting_identity": frozenset({"received", "identity_review", "denied", "withdrawn"}),
     # Matching was not sure who the requester is: a person decides.
-    "identity_review": frozenset({"triage", "awaiting_requester", "denied", "withdrawn"}),
+    "identity_review": frozenset(
+        {"triage", "awaiting_identity", "awaiting_requester", "denied", "withdrawn"}
+    ),
     # denied straight from the queue: a DPO's "manifestly unfounded" (Art. 12(5)).
-    "triage": frozenset({"in_review", "denied", "withdrawn"}),
-    "in_review": frozenset({"triage", "approved", "denied", "awaiting_requester", "withdrawn"}),
+    # identity_review from any open case not yet approved: the person on file disputes it.
+    "triage": frozenset({"in_review", "identity_review", "denied", "withdrawn"}),
+    "in_review": frozenset(
+        {"triage", "approved", "denied", "awaiting_requester", "identity_review", "withdrawn"}
+    ),
     # The answer goes back to whoever asked: review of the case or of the identity.
     "awaiting_requester": frozenset({"in_review", "identity_review", "denied", "withdrawn"}),
     # Once fulfilment runs it finishes: an erasure is not stopped half-way.
@@ -37,6 +46,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # Status -> the email (``app.outbox.registry``) a move into it sends the requester.
 EMAIL_FOR = {
     "received": "acknowledgement",
+    "awaiting_identity": "identity_needed",
     "identity_review": "identity_check",
     "in_review": "in_review",
     "approved": "approved",
@@ -48,6 +58,7 @@ EMAIL_FOR = {
 EMAIL_FOR_MOVE = {
     ("received", "triage"): "plan_ready",
     ("identity_review", "triage"): "plan_ready",
+    ("awaiting_identity", "received"): "identity_confirmed",
     ("awaiting_requester", "in_review"): "answer_received",
     ("awaiting_requester", "identity_review"): "answer_received",
 }

@@ -41,6 +41,8 @@ KINDS = ("access", "portability", "erasure", "objection", "rectification")
 STATUSES = (
     "unverified",
     "received",
+    # Routed, but the requester's identity is not yet proven to the level the right needs.
+    "awaiting_identity",
     "identity_review",
     "triage",
     "in_review",
@@ -54,9 +56,14 @@ STATUSES = (
 )
 JOB_STATES = ("pending", "done", "parked")
 _OPEN_CASES = (
-    "status IN ('received', 'identity_review', 'triage', 'in_review', "
+    "status IN ('received', 'awaiting_identity', 'identity_review', 'triage', 'in_review', "
     "'awaiting_requester', 'approved', 'fulfilling')"
 )
+# How sure the portal is of who the requester is (app.identity): ``none`` before the
+# emailed link is confirmed; what each level allows is in catalogue/assurance.toml.
+ASSURANCE_LEVELS = ("none", "email", "contact_match", "oidc", "document")
+# The proven address compared with the contact address the sources hold for the person.
+CONTACT_CHECKS = ("same", "differs", "none_on_file")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -100,6 +107,8 @@ class Request(Base):
     __table_args__ = (
         CheckConstraint(f"kind IN {KINDS!r}", name="kind"),
         CheckConstraint(f"status IN {STATUSES!r}", name="status"),
+        CheckConstraint(f"assurance IN {ASSURANCE_LEVELS!r}", name="assurance"),
+        CheckConstraint(f"contact_check IN {CONTACT_CHECKS!r}", name="contact_check"),
         Index("ix_requests_status_due_on", "status", "due_on"),
         Index("ix_requests_email_normalized_created_at", "email_normalized", "created_at"),
         Index("ix_requests_assignee_id_due_on", "assignee_id", "due_on"),
@@ -176,6 +185,14 @@ class Request(Base):
     # The clock stops while proof of identity is awaited (docs/legal.md, "Deadlines").
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused_days: Mapped[int] = mapped_column(Integer, default=0)
+    # The identity assurance reached, when and by whom (an actor string, as in the audit).
+    assurance: Mapped[str] = mapped_column(String(20), default="none")
+    assurance_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    assurance_by: Mapped[str | None] = mapped_column(String(80))
+    # Set by routing once the person is found: what the case page's banner says.
+    contact_check: Mapped[str | None] = mapped_column(String(20))
+    # The person on file said "this was not me": frozen until staff decide.
+    disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set by ``flask purge``: the personal fields are blanked, the row stays as statistics.
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

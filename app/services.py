@@ -2,7 +2,7 @@
 
 One frozen object carries what the domain needs from configuration (the
 catalogue, the policy, the warehouse, the vault, the link signer, the mail
-settings, the limits and the audit keys), so a job handler's signature says
+settings, the limits, the audit keys and the assurance policy), so a job handler's signature says
 everything it uses: ``fn(session, job, now, services)``. Nothing here imports
 Flask: the factory builds the object, ``services_of`` is the one place that
 reads it back.
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.keys import Keyring
 from app.crypto import Vault
+from app.identity.policy import AssurancePolicy
 from app.models import Job
 from app.outbox.emails import MailSettings
 from app.rules.catalogue import Catalogue
@@ -68,6 +69,7 @@ class Services:
     limits: Limits
     postman: Postman
     audit: AuditSettings
+    assurance: AssurancePolicy
 
 
 class HasExtensions(Protocol):

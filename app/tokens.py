@@ -22,7 +22,10 @@ from app.models import LinkToken
 VERIFY_EMAIL = "verify-email"
 STATUS_PAGE = "status-page"
 DOWNLOAD = "download"
-SINGLE_USE = {VERIFY_EMAIL: True, STATUS_PAGE: False, DOWNLOAD: True}
+# Sent to the contact address on file when someone else's address filed in that
+# person's name: "this was not me" (app.identity.contact).
+NOT_ME = "not-me"
+SINGLE_USE = {VERIFY_EMAIL: True, STATUS_PAGE: False, DOWNLOAD: True, NOT_ME: True}
 
 
 class LinkError(Exception):

@@ -66,6 +66,7 @@ from app.rules.catalogue import load_catalogue
 from app.crypto import Vault
 from app.rules.matching import Applicant
 from app.outbox.emails import MailSettings
+from app.identity.policy import load_assurance
 from app.rules.policy import load_policy
 from app.rules.routing import compute
 from app.rules.sources import Warehouse
@@ -85,7 +86,8 @@ limits = Limits(unverified_ttl=86400, reminder_hour=7, reminder_days=5,
 # Building a package sends nothing: no mail transport.
 services = Services(catalogue, policy, warehouse, vault, LinkSigner("bench" * 8),
                     MailSettings(86400, 86400, "localhost"), limits, postman=None,
-                    audit=AuditSettings(Keyring.of(["bench" * 8]), Path("/dev/null")))
+                    audit=AuditSettings(Keyring.of(["bench" * 8]), Path("/dev/null")),
+                    assurance=load_assurance(Path(root) / "catalogue" / "assurance.toml"))
 applicant = Applicant(last, first, date.fromisoformat(born), email, None)
 started = time.perf_counter()
 draft = compute(applicant, "access", catalogue=catalogue, policy=policy, warehouse=warehouse,

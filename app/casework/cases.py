@@ -38,7 +38,9 @@ EXTENSION_GROUNDS = ("complexity", "number_of_requests")
 QUESTION_KINDS = ("information", "identity")
 NOTE_MAX = 5000
 # Where a case can be worked on, and held by one person.
-WORKABLE = frozenset({"identity_review", "triage", "in_review", "awaiting_requester"})
+WORKABLE = frozenset(
+    {"awaiting_identity", "identity_review", "triage", "in_review", "awaiting_requester"}
+)
 
 
 class CaseError(Exception):

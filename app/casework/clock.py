@@ -67,8 +67,51 @@ def ask(
         details={"question": kind},
     )
     if kind == "identity":
-        lifecycle.touch(session, request, actor=who, now=now, paused_at=now)
-        audit.record(session, actor=who, action="clock.paused", now=now, request_id=request.id)
+        pause(session, request, actor=who, now=now)
+
+
+def pause(session: Session, request: Request, *, actor: str, now: datetime) -> None:
+    """Stop the clock while proof of identity is awaited (docs/legal.md, "Deadlines")."""
+    if request.paused_at is not None:
+        return
+    lifecycle.touch(session, request, actor=actor, now=now, paused_at=now)
+    audit.record(session, actor=actor, action="clock.paused", now=now, request_id=request.id)
+
+
+def paused_days(request: Request, now: datetime) -> int | None:
+    """The Paris calendar days of the pause in course, None if the clock runs."""
+    if request.paused_at is None:
+        return None
+    return (deadlines.receipt_date(now) - deadlines.receipt_date(request.paused_at)).days
+
+
+def resume(session: Session, request: Request, *, actor: str, now: datetime) -> None:
+    """Start the clock again: the days of the pause move the due date (``clock.resumed``)."""
+    days = paused_days(request, now)
+    if days is None:
+        return
+    due = request.due_on
+    if due is not None:
+        # From the stored date: the request keeps the total of its pauses,
+        # not each one, nor the record dates its track came from.
+        due = deadlines.suspended(due, days)
+    lifecycle.touch(
+        session,
+        request,
+        actor=actor,
+        now=now,
+        paused_at=None,
+        paused_days=request.paused_days + days,
+        due_on=due,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="clock.resumed",
+        now=now,
+        request_id=request.id,
+        details={"paused_days": days, "due_on": due.isoformat() if due else None},
+    )
 
 
 def open_question(session: Session, request: Request, vault: Vault) -> str | None:
@@ -98,37 +141,12 @@ def answer(
     write_note(session, request, "answer", "requester", body, vault, now)
     plan = request.plan
     target = "identity_review" if plan and plan.outcome == "identity_review" else "in_review"
-    details: dict[str, Any] = {}
-    if request.paused_at is not None:
-        days = (deadlines.receipt_date(now) - deadlines.receipt_date(request.paused_at)).days
-        details["paused_days"] = days
+    days = paused_days(request, now)
+    details: dict[str, Any] = {} if days is None else {"paused_days": days}
     lifecycle.change_status(
         session, request, target, actor="requester", now=now, mail=mail, details=details
     )
-    if request.paused_at is not None:
-        days = details["paused_days"]
-        due = request.due_on
-        if due is not None:
-            # From the stored date: the request keeps the total of its pauses,
-            # not each one, nor the record dates its track came from.
-            due = deadlines.suspended(due, days)
-        lifecycle.touch(
-            session,
-            request,
-            actor="requester",
-            now=now,
-            paused_at=None,
-            paused_days=request.paused_days + days,
-            due_on=due,
-        )
-        audit.record(
-            session,
-            actor="requester",
-            action="clock.resumed",
-            now=now,
-            request_id=request.id,
-            details={"paused_days": days, "due_on": due.isoformat() if due else None},
-        )
+    resume(session, request, actor="requester", now=now)
 
 
 def extend(

@@ -29,6 +29,8 @@ from app.casework.cases import (
     write_note,
 )
 from app.crypto import Vault
+from app.identity import assurance as assurance_levels
+from app.identity.policy import AssurancePolicy
 from app.models import Request, StaffUser
 from app.outbox import emails
 from app.staffing import roles
@@ -43,6 +45,7 @@ def prepare(
     ground: str | None = None,
     version: int,
     now: datetime,
+    assurance: AssurancePolicy,
 ) -> None:
     """Put a decision before a data protection officer: an erasure plan, or a refusal."""
     require(staff, roles.WORK_CASES)
@@ -53,10 +56,11 @@ def prepare(
     if decision == "approve":
         if request.status != "in_review" or not needs_four_eyes(request):
             raise CaseError("wrong_status")
-        plan_settled(request)
+        plan_settled(request, assurance)
         ground = None
     elif decision == "refuse":
-        if request.status not in ("in_review", "identity_review"):
+        # A refusal needs no proven identity: "identity not established" is one (Art. 12(6)).
+        if request.status not in ("in_review", "identity_review", "awaiting_identity"):
             raise CaseError("wrong_status")
         if ground not in REFUSAL_GROUNDS:
             raise CaseError("unknown_ground")
@@ -83,10 +87,13 @@ def prepare(
     )
 
 
-def plan_settled(request: Request) -> None:
+def plan_settled(request: Request, policy: AssurancePolicy) -> None:
+    """The plan may be carried out: nobody in doubt, and identity proven to the right's level."""
     plan = request.plan
     if plan is None or plan.outcome == "identity_review":
         raise CaseError("identity_in_doubt")
+    if not assurance_levels.may_act(policy, request):
+        raise CaseError("identity_not_proven")
 
 
 def send_back(
@@ -131,6 +138,7 @@ def approve(
     version: int,
     now: datetime,
     mail: emails.MailSettings,
+    assurance: AssurancePolicy,
 ) -> str:
     """Carry out the decision: the prepared one (four eyes), or the plan itself.
 
@@ -145,6 +153,9 @@ def approve(
         if request.prepared_by_id == staff.id:
             raise Forbidden("four_eyes")
         decision, ground = request.pending_decision, request.pending_ground
+        if decision == "approve":
+            # Checked again: the level is read now, not when the decision was prepared.
+            plan_settled(request, assurance)
         prepared_by = request.prepared_by_id
         target = "approved" if decision == "approve" else "denied"
         lifecycle.change_status(
@@ -174,7 +185,7 @@ def approve(
     check_holding(request, staff)
     if request.status != "in_review":
         raise CaseError("wrong_status")
-    plan_settled(request)
+    plan_settled(request, assurance)
     lifecycle.change_status(session, request, "approved", actor=who, now=now, mail=mail)
     fulfilment.start(session, request, now)
     return "approved"

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app import audit, deadlines, lifecycle
+from app.casework import clock
 from app.casework.cases import (
     CaseError,
     actor,
@@ -16,6 +17,7 @@ from app.casework.cases import (
     record_source_read,
     require,
 )
+from app.identity import assurance, contact
 from app.models import Request, StaffUser
 from app.rules import plans, routing
 from app.services import Services
@@ -49,6 +51,8 @@ def confirm_identity(
         raise CaseError("wrong_status")
     if request.pending_decision:
         raise CaseError("decision_pending")
+    if request.disputed_at is not None:
+        raise CaseError("disputed")
     today = deadlines.receipt_date(now)
     # A refusal after this read rolls it back: the view keeps its audit (case_views).
     record_source_read(session, request, staff, now, screen="confirm_identity")
@@ -61,8 +65,14 @@ def confirm_identity(
     details = {"plan": plan.number, "outcome": draft.outcome, "identity": "confirmed"}
     if stored.medical_deadline:
         details["deadline"] = "medical_record"
+    if draft.outcome == "matched":
+        contact.compare(session, request, draft.contacts, actor=who, now=now, mail=services.mail)
+    # Who the person is, settled; that it is the requester, still to be proven (app.identity).
+    target = "triage" if assurance.may_act(services.assurance, request) else "awaiting_identity"
     lifecycle.change_status(
-        session, request, "triage", actor=who, now=now, mail=services.mail, details=details
+        session, request, target, actor=who, now=now, mail=services.mail, details=details
     )
+    if target == "awaiting_identity":
+        clock.pause(session, request, actor=who, now=now)
     audit.record(session, actor=who, action="identity.confirmed", now=now, request_id=request.id)
     return Confirmation(draft.outcome, plan.number)

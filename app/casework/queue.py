@@ -24,13 +24,15 @@ from sqlalchemy.orm import Session
 
 from app import lifecycle
 from app.intake import normalize_email
-from app.models import KINDS, STATUSES, Request, StaffUser
+from app.models import ASSURANCE_LEVELS, KINDS, STATUSES, Request, StaffUser
 from app.staffing import roles
 
 # The queue is the work to do: not the unconfirmed filings (their address is
 # unproven, docs/security.md "Lessons from peers"), not what is finished.
 OPEN_STATUSES = tuple(s for s in STATUSES if s != "unverified" and s not in lifecycle.CLOSED)
 PAGE_SIZE = 50
+# The levels an open case can have (``none`` is the unverified's only).
+ASSURANCE_FILTERS = tuple(level for level in ASSURANCE_LEVELS if level != "none")
 SOON_DAYS = 5  # the "due within 5 days" count shown next to the filters
 MAX_WITHIN = 366
 _KEY = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(\d{1,12})$")
@@ -47,6 +49,7 @@ class QueueFilter:
     assignee: str | None = None  # "me", "unassigned" or a staff id, as in the query string
     assignee_id: int | None = None  # "me" and an id resolved
     identity: bool = False
+    assurance: str | None = None  # one identity assurance level
     retained: bool = False
     search: str | None = None
 
@@ -62,6 +65,7 @@ class QueueFilter:
             else str(self.within),
             "assignee": self.assignee,
             "identity": "1" if self.identity else None,
+            "assurance": self.assurance,
             "retained": "1" if self.retained else None,
             "q": self.search,
         }
@@ -85,6 +89,7 @@ class QueueRow:
     retained: bool
     extended: bool
     pending_decision: str | None
+    assurance: str
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,7 @@ def parse_filter(
     values |= _due(args.get("due", "").strip(), problems)
     values |= _assignee(args.get("assignee", "").strip(), me_id, staff_ids, problems)
     values["identity"] = _flag(args, "identity", problems)
+    values["assurance"] = _choice(args, "assurance", ASSURANCE_FILTERS, problems)
     values["retained"] = _flag(args, "retained", problems)
     search = args.get("q", "").strip()
     values["search"] = search[:254] or None
@@ -225,6 +231,8 @@ def _conditions(flt: QueueFilter, today: date) -> list[ColumnElement[bool]]:
         conditions.append(Request.assignee_id == flt.assignee_id)
     if flt.identity:
         conditions.append(Request.status == "identity_review")
+    if flt.assurance:
+        conditions.append(Request.assurance == flt.assurance)
     if flt.retained:
         conditions.append(Request.has_retained.is_(True))
     if flt.search:
@@ -253,6 +261,7 @@ def _rows_query(flt: QueueFilter, today: date) -> Select[*tuple[Any, ...]]:
             Request.has_retained,
             Request.extended_on,
             Request.pending_decision,
+            Request.assurance,
         )
         .outerjoin(StaffUser, StaffUser.id == Request.assignee_id)
         .where(*_conditions(flt, today))
@@ -275,9 +284,19 @@ def signal(received_on: date | None, due_on: date, today: date) -> str:
 
 
 def _row(values: Any, today: date) -> QueueRow:
-    (id_, reference, kind, status, received_on, due_on, email, retained, extended, pending) = (
-        values
-    )
+    (
+        id_,
+        reference,
+        kind,
+        status,
+        received_on,
+        due_on,
+        email,
+        retained,
+        extended,
+        pending,
+        assurance,
+    ) = values
     return QueueRow(
         id=id_,
         reference=reference or "",
@@ -292,6 +311,7 @@ def _row(values: Any, today: date) -> QueueRow:
         retained=bool(retained),
         extended=extended is not None,
         pending_decision=pending,
+        assurance=assurance,
     )
 
 

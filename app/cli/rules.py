@@ -59,6 +59,16 @@ def rules_check() -> None:
         f"{len(policy.rules)} rules (every category has a rule for each of "
         f"{', '.join(KINDS)}); live schema matches {catalogue.path.name}."
     )
+    assurance = services.assurance
+    click.echo(
+        "Identity needed (assurance policy): "
+        + "; ".join(
+            f"{kind}: plan shown at {'/'.join(assurance.levels(kind, 'show_plan'))}, "
+            f"acted on at {'/'.join(assurance.levels(kind, 'act'))}"
+            for kind in KINDS
+        )
+        + "."
+    )
 
 
 @rules_group.command("explain")

@@ -44,6 +44,7 @@ LINK_ENDPOINTS = {
     tokens.VERIFY_EMAIL: "public.verify",
     tokens.STATUS_PAGE: "public.status_link",
     tokens.DOWNLOAD: "public.download",
+    tokens.NOT_ME: "public.not_me",
 }
 
 
@@ -212,6 +213,16 @@ def recipient_values(job: Job, request: Request | None) -> dict[str, Any]:
     return {"extra": job.payload, "reference": reference or ""}
 
 
+def on_file_values(app: Flask, job: Job, request: Request) -> dict[str, Any]:
+    """The notice to the person on file: the right, the day, the link; nothing about the filer."""
+    signed = services_of(app).signer.sign(job.payload["secret_link"], tokens.NOT_ME)
+    return {
+        "request": AboutRequest.of(request),
+        "reference": request.reference or "",
+        "link": url_for(LINK_ENDPOINTS[tokens.NOT_ME], token=signed, _external=True),
+    }
+
+
 def compose(app: Flask, session: Session, job: Job) -> Outgoing | None:
     """The job's message and address, as its email's audience says; None: not to be sent."""
     email = registry.get(str(job.payload["template"]))
@@ -240,6 +251,11 @@ def compose(app: Flask, session: Session, job: Job) -> Outgoing | None:
     request = session.get(Request, job.request_id)
     if request is None:
         raise LookupError("the request of this email no longer exists")
+    if email.audience is Audience.ON_FILE:
+        return Outgoing(
+            str(job.payload["secret_address"]),
+            render(app, email, STAFF_LOCALE, lambda: on_file_values(app, job, request)),
+        )
     return Outgoing(
         request.email,
         render(app, email, request.locale, lambda: requester_values(app, job, request)),

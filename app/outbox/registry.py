@@ -33,6 +33,9 @@ class Audience(StrEnum):
     # An organisation that received the data (GDPR Art. 19, ``payload["recipient_email"]``),
     # in French: the recipients are French health bodies.
     RECIPIENT = "recipient"
+    # The person a request names, at the contact address the sources hold for them
+    # (``payload["secret_address"]``), in French; never the filer (app.identity.contact).
+    ON_FILE = "on_file"
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ EMAILS: dict[str, Email] = {
         _to_requester("status_changed"),
         _to_requester("plan_ready"),
         _to_requester("identity_check"),
+        _to_requester("identity_needed"),
+        _to_requester("identity_confirmed"),
         _to_requester("in_review"),
         _to_requester("approved"),
         _to_requester("refused"),
@@ -80,6 +85,8 @@ EMAILS: dict[str, Email] = {
         _to_requester("completed_erasure"),
         _to_requester("completed_objection"),
         _to_requester("completed_rectification"),
+        # To the person on file, when another address filed in their name.
+        Email("filed_in_your_name", Audience.ON_FILE, tokens.NOT_ME),
         # Not to the requester: the Art. 19 notice, the daily reminder, the audit anchor.
         Email("recipient_notice", Audience.RECIPIENT),
         Email("staff_reminder", Audience.STAFF),

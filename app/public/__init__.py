@@ -1,6 +1,9 @@
 """The public blueprint: what citizens see, no account needed."""
 
-from app.public import download  # noqa: F401  (registers the download views on bp)
+from app.public import (
+    download,  # noqa: F401  (registers the download views on bp)
+    identity_views,  # noqa: F401  (the same, for proofs of identity)
+)
 from app.public.routes import bp
 
 __all__ = ["bp"]

@@ -27,6 +27,7 @@ from werkzeug.wrappers import Response
 from app import intake, lifecycle, tokens
 from app.casework import cases, clock
 from app.extensions import db, limiter
+from app.identity import assurance
 from app.models import Request, utcnow
 from app.public import status_session
 from app.public.forms import (
@@ -217,9 +218,13 @@ def _status_page(request: Request, answer: AnswerForm, code: int = 200) -> tuple
         if waiting
         else None
     )
+    policy = services_of(current_app).assurance
     return render_template(
         "public/status.html",
         request=request,
+        # Nothing about the data, not even which kinds exist, below the level (app.identity).
+        plan_shown=assurance.shows_plan(policy, request),
+        can_prove=assurance.can_prove(request),
         is_open=lifecycle.is_open(request.status),
         can_withdraw=lifecycle.can_move(request.status, "withdrawn"),
         question=question,

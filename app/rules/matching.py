@@ -26,6 +26,8 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+from app.identity.addresses import same_address
+
 MATCHED, NO_MATCH, REVIEW = "matched", "no_match", "review"
 REASONS = (
     "shared_number",  # the number is also held by someone born on another day
@@ -68,6 +70,9 @@ class Match:
     outcome: str
     key: Any = None
     reason: str | None = None
+    # The contact address the source holds for the person found (routing compares
+    # it with the proven one, ``app.identity.contact``); it never leaves the worker.
+    contact: str | None = None
 
 
 @lru_cache(maxsize=4096)
@@ -78,10 +83,6 @@ def normalize_name(name: str | None) -> str:
     text = unicodedata.normalize("NFKD", name.translate(_LIGATURES))
     text = "".join(c for c in text if not unicodedata.combining(c))
     return _SEPARATORS.sub("", text.casefold())
-
-
-def normalize_email(email: str | None) -> str:
-    return (email or "").strip().casefold()
 
 
 def _names_agree(candidate: Candidate, applicant: Applicant) -> bool:
@@ -111,11 +112,14 @@ def choose(
             return Match(REVIEW, reason="number_birth_date_mismatch")
         if len(same_day) > 1:
             return Match(REVIEW, reason="several_candidates")
+        # One person holds the number with this birth date: a doubt remains for staff,
+        # but their contact address can already be compared (``Match.contact``).
+        contact = same_day[0].email or None
         if not confirmed and not _names_agree(same_day[0], applicant):
-            return Match(REVIEW, reason="name_mismatch")
+            return Match(REVIEW, reason="name_mismatch", contact=contact)
         if not confirmed and len(by_number) > 1:
-            return Match(REVIEW, reason="shared_number")
-        return Match(MATCHED, key=same_day[0].key)
+            return Match(REVIEW, reason="shared_number", contact=contact)
+        return Match(MATCHED, key=same_day[0].key, contact=contact)
 
     named = [
         c
@@ -124,17 +128,16 @@ def choose(
     ]
     if not named:
         return Match(NO_MATCH)
-    email = normalize_email(applicant.email)
-    by_email = [c for c in named if c.email and normalize_email(c.email) == email]
+    by_email = [c for c in named if same_address(c.email, applicant.email)]
     if len(by_email) > 1:
         return Match(REVIEW, reason="several_candidates")
     if len(by_email) == 1:
         found = by_email[0]
         if not confirmed and applicant.nir and found.nir and found.nir != applicant.nir:
             return Match(REVIEW, reason="number_mismatch")
-        return Match(MATCHED, key=found.key)
+        return Match(MATCHED, key=found.key, contact=found.email)
     if confirmed and len(named) == 1:
-        return Match(MATCHED, key=named[0].key)
+        return Match(MATCHED, key=named[0].key, contact=named[0].email or None)
     if any(not c.email for c in named):
         return Match(REVIEW, reason="email_unconfirmed")
     return Match(REVIEW, reason="email_differs")

@@ -15,6 +15,8 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from app import audit, deadlines, lifecycle
+from app.casework import clock
+from app.identity import assurance, contact
 from app.models import Job, Plan, PlanLine, Request
 from app.rules.catalogue import Catalogue
 from app.rules.policy import Policy
@@ -125,15 +127,39 @@ def route_request(
     request = session.get(Request, request_id)
     if request is None or request.status != "received":
         return None
-    stored = plan_and_store(session, request, services, now=now, actor=ACTOR)
+    draft = draft_for(request, services, deadlines.receipt_date(now))
+    stored = plan_and_store(session, request, services, now=now, actor=ACTOR, draft=draft)
     plan = stored.plan
+    if draft.outcome == "matched" or draft.contacts:
+        contact.compare(
+            session,
+            request,
+            draft.contacts,
+            actor=ACTOR,
+            now=now,
+            mail=services.mail,
+            settled=draft.outcome == "matched",
+        )
     details = {"plan": plan.number, "outcome": plan.outcome}
     if stored.medical_deadline:
         details["deadline"] = "medical_record"
-    target = "identity_review" if plan.outcome == "identity_review" else "triage"
+    target = assurance.routed_status(services.assurance, request, plan.outcome)
+    template = None
+    if target == "triage" and not assurance.shows_plan(services.assurance, request):
+        # Acted on at this level (an objection) but its plan is not shown: say the step only.
+        template = "in_review"
     lifecycle.change_status(
-        session, request, target, actor=ACTOR, now=now, mail=services.mail, details=details
+        session,
+        request,
+        target,
+        actor=ACTOR,
+        now=now,
+        mail=services.mail,
+        details=details,
+        template=template,
     )
+    if target == "awaiting_identity":
+        clock.pause(session, request, actor=ACTOR, now=now)
     return plan
 
 

@@ -69,6 +69,9 @@ class Draft:
     lines: tuple[Line, ...] = ()
     review_reasons: tuple[str, ...] = ()
     subjects: Mapping[str, Any] = field(default_factory=dict)
+    # The contact addresses the sources hold for the person found: compared with
+    # the proven address by ``app.identity.contact``, never stored with the plan.
+    contacts: tuple[str, ...] = ()
 
 
 def build_lines(
@@ -155,6 +158,7 @@ def compute(
     connections = warehouse.connections(catalogue.sources)
     try:
         subjects: dict[str, Any] = {}
+        contacts: list[str] = []
         reasons: list[str] = []
         # Sources often share one identity table (a master patient index): look once.
         matches: dict[tuple[str, Any], Match] = {}
@@ -165,6 +169,8 @@ def compute(
                     connections[source.url], source, applicant, confirmed=confirmed
                 )
             match = matches[shared]
+            if match.contact and match.contact not in contacts:
+                contacts.append(match.contact)
             if match.outcome == REVIEW and match.reason:
                 reasons.append(f"{source.name}:{match.reason}")
             elif match.outcome == MATCHED:
@@ -172,7 +178,9 @@ def compute(
         if reasons:
             # Counting someone else's records would show them to staff and,
             # worse, to the requester: nothing is read until a person decides.
-            return Draft("identity_review", review_reasons=tuple(reasons))
+            return Draft(
+                "identity_review", review_reasons=tuple(reasons), contacts=tuple(contacts)
+            )
         if not subjects:
             return Draft("no_data")
         lines: list[Line] = []
@@ -200,7 +208,7 @@ def compute(
                         today=today,
                     )
                 )
-        return Draft("matched", tuple(lines), subjects=subjects)
+        return Draft("matched", tuple(lines), subjects=subjects, contacts=tuple(contacts))
     finally:
         for connection in connections.values():
             connection.close()

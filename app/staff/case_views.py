@@ -24,6 +24,7 @@ from wtforms.fields.choices import SelectChoice
 from app import deadlines, lifecycle
 from app.casework import case_page, cases, clock, decisions, identity
 from app.extensions import db
+from app.identity import assurance
 from app.labels import EXTENSION_LABELS, REFUSAL_LABELS
 from app.models import Request, StaffUser, utcnow
 from app.rules import plans, routing
@@ -61,7 +62,11 @@ def case_or_404(reference: str) -> Request:
 
 def _named() -> dict[str, str]:
     """The fixed actors of the audit trail, as staff read them."""
-    return {"requester": _("the requester"), "system:routing": _("routing (automatic)")}
+    return {
+        "requester": _("the requester"),
+        "system:routing": _("routing (automatic)"),
+        "person_on_file": _("the person on file (contact address)"),
+    }
 
 
 def _forms(case: Request) -> dict[str, Any]:
@@ -127,6 +132,7 @@ def _page(case: Request, *, error: str | None = None, code: int = 200) -> tuple[
             can_unfounded=can(roles.MARK_UNFOUNDED),
             four_eyes=cases.needs_four_eyes(case),
             workable=case.status in cases.WORKABLE,
+            identity=assurance.standing(services_of(current_app).assurance, case),
         ),
         code,
     )
@@ -272,7 +278,13 @@ def case_prepare_approval(reference: str) -> Response | tuple[str, int]:
         reference,
         form,
         lambda case: decisions.prepare(
-            db.session(), case, me(), "approve", version=form.version.data or 0, now=utcnow()
+            db.session(),
+            case,
+            me(),
+            "approve",
+            version=form.version.data or 0,
+            now=utcnow(),
+            assurance=services_of(current_app).assurance,
         ),
         _("The plan is prepared: a data protection officer will approve it."),
     )
@@ -294,6 +306,7 @@ def case_prepare_refusal(reference: str) -> Response | tuple[str, int]:
             ground=form.ground.data,
             version=form.version.data or 0,
             now=utcnow(),
+            assurance=services_of(current_app).assurance,
         ),
         _("The refusal is prepared: a data protection officer will approve it."),
     )
@@ -307,7 +320,12 @@ def case_approve(reference: str) -> Response | tuple[str, int]:
         reference,
         form,
         lambda case: decisions.approve(
-            db.session(), case, me(), version=form.version.data or 0, **_context()
+            db.session(),
+            case,
+            me(),
+            version=form.version.data or 0,
+            assurance=services_of(current_app).assurance,
+            **_context(),
         ),
         _("Decision approved. The requester is told by email."),
     )

@@ -76,6 +76,7 @@ def queue_view() -> str:
         staff=staff,
         me_id=me().id,
         statuses=queue.OPEN_STATUSES,
+        assurance_filters=queue.ASSURANCE_FILTERS,
         due_choices=DUE_CHOICES,
         soon_days=queue.SOON_DAYS,
     )

@@ -32,6 +32,13 @@ REASONS = {
     ),
     "wrong_status": _l("This action is not possible in the case's current status."),
     "identity_in_doubt": _l("The requester's identity is still in doubt: resolve it first."),
+    "identity_not_proven": _l(
+        "The requester's identity is not proven to the level this right needs: it can be "
+        "approved once they sign in with FranceConnect or a document is accepted."
+    ),
+    "disputed": _l(
+        "The person on file said this request was not theirs: it can only be refused or withdrawn."
+    ),
     "unknown_ground": _l("Choose a ground from the list."),
     "unknown_decision": _l("Choose a decision from the list."),
     "unknown_question": _l("Choose what you ask for from the list."),

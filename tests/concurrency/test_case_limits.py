@@ -88,7 +88,13 @@ def test_sixteen_dpos_approving_at_once_start_one_erasure(smtp_app: Flask, smtp:
         request_id,
         dpos,
         lambda session, request, staff, version: decisions.approve(
-            session, request, staff, version=version, now=utcnow(), mail=mail
+            session,
+            request,
+            staff,
+            version=version,
+            now=utcnow(),
+            mail=mail,
+            assurance=services_of(smtp_app).assurance,
         ),
     )
     assert outcomes == {"won": 1, "StaleRequest": CROWD - 1}
