@@ -142,7 +142,9 @@ def test_demo_requests_fill_the_queue(app: Flask) -> None:
     assert "identity_review" in {r.status for r in rows}
     # Filed from the addresses on file, most reach contact_match; those without one wait.
     assert "contact_match" in {r.assurance for r in rows}
-    assert all(r.status != "triage" or r.assurance != "email" for r in rows if r.kind != "objection")
+    assert all(
+        r.status != "triage" or r.assurance != "email" for r in rows if r.kind != "objection"
+    )
     assert {r.kind for r in rows} == {
         "access",
         "portability",

@@ -24,8 +24,8 @@ from app.extensions import db
 from app.labels import REFUSAL_LABELS
 from app.models import AuditEvent, CaseNote, Request
 from app.services import services_of
-from tests.identity.kit import prove
 from tests.conftest import csrf_from, link_in, run_jobs, text_of
+from tests.identity.kit import prove
 from tests.rules.test_routing import file_and_route, filing_for, persona
 from tests.staffkit import Account, sign_in, staff_client
 

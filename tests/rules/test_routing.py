@@ -13,8 +13,8 @@ from app.extensions import db
 from app.models import AuditEvent, Plan, Request, utcnow
 from app.rules import plans, routing
 from app.services import services_of
-from tests.identity.kit import prove
 from tests.conftest import ROOT, csrf_from, link_in, post_form, run_jobs
+from tests.identity.kit import prove
 
 
 def persona(first: str):
