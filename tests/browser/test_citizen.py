@@ -16,6 +16,7 @@ from tests.browser.kit import (
     file_and_confirm,
     new_page,
     persona,
+    prove_identity,
     screenshot,
     t,
     wait_for_plan,
@@ -54,6 +55,8 @@ def test_file_confirm_follow_and_withdraw(browser, portal, lang, number):
     received = format_date(_today().date(), "long", locale=lang)
     assert received in page.locator(".summary").inner_text()
 
+    assert page.locator(".plan-line").count() == 0  # nothing shown before the proof
+    prove_identity(page, portal, lang)
     wait_for_plan(page, lang)
     lines = page.locator(".plan-line")
     assert lines.count() > 0
