@@ -15,6 +15,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from app import deadlines
 from app.extensions import db
 from app.identity import assurance
 from app.models import AuditEvent, Request, utcnow
@@ -241,3 +242,17 @@ def test_a_not_me_link_that_was_tampered_with_is_refused(smtp_app: Flask, smtp: 
     client = smtp_app.test_client()
     assert client.get(path[:-3] + "xyz").status_code == 400
     assert client.post(path, data={}).status_code == 400  # no CSRF token: nothing happens
+
+
+def test_the_medical_record_deadline_waits_for_the_proof(smtp_app: Flask, smtp: Any) -> None:
+    """Eight days instead of a month would tell an impostor that a medical record exists:
+    the Public Health Code's track is applied once identity is proven."""
+    request_id, _ = impostor_files(smtp_app, smtp, "access")
+    case = case_of(smtp_app, request_id)
+    assert case.received_on is not None
+    assert not case.medical_deadline
+    assert case.due_on == deadlines.due_date(case.received_on)
+    prove(smtp_app, request_id, "document")
+    case = case_of(smtp_app, request_id)
+    assert case.medical_deadline and case.due_on is not None
+    assert case.due_on < deadlines.due_date(case.received_on)

@@ -176,8 +176,8 @@ def test_audit_events_of_routing_hold_no_health_data(smtp_app, smtp):
             select(AuditEvent).where(AuditEvent.actor == routing.ACTOR)
         ).all()
         assert [e.action for e in events] == [
-            "plan.computed",
             "identity.assurance",
+            "plan.computed",
             "status.triage",
         ]
         for event in events:
