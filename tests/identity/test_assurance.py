@@ -216,6 +216,8 @@ def test_the_case_page_and_the_queue_show_the_level(smtp_app: Flask, smtp: Any) 
     weak = dpo.get("/staff/queue?assurance=email").get_data(as_text=True)
     strong = dpo.get("/staff/queue?assurance=contact_match").get_data(as_text=True)
     assert reference in weak and reference not in strong
+    # Its clock stands still: the queue says so rather than counting days.
+    assert "Clock suspended" in weak
 
 
 def test_a_not_me_link_after_approval_changes_nothing(smtp_app: Flask, smtp: Any) -> None:
