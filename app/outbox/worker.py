@@ -45,11 +45,22 @@ def run_batch(
     policy: jobs.RetryPolicy,
     rng: random.Random,
     limit: int = 10,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> int:
-    """Claim up to ``limit`` jobs and run them; returns how many were run."""
+    """Claim up to ``limit`` jobs and run them; returns how many were run.
+
+    ``stopping()`` is asked before each job: once it says yes (SIGTERM), the
+    job under way has finished and the ones not started are handed back, so a
+    stop waits for one job, never for a whole batch.
+    """
     ids = jobs.claim(session, worker, clock(), lease_seconds, limit)
     session.commit()
-    for job_id in ids:
+    for position, job_id in enumerate(ids):
+        if stopping():
+            jobs.release(session, ids[position:], worker)
+            session.commit()
+            log.info("worker stopping: %d claimed job(s) handed back", len(ids) - position)
+            return position
         job = jobs.held(session, job_id, worker, clock())
         if job is None:
             session.rollback()
@@ -116,6 +127,7 @@ def run(
                 policy=settings.retry,
                 rng=rng,
                 limit=settings.batch,
+                stopping=stopping,
             )
         except Exception as error:
             session.rollback()
@@ -128,4 +140,11 @@ def run(
         if once and ran == 0:
             break
         if not ran:
-            time.sleep(settings.poll_seconds)
+            _pause(settings.poll_seconds, stopping)
+
+
+def _pause(seconds: float, stopping: Callable[[], bool]) -> None:
+    """Sleep between idle passes, waking early when asked to stop."""
+    deadline = time.monotonic() + seconds
+    while not stopping() and time.monotonic() < deadline:
+        time.sleep(min(0.2, max(deadline - time.monotonic(), 0)))
