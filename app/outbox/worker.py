@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app.models import Job, utcnow
-from app.outbox import housekeeping, jobs
+from app.outbox import heartbeat, housekeeping, jobs
 from app.services import Services
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,8 @@ class Settings:
     poll_seconds: float
     retry: jobs.RetryPolicy
     batch: int = 10
+    # How often the worker's heartbeat row is touched (readiness reads it).
+    heartbeat_seconds: float = 10.0
 
 
 def run(
@@ -109,13 +111,21 @@ def run(
 ) -> None:
     """Housekeeping and batches of jobs until ``stopping()`` says so (or, ``once``, until idle).
 
+    Every ``heartbeat_seconds`` the worker touches its heartbeat row, and
+    deletes it when it stops.
+
     A failed pass (the database away, say) is rolled back and tried again
     after a pause: the worker waits, it never dies of it. With ``once`` the
     error is raised instead, so a one-shot run says what went wrong.
     """
     rng = random.SystemRandom()
+    last_beat = float("-inf")
     while not stopping():
         try:
+            if time.monotonic() - last_beat >= settings.heartbeat_seconds:
+                heartbeat.beat(session, settings.name, utcnow())
+                session.commit()
+                last_beat = time.monotonic()
             housekeeping.run(session, utcnow(), services)
             ran = run_batch(
                 session,
@@ -141,6 +151,17 @@ def run(
             break
         if not ran:
             _pause(settings.poll_seconds, stopping)
+    _say_goodbye(session, settings.name)
+
+
+def _say_goodbye(session: Session, name: str) -> None:
+    """Delete this worker's heartbeat, so readiness sees the stop at once."""
+    try:
+        heartbeat.stop(session, name)
+        session.commit()
+    except Exception as error:
+        session.rollback()
+        log.warning("worker %s could not clear its heartbeat: %s", name, type(error).__name__)
 
 
 def _pause(seconds: float, stopping: Callable[[], bool]) -> None:
