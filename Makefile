@@ -95,6 +95,7 @@ lock: $(STAMP)
 	$(BIN)/pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 \
 		--python-platform x86_64-unknown-linux-gnu --no-header --quiet -o requirements.lock
+	sed -i '1i # Pinned dependencies with hashes, from pyproject.toml: `make lock` writes it (uv pip compile).\n# `make install` installs from it with --require-hashes; the container too.' requirements.lock
 
 # Known advisories in the locked versions; needs the advisory database (PyPI or OSV).
 audit: $(STAMP)
