@@ -21,7 +21,7 @@ from typing import Any
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 # The paths whose next segment is a link token, as the routes declare them.
-TOKEN_PATHS = ("s", "verify", "download", "staff/enrol")
+TOKEN_PATHS = ("s", "verify", "download", "not-me", "staff/enrol")
 _TOKEN_PATH = re.compile(r"(/(?:" + "|".join(TOKEN_PATHS) + r")/)(?!<token>)[^/\s?#\"']+")
 # An itsdangerous signed value (payload.timestamp.signature), wherever it appears.
 _SIGNED = re.compile(r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
