@@ -34,7 +34,7 @@ from app import audit, lifecycle
 from app.casework.cases import CaseError, actor, check_fresh, require
 from app.crypto import Vault
 from app.identity import assurance
-from app.models import IdentityDocument, Request, StaffUser
+from app.models import AuditEvent, IdentityDocument, Request, StaffUser
 from app.outbox import emails
 from app.staffing import roles
 
@@ -221,6 +221,22 @@ def waiting(session: Session, request: Request) -> IdentityDocument | None:
     return session.scalar(
         select(IdentityDocument).where(IdentityDocument.request_id == request.id)
     )
+
+
+def last_refusal(session: Session, request: Request) -> str | None:
+    """The reason staff gave for the last document, if they asked for another since."""
+    event = session.scalar(
+        select(AuditEvent)
+        .where(
+            AuditEvent.request_id == request.id,
+            AuditEvent.action.in_(("identity.document_received", "identity.document_refused")),
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    if event is None or event.action != "identity.document_refused":
+        return None
+    return str(event.details.get("reason")) if event.details.get("reason") else None
 
 
 def store(

@@ -92,12 +92,15 @@ def pdf_with_open_action_launch() -> bytes:
     return out.getvalue()
 
 
-def handwritten_pdf(catalog_extra: bytes) -> bytes:
-    """A minimal one-page PDF, written by hand, whose catalogue carries ``catalog_extra``."""
+def handwritten_pdf(catalog_extra: bytes, page_extra: bytes = b"") -> bytes:
+    """A minimal one-page PDF, written by hand, whose catalogue carries ``catalog_extra``.
+
+    Object 4 is a JavaScript action, reachable only if ``catalog_extra`` names it.
+    """
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R " + catalog_extra + b" >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] " + page_extra + b" >>",
         b"<< /S /JavaScript /JS (app.alert\\(1\\)) >>",
     ]
     body = b"%PDF-1.7\n"

@@ -126,6 +126,9 @@ SAMPLES = {
     "plan_ready": Sample("plan_ready", status="triage"),
     "identity_check": Sample("identity_check", status="identity_review"),
     "withdrawn": Sample("withdrawn", status="withdrawn"),
+    "identity_document_refused": Sample(
+        "identity_document_refused", status="awaiting_identity", extra={"reason": "expired"}
+    ),
     "status_link": Sample("status_link"),
     "in_review": Sample("in_review", status="in_review"),
     "approved": Sample("approved", kind="erasure", status="approved"),
