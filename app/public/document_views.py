@@ -133,6 +133,10 @@ def _upload_limit() -> str:
     return str(current_app.config["RATELIMIT_DOCUMENT"])
 
 
+# Refusals about the request, not the file: the page shows no form to hold the message.
+ABOUT_THE_REQUEST = frozenset({"already_waiting", "not_provable"})
+
+
 def _refused(case: PortalCase, form: DocumentForm, message: str, code: int) -> tuple[str, int]:
     form.document.errors = [message]
     g.document_form = form
@@ -156,8 +160,10 @@ def document_upload() -> Response | tuple[str, int]:
         documents.store(db.session(), case, checked, services_of(current_app).vault, utcnow())
     except documents.DocumentRefused as refusal:
         db.session.rollback()
-        message = str(MESSAGES.get(refusal.code, MESSAGES["unreadable"]))
-        return _refused(case, form, message % {"size": max_size()}, 422)
+        message = str(MESSAGES.get(refusal.code, MESSAGES["unreadable"])) % {"size": max_size()}
+        if refusal.code in ABOUT_THE_REQUEST:
+            flash(message)
+        return _refused(case, form, message, 422)
     db.session.commit()
     flash(
         _(
