@@ -217,6 +217,12 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             "MAX_CONTENT_LENGTH": parse_int(
                 "MAX_CONTENT_LENGTH", env.get("MAX_CONTENT_LENGTH"), 256 * 1024
             ),
+            # The one upload (app/public/document_views.py) may send this much, and no more.
+            "IDENTITY_DOCUMENT_MAX_BYTES": parse_int(
+                "IDENTITY_DOCUMENT_MAX_BYTES",
+                env.get("IDENTITY_DOCUMENT_MAX_BYTES"),
+                5 * 1024 * 1024,
+            ),
             # The staff reminders: queued once a day from this hour (Europe/Paris),
             # listing cases overdue or due within this many days.
             "REMINDER_HOUR": parse_int("REMINDER_HOUR", env.get("REMINDER_HOUR"), 7),
@@ -321,6 +327,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "TRUSTED_HOSTS": trusted or None,
         "RATELIMIT_STORAGE_URI": storage,
         "RATELIMIT_FILING": env.get("RATELIMIT_FILING") or "20 per hour",
+        "RATELIMIT_DOCUMENT": env.get("RATELIMIT_DOCUMENT") or "10 per hour",
         # Per client address; the second factor and argon2 do the rest.
         "RATELIMIT_STAFF_LOGIN": env.get("RATELIMIT_STAFF_LOGIN") or "10 per minute",
         "RATELIMIT_HEADERS_ENABLED": False,

@@ -34,6 +34,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
         instance_path=str(INSTANCE),
     )
+    from app.public.document_views import PortalRequest
+
+    # Room for the identity document upload, kept in memory (app/public/document_views.py).
+    app.request_class = PortalRequest
     config = dict(config or {})
     environment = dict(os.environ)
     if "PORTAL_ENV" in config:

@@ -20,7 +20,7 @@ class UnknownKey(Exception):
 
 
 class Vault:
-    """Encrypts and decrypts short texts with the configured keys."""
+    """Encrypts and decrypts short texts (and the odd file) with the configured keys."""
 
     def __init__(self, keys: list[str]) -> None:
         if not keys:
@@ -38,6 +38,16 @@ class Vault:
             return None
         try:
             return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise UnknownKey() from None
+
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        """The Fernet token of a file's bytes (an identity document), as stored."""
+        return self._fernet.encrypt(data)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
         except InvalidToken:
             raise UnknownKey() from None
 

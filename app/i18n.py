@@ -10,6 +10,7 @@ from flask_babel import format_decimal
 from app.labels import (
     ACTION_LABELS,
     ASSURANCE_LABELS,
+    DOCUMENT_REASON_LABELS,
     EXTENSION_LABELS,
     KIND_LABELS,
     REFUSAL_LABELS,
@@ -55,4 +56,5 @@ def init_app(app: Flask) -> None:
             "refusal_labels": REFUSAL_LABELS,
             "extension_labels": EXTENSION_LABELS,
             "assurance_labels": ASSURANCE_LABELS,
+            "document_reason_labels": DOCUMENT_REASON_LABELS,
         }

@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.crypto import Vault
-from app.models import AccessPackage, CaseNote, Request, StaffUser
+from app.models import AccessPackage, CaseNote, IdentityDocument, Request, StaffUser
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ ENCRYPTED = (
     Column(CaseNote, "body_encrypted"),
     Column(AccessPackage, "json_encrypted"),
     Column(AccessPackage, "html_encrypted"),
+    Column(IdentityDocument, "content_encrypted"),
 )
 
 

@@ -87,3 +87,12 @@ ASSURANCE_LABELS = {
     "oidc": _l("FranceConnect sign-in"),
     "document": _l("Identity document checked"),
 }
+# Why staff ask for another identity document (app.identity.documents.REFUSAL_REASONS),
+# as the requester reads it on the page and in the email.
+DOCUMENT_REASON_LABELS = {
+    "unreadable": _l("the document cannot be read (blurred, too dark, or cut off)"),
+    "expired": _l("the document has expired"),
+    "other_person": _l("the document is in another person's name"),
+    "not_identity": _l("the file is not an identity document"),
+    "incomplete": _l("part of the document is missing (for example the other side of the card)"),
+}

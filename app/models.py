@@ -64,6 +64,8 @@ _OPEN_CASES = (
 ASSURANCE_LEVELS = ("none", "email", "contact_match", "oidc", "document")
 # The proven address compared with the contact address the sources hold for the person.
 CONTACT_CHECKS = ("same", "differs", "none_on_file")
+# What an identity document may be (app.identity.documents decides it from the content).
+DOCUMENT_TYPES = ("application/pdf", "image/jpeg", "image/png")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -538,3 +540,24 @@ class Restriction(Base):
     record_key: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdentityDocument(Base):
+    """An identity document the requester sent, encrypted (Fernet), waiting for staff to check it.
+
+    At most one waits per request: the unique ``request_id`` refuses a second
+    upload, also two sent at once. The row is deleted in the transaction of the
+    staff decision; the audit keeps the decision, who made it and when.
+    """
+
+    __tablename__ = "identity_documents"
+    __table_args__ = (CheckConstraint(f"media_type IN {DOCUMENT_TYPES!r}", name="media_type"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), unique=True)
+    # Decided from the content, never from the file's name or the browser's header.
+    media_type: Mapped[str] = mapped_column(String(40))
+    # Of the stored (re-encoded) file, before encryption.
+    size: Mapped[int] = mapped_column(Integer)
+    content_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -34,6 +34,7 @@ from app.models import (
     AccessPackage,
     Base,
     CaseNote,
+    IdentityDocument,
     Job,
     LinkToken,
     Plan,
@@ -156,6 +157,8 @@ def blank_requests(session: Session, ids: list[int], now: datetime) -> Counts:
     """Remove the personal data of these closed requests; the rows stay as statistics."""
     notes = _deleted(session, delete(CaseNote).where(CaseNote.request_id.in_(ids)))
     tokens = _deleted(session, delete(LinkToken).where(LinkToken.request_id.in_(ids)))
+    # A document still waiting when its request closed (withdrawn, refused) goes too.
+    _run(session, delete(IdentityDocument).where(IdentityDocument.request_id.in_(ids)))
     packages = session.scalars(
         select(AccessPackage.id).where(
             AccessPackage.request_id.in_(ids), AccessPackage.deleted_at.is_(None)

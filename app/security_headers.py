@@ -9,6 +9,13 @@ CSP = (
     "frame-ancestors 'none'; form-action 'self'"
 )
 
+# An identity document shown to staff (app/staff/identity_views.py): framed by the case
+# page only, and sandboxed, so a file that is also a web page can run nothing.
+DOCUMENT_CSP = (
+    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
+    "sandbox; frame-ancestors 'self'"
+)
+
 
 def init_app(app: Flask) -> None:
     hsts = app.config.get("HSTS", False)

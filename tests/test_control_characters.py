@@ -83,6 +83,10 @@ FORMS: dict[str, dict[str, str]] = {
 for _name in ("claim", "release", "approve", "send_back", "prepare_approval"):
     FORMS[f"staff.case_{_name}"] = VERSION
 FORMS["staff.case_confirm_identity"] = VERSION
+# The identity document (its file is sent as a plain field here: the guard reads both).
+FORMS["public.document_upload"] = {"document": "a-file"}
+FORMS["staff.identity_document_accept"] = {**VERSION, "document_id": "1"}
+FORMS["staff.identity_document_refuse"] = {**VERSION, "document_id": "1", "reason": "expired"}
 # Forms of a button only: their CSRF token, poisoned names and query parameters are still sent.
 FORMS |= {
     "staff.logout": {},
@@ -213,6 +217,7 @@ class Walk:
             "kind": "json",
             "name": "a-message",
             "filename": "portal.css",
+            "document_id": "1",
         }
         self.checked = 0
 

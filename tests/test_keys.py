@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app import keyrotation, tokens
 from app.crypto import UnknownKey, Vault
 from app.extensions import db
-from app.models import Base, CaseNote, Request, utcnow
+from app.models import Base, CaseNote, IdentityDocument, Request, utcnow
 from app.services import services_of
 from app.tokens import LinkError, LinkSigner
 from config import ConfigError, load_config
@@ -68,6 +68,16 @@ def test_rotate_then_drop_the_old_key_and_everything_still_reads(make_app, smtp)
             created_at=utcnow(),
         )
         db.session.add(note)
+        # A document left waiting on the request (``flask purge`` deletes it later).
+        db.session.add(
+            IdentityDocument(
+                request_id=request_id,
+                media_type="image/png",
+                size=3,
+                content_encrypted=services_of(before_app).vault.encrypt_bytes(b"png"),
+                uploaded_at=utcnow(),
+            )
+        )
         db.session.commit()
         assert request.nir_encrypted and request.details_encrypted
         db.session.remove()

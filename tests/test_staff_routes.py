@@ -15,7 +15,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Request
+from app.models import IdentityDocument, Request
+from app.services import services_of
 from tests.conftest import csrf_from
 from tests.staffkit import Account, add_staff, case_held_by, staff_client
 
@@ -48,6 +49,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "staff.case_ask": CASE_WORKERS,
     "staff.case_extend": CASE_WORKERS,
     "staff.case_confirm_identity": CASE_WORKERS,
+    "staff.identity_document": CASE_WORKERS,
+    "staff.identity_document_accept": CASE_WORKERS,
+    "staff.identity_document_refuse": CASE_WORKERS,
     "staff.case_rectify": CASE_WORKERS,
     "staff.case_rectify_post": CASE_WORKERS,
     "staff.case_assign": DPO,
@@ -79,6 +83,7 @@ FORM_DATA: dict[str, dict[str, str]] = {
     "staff.case_prepare_refusal": {"ground": "legal_obligation"},
     "staff.case_ask": {"kind": "information", "question": "Which years?"},
     "staff.case_extend": {"ground": "complexity"},
+    "staff.identity_document_refuse": {"reason": "expired"},
     "staff.case_unfounded": {"ground": "excessive", "justification": "Tenth identical request."},
     "staff.password_post": {"current": "not my password", "password": "x" * 12, "confirm": "y"},
     "staff.accounts_create": {"email": "", "role": "agent"},
@@ -107,12 +112,29 @@ def held_case(app: Flask, holder: Account) -> tuple[str, int]:
     return reference, int(request_id)
 
 
-def url_for_rule(rule: str, reference: str, staff_id: int) -> str:
+def url_for_rule(rule: str, reference: str, staff_id: int, document_id: int = 0) -> str:
     return (
         rule.replace("<reference>", reference)
         .replace("<int:staff_id>", str(staff_id))
+        .replace("<int:document_id>", str(document_id))
         .replace("<token>", "not-a-real-token")
     )
+
+
+def with_document(app: Flask, request_id: int) -> int:
+    """An identity document waiting on the case, so that its page exists for the walker."""
+    with app.app_context():
+        document = IdentityDocument(
+            request_id=request_id,
+            media_type="image/png",
+            size=4,
+            content_encrypted=services_of(app).vault.encrypt_bytes(b"\x89PNG"),
+        )
+        db.session.add(document)
+        db.session.commit()
+        found = document.id
+        db.session.remove()
+    return found
 
 
 def call(client: FlaskClient, method: str, url: str, endpoint: str, token: str) -> Any:
@@ -155,9 +177,11 @@ def test_each_role_reaches_exactly_what_the_matrix_allows(app: Flask, role: str)
         if endpoint in OPEN:
             continue
         # A fresh case each time: one decision must not change what the next one meets.
-        reference, _ = held_case(app, owner)
+        reference, request_id = held_case(app, owner)
         target = add_staff(app, f"target.{secrets.token_hex(3)}@example.org", "agent")
-        answer = call(client, method, url_for_rule(rule, reference, target.id), endpoint, token)
+        document = with_document(app, request_id) if "document_id" in rule else 0
+        url = url_for_rule(rule, reference, target.id, document)
+        answer = call(client, method, url, endpoint, token)
         allowed = role in MATRIX[endpoint] and role not in NOT_THEIRS.get(endpoint, set())
         if allowed:
             assert answer.status_code not in (302, 403, 404, 500), (

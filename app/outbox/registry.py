@@ -72,6 +72,8 @@ EMAILS: dict[str, Email] = {
         _to_requester("identity_check"),
         _to_requester("identity_needed"),
         _to_requester("identity_confirmed"),
+        # Staff asked for another identity document (app.identity.documents), with a reason.
+        _to_requester("identity_document_refused"),
         _to_requester("in_review"),
         _to_requester("approved"),
         _to_requester("refused"),

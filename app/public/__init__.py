@@ -1,6 +1,7 @@
 """The public blueprint: what citizens see, no account needed."""
 
 from app.public import (
+    document_views,  # noqa: F401  (the identity document upload)
     download,  # noqa: F401  (registers the download views on bp)
     identity_views,  # noqa: F401  (the same, for proofs of identity)
 )

@@ -8,6 +8,7 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, DateField, EmailField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
@@ -182,6 +183,15 @@ class RequestForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A button that performs the action a link announced (GET shows, POST acts)."""
+
+
+class DocumentForm(FlaskForm):
+    """One identity document; what it is, is decided from its content (app.identity.documents)."""
+
+    document = FileField(
+        _l("Your identity document"),
+        validators=[FileRequired(_l("Select the file of your identity document."))],
+    )
 
 
 class WithdrawForm(FlaskForm):

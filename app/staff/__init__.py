@@ -3,7 +3,15 @@
 Views live in one module per screen; importing them registers their routes.
 """
 
-from app.staff import admin, audit_views, case_views, dashboard, queue, rectify_views  # noqa: F401
+from app.staff import (  # noqa: F401
+    admin,
+    audit_views,
+    case_views,
+    dashboard,
+    identity_views,
+    queue,
+    rectify_views,
+)
 from app.staff.routes import bp
 
 __all__ = ["bp"]

@@ -61,3 +61,16 @@ class UnfoundedForm(CaseForm):
         _l("Written justification (kept with the case)"),
         validators=[DataRequired(REQUIRED), Length(max=cases.NOTE_MAX)],
     )
+
+
+class DocumentForm(CaseForm):
+    """A decision on the identity document the page showed (its id, the case's version)."""
+
+    document_id = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+
+
+class DocumentRefuseForm(DocumentForm):
+    reason = SelectField(
+        _l("Why another document is needed (the requester reads it)"),
+        validators=[DataRequired(REQUIRED)],
+    )

@@ -39,6 +39,10 @@ REASONS = {
     "disputed": _l(
         "The person on file said this request was not theirs: it can only be refused or withdrawn."
     ),
+    "no_document": _l(
+        "This identity document is no longer waiting: someone decided on it meanwhile."
+    ),
+    "unknown_document_reason": _l("Choose why another document is needed from the list."),
     "unknown_ground": _l("Choose a ground from the list."),
     "unknown_decision": _l("Choose a decision from the list."),
     "unknown_question": _l("Choose what you ask for from the list."),

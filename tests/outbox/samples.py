@@ -131,6 +131,9 @@ SAMPLES = {
     # To the person on file: the payload app.identity.contact.queue_notice writes.
     "filed_in_your_name": Sample("filed_in_your_name", kind="erasure", status="awaiting_identity"),
     "withdrawn": Sample("withdrawn", status="withdrawn"),
+    "identity_document_refused": Sample(
+        "identity_document_refused", status="awaiting_identity", extra={"reason": "expired"}
+    ),
     "status_link": Sample("status_link"),
     "in_review": Sample("in_review", status="in_review"),
     "approved": Sample("approved", kind="erasure", status="approved"),

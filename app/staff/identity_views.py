@@ -1,0 +1,133 @@
+"""The identity document on the case page: shown inline, then accepted or refused.
+
+The file is served decrypted by a route of its own, to staff who work cases,
+each view an audit event: ``inline`` (shown in the page, never offered as a
+download), not stored by the browser, of the exact type decided at upload,
+and sandboxed (``security_headers.DOCUMENT_CSP``) so that nothing in it runs.
+The decisions are case forms like the others (``case_views._decide``): they
+carry the case's version and the document's id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import abort, current_app
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
+
+from app.extensions import db
+from app.identity import assurance, documents
+from app.labels import DOCUMENT_REASON_LABELS
+from app.models import IdentityDocument, Request, utcnow
+from app.security_headers import DOCUMENT_CSP
+from app.services import services_of
+from app.staff.access import can, me, requires
+from app.staff.case_forms import DocumentForm, DocumentRefuseForm
+from app.staff.case_views import _decide, case_or_404
+from app.staff.routes import bp
+from app.staffing import roles
+
+
+@dataclass(frozen=True)
+class Review:
+    """What the case page shows of a waiting document, and its two decisions."""
+
+    document: IdentityDocument | None
+    may_decide: bool
+    may_accept: bool
+    accept: DocumentForm
+    refuse: DocumentRefuseForm
+
+
+def _reason_choices(form: DocumentRefuseForm) -> None:
+    form.reason.choices = [
+        SelectChoice(r, str(DOCUMENT_REASON_LABELS[r])) for r in documents.REFUSAL_REASONS
+    ]
+
+
+@bp.context_processor
+def _review_context() -> dict[str, Any]:
+    def document_review(case: Request) -> Review:
+        document = documents.waiting(db.session(), case)
+        values = {"version": case.version, "document_id": document.id if document else 0}
+        refuse = DocumentRefuseForm(formdata=None, **values)
+        _reason_choices(refuse)
+        return Review(
+            document=document,
+            may_decide=can(roles.WORK_CASES),
+            may_accept=assurance.can_prove(case),
+            accept=DocumentForm(formdata=None, **values),
+            refuse=refuse,
+        )
+
+    return {"document_review": document_review}
+
+
+@bp.get("/cases/<reference>/identity-document/<int:document_id>")
+@requires(roles.WORK_CASES)
+def identity_document(reference: str, document_id: int) -> Response:
+    case = case_or_404(reference)
+    document = db.session.get(IdentityDocument, document_id)
+    if document is None or document.request_id != case.id:
+        abort(404)
+    body = documents.content(document, services_of(current_app).vault)
+    documents.record_view(db.session(), case, document, me(), utcnow())
+    db.session.commit()
+    response = Response(body, mimetype=document.media_type)
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Content-Security-Policy"] = DOCUMENT_CSP
+    # Framed by the case page (same origin) only; security_headers keeps the rest.
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
+@bp.post("/cases/<reference>/identity-document/accept")
+@requires(roles.WORK_CASES)
+def identity_document_accept(reference: str) -> Response | tuple[str, int]:
+    form = DocumentForm()
+    return _decide(
+        reference,
+        form,
+        lambda case: documents.decide(
+            db.session(),
+            case,
+            me(),
+            document_id=form.document_id.data or 0,
+            accepted=True,
+            reason=None,
+            version=form.version.data or 0,
+            now=utcnow(),
+            mail=services_of(current_app).mail,
+        ),
+        _(
+            "Document accepted: the identity is proven (document level), the document is "
+            "deleted and the request goes on."
+        ),
+    )
+
+
+@bp.post("/cases/<reference>/identity-document/refuse")
+@requires(roles.WORK_CASES)
+def identity_document_refuse(reference: str) -> Response | tuple[str, int]:
+    form = DocumentRefuseForm()
+    _reason_choices(form)
+    return _decide(
+        reference,
+        form,
+        lambda case: documents.decide(
+            db.session(),
+            case,
+            me(),
+            document_id=form.document_id.data or 0,
+            accepted=False,
+            reason=form.reason.data,
+            version=form.version.data or 0,
+            now=utcnow(),
+            mail=services_of(current_app).mail,
+        ),
+        _("Another document is asked for: the requester is told why by email."),
+    )
