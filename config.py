@@ -322,10 +322,10 @@ def oidc_settings(
     client_id = env.get("OIDC_CLIENT_ID", "").strip()
     secret = env.get("OIDC_CLIENT_SECRET", "").strip()
     demo_provider = False
-    if shape == "demo" and not (issuer or discovery or client_id):
+    if shape == "demo" and not (issuer or discovery):
         issuer = base_url + DEMO_OIDC_PATH
-        client_id = DEMO_OIDC_CLIENT_ID
-        secret = _instance_secret("oidc_demo_secret", lambda: secrets.token_urlsafe(32))
+        client_id = client_id or DEMO_OIDC_CLIENT_ID
+        secret = secret or _instance_secret("oidc_demo_secret", lambda: secrets.token_urlsafe(32))
         demo_provider = True
     if issuer and not discovery:
         discovery = issuer + "/.well-known/openid-configuration"

@@ -25,6 +25,8 @@ from flask import Flask, current_app
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from config import DEMO_OIDC_PATH
+
 EXTENSION = "portal_oidc"
 NAME = "provider"
 # Seconds of clock difference tolerated on exp/iat (FranceConnect's tokens live 60 s).
@@ -45,6 +47,11 @@ def init_app(app: Flask) -> None:
     """Register the provider's client when OpenID Connect is configured."""
     if not app.config.get("OIDC_ENABLED"):
         return
+    if app.config.get("OIDC_DEMO_PROVIDER"):
+        # The demo provider is on this very server, wherever it was told it is served.
+        issuer = app.config["PORTAL_BASE_URL"] + DEMO_OIDC_PATH
+        app.config["OIDC_ISSUER"] = issuer
+        app.config["OIDC_DISCOVERY_URL"] = issuer + "/.well-known/openid-configuration"
     # Authlib logs the PKCE verifier at DEBUG: never let a debug setting print it.
     logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLogger("authlib").level))
     oauth = OAuth(app)
