@@ -146,6 +146,10 @@ class Provider:
         granted = set(scope.split())
         return {"sub": person.sub, **{k: v for k, v in person.claims.items() if k in granted}}
 
+    def userinfo_response(self, person: Person, scope: str) -> Any:
+        """The userinfo answer as JSON (FranceConnect v2 signs it: ``SignedUserinfo`` in tests)."""
+        return jsonify(self.userinfo_claims(person, scope))
+
     # The protocol.
     def metadata(self) -> dict[str, Any]:
         base = self.issuer
@@ -318,7 +322,7 @@ def add_protocol_routes(target: Any, provider_of: Callable[[], Provider]) -> Non
         held = provider_of().person_of_token(value) if kind.lower() == "bearer" else None
         if held is None:
             return jsonify(error="invalid_token"), 401, {"WWW-Authenticate": "Bearer"}
-        return jsonify(provider_of().userinfo_claims(*held))
+        return provider_of().userinfo_response(*held)
 
     @target.route("/logout", methods=["GET", "POST"])
     def logout() -> Any:

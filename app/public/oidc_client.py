@@ -23,6 +23,7 @@ from typing import Any
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from config import DEMO_OIDC_PATH
@@ -142,11 +143,13 @@ def _userinfo(token: dict[str, Any], metadata: dict[str, Any]) -> dict[str, Any]
     algorithms = metadata.get("userinfo_signing_alg_values_supported") or metadata.get(
         "id_token_signing_alg_values_supported"
     )
-    decoded = jwt.decode(answer.text.strip(), keys, algorithms=algorithms)
-    registry = jwt.JWTClaimsRegistry(
-        leeway=LEEWAY,
-        iss={"essential": True, "value": str(metadata.get("issuer"))},
-        aud={"essential": True, "value": current_app.config["OIDC_CLIENT_ID"]},
-    )
-    registry.validate(decoded.claims)
+    try:
+        decoded = jwt.decode(answer.text.strip(), keys, algorithms=algorithms)
+        jwt.JWTClaimsRegistry(
+            leeway=LEEWAY,
+            iss={"essential": True, "value": str(metadata.get("issuer"))},
+            aud={"essential": True, "value": current_app.config["OIDC_CLIENT_ID"]},
+        ).validate(decoded.claims)
+    except JoseError as error:
+        raise ClaimsRefused(f"userinfo_{getattr(error, 'error', 'invalid')}") from None
     return dict(decoded.claims)

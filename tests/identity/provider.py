@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
+from joserfc import jwt
 from joserfc.jwk import RSAKey
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -33,6 +34,8 @@ class TestProvider(Provider):
     overrides: dict[str, Any] = field(default_factory=dict)
     rogue_key: RSAKey | None = None
     userinfo_extra: dict[str, Any] = field(default_factory=dict)
+    # Sign the userinfo answer as FranceConnect v2 does (application/jwt).
+    signed_userinfo: bool = False
 
     def signing_key(self) -> RSAKey:
         return self.rogue_key or self.key
@@ -42,6 +45,14 @@ class TestProvider(Provider):
 
     def userinfo_claims(self, person: Person, scope: str) -> dict[str, Any]:
         return {**super().userinfo_claims(person, scope), **self.userinfo_extra}
+
+    def userinfo_response(self, person: Person, scope: str) -> Any:
+        if not self.signed_userinfo:
+            return super().userinfo_response(person, scope)
+        claims = {"iss": self.issuer, "aud": CLIENT_ID, **self.userinfo_claims(person, scope)}
+        header = {"alg": "RS256", "kid": self.signing_key().kid}
+        body = jwt.encode(header, claims, self.signing_key())
+        return body, 200, {"Content-Type": "application/jwt"}
 
 
 class Running:

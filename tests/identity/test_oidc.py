@@ -165,6 +165,44 @@ def test_a_matching_sign_in_raises_the_level_and_the_request_goes_on(oidc_app, s
     assert "code=" not in ours and "code_verifier" not in ours
 
 
+def test_a_signed_userinfo_answer_is_verified(oidc_app, smtp, idp):
+    """FranceConnect v2 signs userinfo: read with the provider's keys, iss and aud checked."""
+    client = oidc_app.test_client()
+    request_id = file_waiting(oidc_app, smtp, client)
+    idp.provider.signed_userinfo = True
+    sign_in(client, idp)
+    assert state_of(oidc_app, request_id)[:2] == ("received", "oidc")
+
+
+def test_a_signed_userinfo_for_another_client_is_refused(oidc_app, smtp, idp):
+    client = oidc_app.test_client()
+    request_id = file_waiting(oidc_app, smtp, client)
+    idp.provider.signed_userinfo = True
+    idp.provider.userinfo_extra = {"aud": "another-client"}
+    before = state_of(oidc_app, request_id)
+    sign_in(client, idp)
+    assert_unchanged(oidc_app, request_id, before, "userinfo_invalid_claim")
+
+
+def test_half_a_configuration_is_refused_at_start():
+    from config import ConfigError, load_config
+
+    env = {"PORTAL_ENV": "test", "OIDC_ISSUER": "https://idp.example.org"}
+    with pytest.raises(ConfigError) as error:
+        load_config(env)
+    assert "OIDC_CLIENT_ID" in str(error.value) and "OIDC_CLIENT_SECRET" in str(error.value)
+    assert load_config({"PORTAL_ENV": "test"})["OIDC_ENABLED"] is False
+    full = {**env, "OIDC_CLIENT_ID": "portal", "OIDC_CLIENT_SECRET": "s" * 32}
+    settings = load_config(full)
+    assert settings["OIDC_DISCOVERY_URL"] == (
+        "https://idp.example.org/.well-known/openid-configuration"
+    )
+    assert settings["OIDC_PROVIDER_NAME"] == "FranceConnect"
+    assert "birthcountry" in settings["OIDC_SCOPES"]
+    with pytest.raises(ConfigError, match="openid"):
+        load_config({**full, "OIDC_SCOPES": "given_name"})
+
+
 def test_several_first_names_match_the_first_or_all_of_them():
     identity = oidc.Identity("Jean-Baptiste", "Santoni", "1962-09-30", "162092A004117")
     base = {
