@@ -79,6 +79,15 @@ def client() -> Any:
     return current_app.extensions[EXTENSION].create_client(NAME)
 
 
+def metadata() -> dict[str, Any]:
+    """The discovery document; its ``issuer`` must be the one configured (OIDC Discovery 4.3)."""
+    found: dict[str, Any] = client().load_server_metadata()
+    expected = current_app.config["OIDC_ISSUER"]
+    if expected and found.get("issuer") != expected:
+        raise ClaimsRefused("issuer_mismatch")
+    return found
+
+
 def acr_values() -> list[str]:
     return current_app.config["OIDC_ACR_VALUES"].split()
 
@@ -114,9 +123,9 @@ def verified_claims(token: dict[str, Any]) -> tuple[dict[str, Any], str]:
     if acr is None:
         raise ClaimsRefused("acr_insufficient")
     claims = dict(id_claims)
-    metadata = client().load_server_metadata()
-    if metadata.get("userinfo_endpoint"):
-        info = _userinfo(token, metadata)
+    found = metadata()
+    if found.get("userinfo_endpoint"):
+        info = _userinfo(token, found)
         if info.get("sub") != id_claims.get("sub"):
             raise ClaimsRefused("userinfo_subject")
         claims.update(info)

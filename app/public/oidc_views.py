@@ -127,6 +127,7 @@ def oidc_start() -> Response:
         return _home()
     session[PENDING] = request.id
     try:
+        oidc_client.metadata()
         return oidc_client.client().authorize_redirect(
             _redirect_uri(),
             state=secrets.token_urlsafe(32),
@@ -137,6 +138,9 @@ def oidc_start() -> Response:
                 else {}
             ),
         )
+    except oidc_client.ClaimsRefused as error:
+        session.pop(PENDING, None)
+        return _fail(error.reason, request.id)
     except (requests.RequestException, ValueError, RuntimeError):
         session.pop(PENDING, None)
         return _fail("provider_down", request.id)

@@ -333,6 +333,20 @@ def test_a_token_that_fails_a_check_changes_nothing(oidc_app, smtp, idp, misbeha
     assert_unchanged(oidc_app, request_id, before, reason)
 
 
+def test_a_discovery_document_of_another_issuer_is_refused(make_app, smtp, idp):
+    app = make_app(
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp.port,
+        **idp.settings(OIDC_ISSUER="https://franceconnect.example"),
+    )
+    client = app.test_client()
+    request_id = file_waiting(app, smtp, client)
+    before = state_of(app, request_id)
+    page = client.get("/status")
+    client.post("/identity/oidc/start", data={"csrf_token": csrf_from(page.data)})
+    assert_unchanged(app, request_id, before, "issuer_mismatch")
+
+
 def test_a_cancelled_sign_in_changes_nothing(oidc_app, smtp, idp):
     client = oidc_app.test_client()
     request_id = file_waiting(oidc_app, smtp, client)
