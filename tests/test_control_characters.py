@@ -85,6 +85,11 @@ for _name in ("claim", "release", "approve", "send_back", "prepare_approval"):
 FORMS["staff.case_confirm_identity"] = VERSION
 # Forms of a button only: their CSRF token, poisoned names and query parameters are still sent.
 FORMS |= {"staff.logout": {}, "staff.audit_verify": {}, "public.verify_confirm": {}}
+# The sign-in with FranceConnect, and the demo identity provider (token, userinfo and
+# logout are called by the portal's server or the provider's protocol, without CSRF).
+FORMS |= {"public.oidc_start": {}, "public.oidc_logout": {}}
+FORMS |= {"demo_identity.sign_in": {"persona": "1"}, "demo_identity.token": {}}
+FORMS |= {"demo_identity.userinfo": {}, "demo_identity.logout": {}}
 FORMS |= {
     "staff.accounts_enrolment": {},
     "staff.accounts_confirm": {},

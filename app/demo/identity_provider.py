@@ -24,8 +24,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749 import OAuth2Request, grants
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
@@ -174,9 +175,17 @@ class Provider:
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self.key.as_dict(private=False, use="sig", alg="RS256")]}
 
-    def validate_authorization(self) -> Any:
-        """The authorization request, checked (client, redirect URI, PKCE S256, nonce)."""
-        grant = self.server.get_consent_grant()
+    def validate_authorization(self, params: Mapping[str, str] | None = None) -> Any:
+        """The authorization request, checked (client, redirect URI, PKCE S256, nonce).
+
+        ``params``: the request's parameters kept from an earlier page, instead of
+        those of the HTTP request being served.
+        """
+        request = None
+        if params is not None:
+            request = OAuth2Request("GET", f"{self.issuer}/authorize?{urlencode(params)}")
+            request.payload = BasicOAuth2Payload(dict(params))
+        grant = self.server.get_consent_grant(request=request)
         if grant.request.payload.data.get("code_challenge_method") != "S256":
             raise InvalidRequestError("code_challenge_method must be S256")
         return grant
@@ -212,6 +221,12 @@ class _Server(AuthorizationServer):
         self.provider = provider
         self.load_config({"OAUTH2_TOKEN_EXPIRES_IN": {"authorization_code": TOKEN_SECONDS}})
         self.register_grant(_CodeGrant, [CodeChallenge(required=True), _OpenIDCode(self)])
+
+    def create_oauth2_request(self, request: Any) -> Any:
+        # A request rebuilt from kept parameters (``validate_authorization``) as it is.
+        if isinstance(request, OAuth2Request):
+            return request
+        return super().create_oauth2_request(request)
 
     def _save_token(self, token: dict[str, Any], request: Any) -> None:
         with self.provider.lock:

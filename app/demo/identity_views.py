@@ -97,11 +97,13 @@ def choose() -> str | tuple[str, int]:
 @bp.post("/authorize")
 def sign_in() -> Any:
     """The persona chosen (or the sign-in cancelled): back to the portal with a code."""
+    pending = session.pop(PENDING, None)
+    if not isinstance(pending, dict):
+        return _problem()
     try:
-        grant = provider().validate_authorization()
+        grant = provider().validate_authorization(pending)
     except OAuth2Error:
         return _problem()
-    session.pop(PENDING, None)
     chosen = request.form.get("persona", "")
     persona = next((p for p in PERSONAS if str(p.person_id) == chosen), None)
     client_id = grant.request.payload.client_id

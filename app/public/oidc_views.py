@@ -68,8 +68,10 @@ def _provider() -> str:
 def _fail(reason: str, request_id: int | None) -> Response:
     """Nothing was proven: say so, keep a code in the audit, change nothing else."""
     db.session.rollback()
-    oidc.failed(db.session(), request_id, reason, utcnow())
-    db.session.commit()
+    if request_id is not None:
+        # Only for a request this browser follows: anyone else could fill the audit trail.
+        oidc.failed(db.session(), request_id, reason, utcnow())
+        db.session.commit()
     log.info("oidc sign-in failed: %s", reason)
     kind = _FAILED.get(reason, "refused")
     name = _provider()

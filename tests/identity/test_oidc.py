@@ -274,8 +274,18 @@ def test_a_replayed_or_unknown_state_is_refused(oidc_app, smtp, idp):
 
     # Another browser replaying someone's callback holds no state and follows no request.
     stranger = oidc_app.test_client()
+    before = state_of(oidc_app, request_id)
     assert stranger.get(callback).status_code == 303
-    assert state_of(oidc_app, request_id)[:2] == ("awaiting_identity", "email")
+    assert state_of(oidc_app, request_id) == before
+    with oidc_app.app_context():
+        assert (
+            db.session.scalar(
+                select(AuditEvent).where(
+                    AuditEvent.request_id.is_(None), AuditEvent.action.like("identity%")
+                )
+            )
+            is None
+        )
 
 
 def test_a_callback_is_used_once(oidc_app, smtp, idp):
