@@ -186,6 +186,8 @@ def oidc_callback() -> Response:
         # No status session, or another request's: the sign-in is tied to none.
         return _fail("session", request.id if request else None)
     if http.args.get("error"):
+        # The state of a refused sign-in is used up as well: it cannot be answered later.
+        oidc_client.client().framework.clear_state_data(session, http.args.get("state"))
         code = "cancelled" if http.args.get("error") == "access_denied" else "provider_error"
         return _fail(code, request.id)
     try:

@@ -362,9 +362,15 @@ def test_a_cancelled_sign_in_changes_nothing(oidc_app, smtp, idp):
     request_id = file_waiting(oidc_app, smtp, client)
     before = state_of(oidc_app, request_id)
     idp.provider.who = None
-    client.get(at_provider(start(client)))
+    callback = at_provider(start(client))
+    client.get(callback)
     assert "Vous avez annulé" in client.get("/status").get_data(as_text=True)
     assert_unchanged(oidc_app, request_id, before, "cancelled")
+    # Its state is used up: an answer with a code under it later is refused.
+    state = parse_qs(urlsplit(callback).query)["state"][0]
+    before = state_of(oidc_app, request_id)
+    client.get(f"/identity/oidc/callback?code=forged&state={state}")
+    assert_unchanged(oidc_app, request_id, before, "state")
 
 
 def test_the_provider_down_changes_nothing(oidc_app, smtp, idp):
