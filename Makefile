@@ -9,12 +9,15 @@ STAMP  := $(VENV)/.installed
 FLASK  := $(BIN)/flask --app wsgi
 PYTEST_ARGS ?=
 
-.PHONY: install translations messages demo run-demo test test-sqlite test-postgres screenshots lint format clean
+.PHONY: install translations messages demo run-demo test test-sqlite test-postgres screenshots lint format clean lock audit
 
-$(STAMP): pyproject.toml
+# Dependencies come from requirements.lock, each checked against its hashes; the
+# portal itself is installed editable on top, without resolving anything again.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --upgrade pip 'setuptools>=78.1.1'
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 translations: $(STAMP)
@@ -89,6 +92,19 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# After changing a dependency in pyproject.toml: pin everything again, with hashes.
+lock: $(STAMP)
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu --no-header --quiet -o requirements.lock
+	sed -i '1i # Pinned dependencies with hashes, from pyproject.toml: `make lock` writes it (uv pip compile).\n# `make install` installs from it with --require-hashes; the container too.' requirements.lock
+
+# Known advisories in the locked versions; needs the advisory database (PyPI or OSV).
+audit: $(STAMP)
+	$(BIN)/pip install --quiet pip-audit
+	@$(BIN)/pip-audit --strict --require-hashes --disable-pip -r requirements.lock \
+		|| { echo "pip-audit failed: advisories above, or its database could not be reached"; exit 1; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

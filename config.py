@@ -16,10 +16,28 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 
-ROOT = Path(__file__).resolve().parent
-INSTANCE = ROOT / "instance"
+
+def _files_root() -> Path:
+    """Where the templates, migrations, translations and catalogue are.
+
+    In a checkout, beside this file; in an installed wheel, in the copy that
+    ``setup.py`` puts inside the package (``app/_bundle``).
+    """
+    here = Path(__file__).resolve().parent
+    bundled = here / "app" / "_bundle"
+    return bundled if bundled.is_dir() else here
+
+
+ROOT = _files_root()
+# Demo secrets and local defaults (SQLite, mail files, anchors); an installed
+# portal keeps them in PORTAL_INSTANCE, or ./instance, never inside the package.
+INSTANCE = Path(
+    os.environ.get("PORTAL_INSTANCE", "").strip()
+    or (Path.cwd() / "instance" if ROOT.name == "_bundle" else ROOT / "instance")
+)
 ENVIRONMENTS = ("production", "demo", "test")
 MIN_SECRET_LENGTH = 32
+LOG_FORMATS = ("json", "text", "off")
 
 
 class ConfigError(RuntimeError):
@@ -203,6 +221,10 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             # listing cases overdue or due within this many days.
             "REMINDER_HOUR": parse_int("REMINDER_HOUR", env.get("REMINDER_HOUR"), 7),
             "REMINDER_DAYS": parse_int("REMINDER_DAYS", env.get("REMINDER_DAYS"), 5),
+            # /readyz fails when no worker has been seen for this long (app/ops).
+            "WORKER_STALE_SECONDS": parse_int(
+                "WORKER_STALE_SECONDS", env.get("WORKER_STALE_SECONDS"), 120
+            ),
         }
         if numbers["REMINDER_HOUR"] > 23:
             raise ConfigError(
@@ -240,6 +262,21 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             "limits kept in each process's memory do not hold across workers."
         )
 
+    # Old secrets still accepted for a transition period (sessions, links), newest first.
+    fallbacks = [k.strip() for k in env.get("SECRET_KEY_FALLBACKS", "").split(",") if k.strip()]
+    if any(len(key) < MIN_SECRET_LENGTH for key in fallbacks):
+        problems.append(
+            f"SECRET_KEY_FALLBACKS holds a key shorter than {MIN_SECRET_LENGTH} characters."
+        )
+    log_format = env.get("LOG_FORMAT", "").strip().lower() or (
+        "json" if strict else "off" if shape == "test" else "text"
+    )
+    if log_format not in LOG_FORMATS:
+        problems.append(f"LOG_FORMAT={log_format!r}: choose one of {', '.join(LOG_FORMATS)}.")
+    metrics_token = env.get("METRICS_TOKEN", "").strip()
+    if metrics_token and len(metrics_token) < MIN_SECRET_LENGTH:
+        problems.append(f"METRICS_TOKEN must be at least {MIN_SECRET_LENGTH} characters.")
+
     oidc = oidc_settings(env, shape, base_url, problems)
 
     if problems:
@@ -252,6 +289,12 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "TESTING": shape == "test",
         "DEBUG": debug,
         "SECRET_KEY": secret_key,
+        # Flask signs sessions with SECRET_KEY and still reads these (Flask 3.1).
+        "SECRET_KEY_FALLBACKS": fallbacks,
+        "LOG_FORMAT": log_format,
+        "LOG_LEVEL": (env.get("LOG_LEVEL", "").strip() or "INFO").upper(),
+        # Bearer token that opens /metrics; unset, /metrics answers 404.
+        "METRICS_TOKEN": metrics_token or None,
         "DATA_ENCRYPTION_KEYS": keys,
         "AUDIT_KEYS": audit_keys,
         # Append-only; in production, on a disk that is not the database's (README).

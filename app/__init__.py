@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import cli, errors, i18n, input_guard, security_headers
+from app import cli, errors, i18n, input_guard, ops, security_headers
 from app.audit.keys import Keyring
 from app.crypto import Vault
 from app.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
@@ -23,9 +23,7 @@ from app.rules.policy import Policy, PolicyError, load_policy
 from app.rules.sources import Warehouse
 from app.services import EXTENSION, AuditSettings, Limits, Services
 from app.tokens import LinkSigner
-from config import ConfigError, load_config
-
-ROOT = Path(__file__).resolve().parent.parent
+from config import INSTANCE, ROOT, ConfigError, load_config
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -34,7 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
-        instance_path=str(ROOT / "instance"),
+        instance_path=str(INSTANCE),
     )
     config = dict(config or {})
     environment = dict(os.environ)
@@ -46,6 +44,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_services(app)
     register_blueprints(app)
+    # First of the request hooks: the request id is on every line that follows.
+    ops.init_app(app)
     errors.init_app(app)
     input_guard.init_app(app)
     security_headers.init_app(app)
@@ -80,7 +80,7 @@ def register_services(app: Flask) -> None:
         policy=policy,
         warehouse=Warehouse(catalogue),
         vault=Vault(app.config["DATA_ENCRYPTION_KEYS"]),
-        signer=LinkSigner(app.config["SECRET_KEY"]),
+        signer=LinkSigner(app.config["SECRET_KEY"], app.config.get("SECRET_KEY_FALLBACKS", ())),
         mail=MailSettings(
             verify_link_max_age=app.config["VERIFY_LINK_MAX_AGE"],
             status_link_max_age=app.config["STATUS_LINK_MAX_AGE"],

@@ -25,7 +25,8 @@ class Vault:
     def __init__(self, keys: list[str]) -> None:
         if not keys:
             raise ValueError("at least one Fernet key is needed")
-        self._fernet = MultiFernet([Fernet(k) for k in keys])
+        self._keys = [Fernet(k) for k in keys]
+        self._fernet = MultiFernet(self._keys)
 
     def encrypt(self, text: str | None) -> str | None:
         if text is None or text == "":
@@ -42,4 +43,18 @@ class Vault:
 
     def rotate(self, token: str) -> str:
         """Re-encrypt a value under the newest key."""
-        return self._fernet.rotate(token.encode()).decode()
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken:
+            raise UnknownKey() from None
+
+    def key_index(self, token: str | bytes) -> int | None:
+        """Which configured key opens ``token`` (0 is the newest), or None: no key does."""
+        raw = token.encode() if isinstance(token, str) else token
+        for index, key in enumerate(self._keys):
+            try:
+                key.decrypt(raw)
+            except InvalidToken:
+                continue
+            return index
+        return None

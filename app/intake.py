@@ -86,6 +86,9 @@ def file_request(
         "has_retained": False,
         "medical_deadline": False,
         "paused_days": 0,
+        # Written out: the PostgreSQL statement inserts from a SELECT, where no
+        # column default of the model applies.
+        "assurance": "none",
     }
     # The filing itself is not a timeline event: ``created_at`` dates it.
     event = audit.event_values(

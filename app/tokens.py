@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -75,8 +76,11 @@ def link_values(
 class LinkSigner:
     """Issues and checks the links of every purpose with one application secret."""
 
-    def __init__(self, secret_key: str) -> None:
-        self._serializer = URLSafeTimedSerializer(secret_key)
+    def __init__(self, secret_key: str, fallbacks: Sequence[str] = ()) -> None:
+        # itsdangerous signs with the last key and checks with every one: old
+        # secrets (SECRET_KEY_FALLBACKS, newest first) keep links working while
+        # a new SECRET_KEY is rolled out.
+        self._serializer = URLSafeTimedSerializer([*reversed(fallbacks), secret_key])
 
     def sign(self, value: str, purpose: str) -> str:
         """The URL-safe signed form of a link's random value, for one purpose."""

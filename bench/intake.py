@@ -177,6 +177,8 @@ def main() -> None:
         "MAIL_SERVER": "mail.bench.invalid",  # never contacted: no worker runs
         "CONTACT_EMAIL": "dpo@bench.invalid",
         "RATELIMIT_ENABLED": "false",
+        # One JSON line per request would be measured too; production keeps INFO.
+        "LOG_LEVEL": "WARNING",
     }
     servers: list[subprocess.Popen] = []
     try:

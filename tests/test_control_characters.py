@@ -84,7 +84,12 @@ for _name in ("claim", "release", "approve", "send_back", "prepare_approval"):
     FORMS[f"staff.case_{_name}"] = VERSION
 FORMS["staff.case_confirm_identity"] = VERSION
 # Forms of a button only: their CSRF token, poisoned names and query parameters are still sent.
-FORMS |= {"staff.logout": {}, "staff.audit_verify": {}, "public.verify_confirm": {}}
+FORMS |= {
+    "staff.logout": {},
+    "staff.audit_verify": {},
+    "public.verify_confirm": {},
+    "public.not_me_confirm": {},
+}
 # The sign-in with FranceConnect, and the demo identity provider (token, userinfo and
 # logout are called by the portal's server or the provider's protocol, without CSRF).
 FORMS |= {"public.oidc_start": {}, "public.oidc_logout": {}}
@@ -102,6 +107,7 @@ QUEUE = {
     "due": "5",
     "assignee": "me",
     "identity": "1",
+    "assurance": "email",
     "retained": "1",
     "after": "2026-01-01.1",
     "seen": "25",

@@ -138,8 +138,13 @@ def test_demo_requests_fill_the_queue(app: Flask) -> None:
     rows = requests_of(app)
     assert 18 <= len(rows) <= 25
     assert all(r.reference and r.status not in CLOSED for r in rows)
-    assert {r.status for r in rows} <= {"triage", "identity_review"}
+    assert {r.status for r in rows} <= {"triage", "identity_review", "awaiting_identity"}
     assert "identity_review" in {r.status for r in rows}
+    # Filed from the addresses on file, most reach contact_match; those without one wait.
+    assert "contact_match" in {r.assurance for r in rows}
+    assert all(
+        r.status != "triage" or r.assurance != "email" for r in rows if r.kind != "objection"
+    )
     assert {r.kind for r in rows} == {
         "access",
         "portability",

@@ -51,8 +51,9 @@ def test_file_verify_follow_and_withdraw_over_smtp(smtp_app, smtp):
         status_path = link_in(acknowledgement)
         assert status_path.startswith("/s/")
 
+        # Nobody on file has this address: before anything is said, proof of identity.
         found = smtp.received.to(address)[2]
-        assert found["Subject"] == f"Votre demande {reference.group(0)} : ce que nous avons trouvé"
+        assert found["Subject"] == f"Votre demande {reference.group(0)} : prouvez votre identité"
 
         withdrawal = post_form(client, "/status/withdraw", {"confirm": "y"})
         assert withdrawal.status_code == 303
@@ -70,7 +71,8 @@ def test_file_verify_follow_and_withdraw_over_smtp(smtp_app, smtp):
             "request.filed",
             "status.received",
             "plan.computed",
-            "status.triage",
+            "status.awaiting_identity",
+            "clock.paused",
             "status.withdrawn",
         ]
 

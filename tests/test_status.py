@@ -42,7 +42,7 @@ def test_withdrawing_needs_a_confirmation(smtp_app, smtp):
     unconfirmed = post_form(client, "/status/withdraw", {})
     assert unconfirmed.status_code == 422
     with smtp_app.app_context():
-        assert db.session.scalar(select(Request.status)) == "triage"
+        assert db.session.scalar(select(Request.status)) == "awaiting_identity"
     done = post_form(client, "/status/withdraw", {"confirm": "y"})
     assert done.status_code == 303
     page = client.get("/status").get_data(as_text=True)
@@ -164,4 +164,4 @@ def test_a_timed_out_status_session_cannot_withdraw_or_answer(smtp_app, smtp):
         assert answer.status_code == 303
         assert answer.headers["Location"] == "/status"
     with smtp_app.app_context():
-        assert db.session.scalar(select(Request.status)) == "triage"
+        assert db.session.scalar(select(Request.status)) == "awaiting_identity"

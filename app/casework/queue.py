@@ -90,6 +90,8 @@ class QueueRow:
     extended: bool
     pending_decision: str | None
     assurance: str
+    # The clock stands still (proof of identity awaited): the due date will move.
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -262,6 +264,7 @@ def _rows_query(flt: QueueFilter, today: date) -> Select[*tuple[Any, ...]]:
             Request.extended_on,
             Request.pending_decision,
             Request.assurance,
+            Request.paused_at,
         )
         .outerjoin(StaffUser, StaffUser.id == Request.assignee_id)
         .where(*_conditions(flt, today))
@@ -296,6 +299,7 @@ def _row(values: Any, today: date) -> QueueRow:
         extended,
         pending,
         assurance,
+        paused_at,
     ) = values
     return QueueRow(
         id=id_,
@@ -305,13 +309,14 @@ def _row(values: Any, today: date) -> QueueRow:
         received_on=received_on,
         due_on=due_on,
         days_left=days_left(due_on, today),
-        signal=signal(received_on, due_on, today),
+        signal="" if paused_at is not None else signal(received_on, due_on, today),
         assignee_email=email,
         identity_review=status == "identity_review",
         retained=bool(retained),
         extended=extended is not None,
         pending_decision=pending,
         assurance=assurance,
+        paused=paused_at is not None,
     )
 
 

@@ -1,7 +1,7 @@
 """The ``flask`` commands: this package only parses arguments and calls the domain.
 
 One module per group: ``worker`` (``flask worker``, ``flask jobs``), ``audit``,
-``rules`` (``flask rules``, ``flask plan``), ``staff``, ``purge``, ``research``;
+``rules`` (``flask rules``, ``flask plan``), ``staff``, ``purge``, ``research``, ``keys``;
 the demo's own commands live in ``app.demo``.
 """
 
@@ -12,6 +12,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from app.cli.audit import audit_group
+    from app.cli.keys import keys_group
     from app.cli.purge import purge_command
     from app.cli.research import research_extract_command
     from app.cli.rules import plan_group, rules_group
@@ -32,3 +33,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(staff_group)
     app.cli.add_command(research_extract_command)
     app.cli.add_command(purge_command)
+    app.cli.add_command(keys_group)

@@ -13,6 +13,7 @@ from app import audit
 from app.audit import anchors, daily
 from app.extensions import db
 from app.models import utcnow
+from app.outbox import jobs
 from app.services import services_of
 
 ACTOR = "cli"
@@ -36,17 +37,34 @@ def audit_seal() -> None:
 
 
 @audit_group.command("anchor")
-def audit_anchor() -> None:
+@click.option(
+    "--daily",
+    "daily_only",
+    is_flag=True,
+    help="Only if today's anchor is not written or queued yet (what the daily timer runs).",
+)
+def audit_anchor(daily_only: bool) -> None:
     """Seal, then write the chain's head to the anchor file now and email it to the DPOs."""
     services = services_of(current_app)
+    now = utcnow()
+    todays = None
+    if daily_only:
+        # Take the day's job ourselves, so the worker does not anchor a second time.
+        todays = daily.queue_daily(db.session(), now=now)
+        if todays is None:
+            db.session.rollback()
+            click.echo("today's anchor is already written or queued: nothing to do")
+            return
     anchor = daily.write_anchor(
         db.session(),
-        now=utcnow(),
+        now=now,
         keyring=services.audit.keyring,
         path=services.audit.anchor_file,
         domain=services.mail.domain,
         actor=ACTOR,
     )
+    if todays is not None:
+        jobs.finish(todays, now)
     db.session.commit()
     click.echo(f"anchored in {services.audit.anchor_file}: {anchor.text()}")
 

@@ -60,15 +60,12 @@ def rules_check() -> None:
         f"{', '.join(KINDS)}); live schema matches {catalogue.path.name}."
     )
     assurance = services.assurance
-    click.echo(
-        "Identity needed (assurance policy): "
-        + "; ".join(
-            f"{kind}: plan shown at {'/'.join(assurance.levels(kind, 'show_plan'))}, "
-            f"acted on at {'/'.join(assurance.levels(kind, 'act'))}"
-            for kind in KINDS
+    click.echo("Identity needed (assurance policy):")
+    for kind in KINDS:
+        click.echo(
+            f"  {kind:<14} plan shown at {', '.join(assurance.levels(kind, 'show_plan'))}; "
+            f"acted on at {', '.join(assurance.levels(kind, 'act'))}"
         )
-        + "."
-    )
 
 
 @rules_group.command("explain")

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -29,6 +28,7 @@ from app.rules.catalogue import Source
 from app.rules.routing import Line
 from app.rules.sources import Warehouse
 from app.services import Services
+from config import ROOT
 
 FORMAT_VERSION = 1
 # Keys read per query, and records between two progress updates.
@@ -36,7 +36,7 @@ BATCH = 500
 PROGRESS_EVERY = 500
 # Why a portability request gets the Art. 15 copy instead (Art. 20(3)).
 PORTABILITY_REFUSED = "public_task"
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "package"
+TEMPLATES = ROOT / "templates" / "package"
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,12 @@ not change them there.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 from babel.support import NullTranslations, Translations
 
-TRANSLATIONS = Path(__file__).resolve().parents[2] / "translations"
+from config import ROOT
+
+TRANSLATIONS = ROOT / "translations"
 
 
 @cache

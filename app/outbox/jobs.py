@@ -129,6 +129,23 @@ def held(session: Session, job_id: int, worker: str, now: datetime) -> Job | Non
     return job
 
 
+def release(session: Session, job_ids: list[int], worker: str) -> int:
+    """Hand back claimed jobs that ``worker`` will not start (it is stopping).
+
+    The attempt the claim counted is given back and the lease dropped, so
+    another worker takes the jobs at once instead of after the lease.
+    """
+    if not job_ids:
+        return 0
+    result = session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.state == "pending", Job.locked_by == worker)
+        .values(locked_by=None, locked_until=None, attempts=Job.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def finish(job: Job, now: datetime) -> None:
     """Mark a job done and drop secrets its payload carried (link values)."""
     job.state = "done"

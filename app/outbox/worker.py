@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app.models import Job, utcnow
-from app.outbox import housekeeping, jobs
+from app.outbox import heartbeat, housekeeping, jobs
 from app.services import Services
 
 log = logging.getLogger(__name__)
@@ -45,11 +45,22 @@ def run_batch(
     policy: jobs.RetryPolicy,
     rng: random.Random,
     limit: int = 10,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> int:
-    """Claim up to ``limit`` jobs and run them; returns how many were run."""
+    """Claim up to ``limit`` jobs and run them; returns how many were run.
+
+    ``stopping()`` is asked before each job: once it says yes (SIGTERM), the
+    job under way has finished and the ones not started are handed back, so a
+    stop waits for one job, never for a whole batch.
+    """
     ids = jobs.claim(session, worker, clock(), lease_seconds, limit)
     session.commit()
-    for job_id in ids:
+    for position, job_id in enumerate(ids):
+        if stopping():
+            jobs.release(session, ids[position:], worker)
+            session.commit()
+            log.info("worker stopping: %d claimed job(s) handed back", len(ids) - position)
+            return position
         job = jobs.held(session, job_id, worker, clock())
         if job is None:
             session.rollback()
@@ -84,6 +95,8 @@ class Settings:
     poll_seconds: float
     retry: jobs.RetryPolicy
     batch: int = 10
+    # How often the worker's heartbeat row is touched (readiness reads it).
+    heartbeat_seconds: float = 10.0
 
 
 def run(
@@ -98,13 +111,21 @@ def run(
 ) -> None:
     """Housekeeping and batches of jobs until ``stopping()`` says so (or, ``once``, until idle).
 
+    Every ``heartbeat_seconds`` the worker touches its heartbeat row, and
+    deletes it when it stops.
+
     A failed pass (the database away, say) is rolled back and tried again
     after a pause: the worker waits, it never dies of it. With ``once`` the
     error is raised instead, so a one-shot run says what went wrong.
     """
     rng = random.SystemRandom()
+    last_beat = float("-inf")
     while not stopping():
         try:
+            if time.monotonic() - last_beat >= settings.heartbeat_seconds:
+                heartbeat.beat(session, settings.name, utcnow())
+                session.commit()
+                last_beat = time.monotonic()
             housekeeping.run(session, utcnow(), services)
             ran = run_batch(
                 session,
@@ -116,6 +137,7 @@ def run(
                 policy=settings.retry,
                 rng=rng,
                 limit=settings.batch,
+                stopping=stopping,
             )
         except Exception as error:
             session.rollback()
@@ -128,4 +150,22 @@ def run(
         if once and ran == 0:
             break
         if not ran:
-            time.sleep(settings.poll_seconds)
+            _pause(settings.poll_seconds, stopping)
+    _say_goodbye(session, settings.name)
+
+
+def _say_goodbye(session: Session, name: str) -> None:
+    """Delete this worker's heartbeat, so readiness sees the stop at once."""
+    try:
+        heartbeat.stop(session, name)
+        session.commit()
+    except Exception as error:
+        session.rollback()
+        log.warning("worker %s could not clear its heartbeat: %s", name, type(error).__name__)
+
+
+def _pause(seconds: float, stopping: Callable[[], bool]) -> None:
+    """Sleep between idle passes, waking early when asked to stop."""
+    deadline = time.monotonic() + seconds
+    while not stopping() and time.monotonic() < deadline:
+        time.sleep(min(0.2, max(deadline - time.monotonic(), 0)))

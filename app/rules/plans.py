@@ -128,8 +128,6 @@ def route_request(
     if request is None or request.status != "received":
         return None
     draft = draft_for(request, services, deadlines.receipt_date(now))
-    stored = plan_and_store(session, request, services, now=now, actor=ACTOR, draft=draft)
-    plan = stored.plan
     if draft.outcome == "matched" or draft.contacts:
         contact.compare(
             session,
@@ -140,6 +138,18 @@ def route_request(
             mail=services.mail,
             settled=draft.outcome == "matched",
         )
+    # The Public Health Code's 8 days would tell an unproven requester that a medical
+    # record exists; they run once identity is justified (CSP R.1111-1), at the next routing.
+    stored = plan_and_store(
+        session,
+        request,
+        services,
+        now=now,
+        actor=ACTOR,
+        draft=draft,
+        medical=assurance.may_act(services.assurance, request),
+    )
+    plan = stored.plan
     details = {"plan": plan.number, "outcome": plan.outcome}
     if stored.medical_deadline:
         details["deadline"] = "medical_record"
@@ -180,6 +190,7 @@ def plan_and_store(
     now: datetime,
     actor: str,
     draft: Draft | None = None,
+    medical: bool = True,
 ) -> Stored:
     """Plan a request, keep the plan and apply its deadline, in the caller's transaction.
 
@@ -201,7 +212,8 @@ def plan_and_store(
         now=now,
         actor=actor,
     )
-    return Stored(plan, apply_medical_deadline(request, draft, services.catalogue))
+    moved = medical and apply_medical_deadline(request, draft, services.catalogue)
+    return Stored(plan, moved)
 
 
 def apply_medical_deadline(request: Request, draft: Draft, catalogue: Catalogue) -> bool:
@@ -230,6 +242,9 @@ def medical_due_date(request: Request, draft: Draft, catalogue: Catalogue) -> da
         return None
     dated = [line.newest for line in medical if line.newest is not None]
     newest = max(dated) if dated else None
-    # From the receipt, with no pause: a pause taken before the track is chosen
-    # (an identity question, then ``confirm_identity``) is not carried over.
-    return deadlines.due_date(request.received_on, deadlines.Track.medical_record(newest))
+    # From the receipt, with the days the clock stood still waiting for proof of identity.
+    return deadlines.due_date(
+        request.received_on,
+        deadlines.Track.medical_record(newest),
+        suspensions=(request.paused_days,) if request.paused_days else (),
+    )

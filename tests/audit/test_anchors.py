@@ -299,3 +299,19 @@ def test_the_staff_check_compares_with_the_anchors_too(app):
     _reseal_with_the_key(app, edit=2)
     answer = check()
     assert b"broken at event" in answer and b"the event differs from its anchor" in answer
+
+
+def test_the_daily_timers_anchor_and_the_workers_make_one_a_day(app):
+    """`flask audit anchor --daily` (the systemd timer) takes the day's anchor job: a second
+    run and the worker's housekeeping that day add nothing."""
+    _append(app, 3)
+    with time_machine.travel(_paris(2026, 11, 29, 23, 30), tick=False):
+        first = app.test_cli_runner().invoke(args=["audit", "anchor", "--daily"])
+        assert first.exit_code == 0, first.output
+        again = app.test_cli_runner().invoke(args=["audit", "anchor", "--daily"])
+        assert "nothing to do" in again.output
+        with app.app_context():
+            housekeeping.run(db.session(), utcnow(), services_of(app))
+            db.session.remove()
+        run_jobs(app)
+    assert [line.split()[0] for line in _lines(app)] == ["2026-11-29"]

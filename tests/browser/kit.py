@@ -19,11 +19,13 @@ from typing import Any
 
 from babel.messages.pofile import read_po
 from flask import Flask
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.demo.personas import PERSONAS
 from app.extensions import db
-from app.models import StaffUser
+from app.identity import assurance
+from app.models import Request, StaffUser, utcnow
+from app.services import services_of
 from tests.conftest import ROOT, SmtpServer, text_of
 from tests.staffkit import PASSWORD, Account, add_staff
 
@@ -125,6 +127,23 @@ class Portal:
         """A new enrolled account (password ``PASSWORD``, known TOTP secret)."""
         return add_staff(self.app, email, role)
 
+    def prove(self, reference: str, level: str = "document") -> None:
+        """Record a proof of identity for the request, as an agent accepting a document does."""
+        with self.app.app_context():
+            request = db.session.scalar(select(Request).where(Request.reference == reference))
+            assert request is not None, reference
+            assurance.raise_level(
+                db.session(),
+                request,
+                level,
+                method=level,
+                actor="browser-test",
+                now=utcnow(),
+                mail=services_of(self.app).mail,
+            )
+            db.session.commit()
+            db.session.remove()
+
     def allow_new_code(self, account: Account) -> None:
         """Forget the last TOTP step used, so one account may sign in twice in 30 s."""
         with self.app.app_context():
@@ -169,6 +188,33 @@ def file_and_confirm(page: Any, portal: Portal, filing: Filing, lang: str) -> st
     page.get_by_role("button", name=exactly("Confirm and send my request", lang)).click()
     page.wait_for_url("**/status")
     return link
+
+
+def wait_for_proof_page(page: Any, lang: str, timeout: float = 30) -> str:
+    """Reload the status page until it asks for proof of identity; the request's reference."""
+    heading = page.get_by_role("heading", name=exactly("Prove who you are", lang))
+    deadline = time.monotonic() + timeout
+    while not heading.is_visible():
+        assert time.monotonic() < deadline, "the status page never asked for a proof"
+        time.sleep(0.5)
+        page.reload()
+    found = re.search(r"DSR-\d{4}-[0-9A-HJKMNP-TV-Z]{6}", page.locator("h1").inner_text())
+    assert found is not None
+    return found.group(0)
+
+
+def prove_identity(page: Any, portal: Portal, lang: str) -> str:
+    """Wait until the status page asks for proof of identity, then record an accepted one.
+
+    The tests file from addresses of their own, which are not the ones on file:
+    the request waits for a proof. Here it is the one an agent records when
+    they accept an identity document (``app.identity.assurance.raise_level``),
+    written in the portal's database; the worker then routes the request again.
+    Returns the request's reference.
+    """
+    reference = wait_for_proof_page(page, lang)
+    portal.prove(reference)
+    return reference
 
 
 def wait_for_plan(page: Any, lang: str, timeout: float = 30) -> None:

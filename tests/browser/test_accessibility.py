@@ -33,6 +33,7 @@ from tests.browser.kit import (
     persona,
     sign_in,
     wait_for_plan,
+    wait_for_proof_page,
 )
 
 pytestmark = pytest.mark.browser
@@ -199,6 +200,10 @@ def test_every_page_passes_axe(browser, portal, lang):
     walk.check(citizen, "confirm the request")
     walk.button(citizen, "Confirm and send my request")
     walk.check(citizen, "status page, received")
+    reference = wait_for_proof_page(citizen, lang)
+    walk.check(citizen, "status page, waiting for proof of identity")
+    walk.check_on_phone(citizen, "status page, waiting for proof of identity")
+    portal.prove(reference)
     wait_for_plan(citizen, lang)
     walk.check(citizen, "status page with a plan")
     walk.check_on_phone(citizen, "status page with a plan")

@@ -16,6 +16,7 @@ from tests.browser.kit import (
     file_and_confirm,
     new_page,
     persona,
+    prove_identity,
     screenshot,
     t,
     wait_for_plan,
@@ -54,6 +55,8 @@ def test_file_confirm_follow_and_withdraw(browser, portal, lang, number):
     received = format_date(_today().date(), "long", locale=lang)
     assert received in page.locator(".summary").inner_text()
 
+    assert page.locator(".plan-line").count() == 0  # nothing shown before the proof
+    prove_identity(page, portal, lang)
     wait_for_plan(page, lang)
     lines = page.locator(".plan-line")
     assert lines.count() > 0
@@ -61,12 +64,15 @@ def test_file_confirm_follow_and_withdraw(browser, portal, lang, number):
     if lang == "fr":
         screenshot(page, "status-fr")
 
-    # The acknowledgement (with the status link) and "what we found" arrive in this language.
-    messages = portal.mail_to(address, 3)
+    # The acknowledgement (with the status link), the request for a proof of identity,
+    # its confirmation and "what we found" arrive in this language.
+    messages = portal.mail_to(address, 5)
     subjects = [m["Subject"] for m in messages]
     values = {"reference": reference.group(0)}
     acknowledgement = t("Your request %(reference)s has been received", lang) % values
     assert acknowledgement in subjects
+    assert t("Your request %(reference)s: please prove who you are", lang) % values in subjects
+    assert t("Your request %(reference)s: your identity is confirmed", lang) % values in subjects
     assert t("Your request %(reference)s: what we found", lang) % values in subjects
     status_link = portal.link_in(messages[subjects.index(acknowledgement)])
     assert "/s/" in status_link

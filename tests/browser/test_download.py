@@ -17,6 +17,7 @@ from tests.browser.kit import (
     file_and_confirm,
     new_page,
     persona,
+    prove_identity,
     sign_in,
     wait_for_plan,
 )
@@ -48,6 +49,7 @@ def test_approved_access_is_downloaded_after_the_birth_date_check(browser, porta
     filing = persona(CAMILLE, address, kind="access")
     citizen = new_page(browser, portal)
     file_and_confirm(citizen, portal, filing, lang)
+    prove_identity(citizen, portal, lang)
     wait_for_plan(citizen, lang)
     found = REFERENCE.search(citizen.locator("h1").inner_text())
     assert found is not None

@@ -12,6 +12,7 @@ from tests.browser.kit import (
     file_and_confirm,
     new_page,
     persona,
+    prove_identity,
     screenshot,
     sign_in,
     t,
@@ -37,6 +38,7 @@ def test_erasure_claimed_prepared_then_approved_by_another_person(browser, porta
     address = "four-eyes@example.org"
     citizen = new_page(browser, portal)
     file_and_confirm(citizen, portal, persona(CAMILLE, address), "fr")
+    prove_identity(citizen, portal, "fr")
     wait_for_plan(citizen, "fr")
     found = REFERENCE.search(citizen.locator("h1").inner_text())
     assert found is not None

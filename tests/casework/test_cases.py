@@ -25,6 +25,7 @@ from app.labels import REFUSAL_LABELS
 from app.models import AuditEvent, CaseNote, Request
 from app.services import services_of
 from tests.conftest import csrf_from, link_in, run_jobs, text_of
+from tests.identity.kit import prove
 from tests.rules.test_routing import file_and_route, filing_for, persona
 from tests.staffkit import Account, sign_in, staff_client
 
@@ -377,6 +378,9 @@ def test_confirming_an_identity_reads_the_sources_and_the_trail_says_so(smtp_app
         smtp_app.test_client(),
         {**filing_for(persona("Lucas"), "access"), "nir": ""},
     )
+    # No contact address tells the two Lucas Petit apart: a document comes first.
+    assert case_of(smtp_app, lucas).status == "awaiting_identity"
+    prove(smtp_app, lucas)
     agent, account = staff_client(smtp_app, "agent@example.org", "agent")
     for request_id, code in ((karim, 303), (lucas, 422)):
         case = case_of(smtp_app, request_id)

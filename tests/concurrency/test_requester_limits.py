@@ -193,3 +193,23 @@ def test_sixteen_answers_at_once_give_one_answer(scene: Flask, smtp: Any, server
     assert scalar(scene, notes) == 1
     back = select(func.count()).where(AuditEvent.action == "status.in_review")
     assert scalar(scene, back) == 2  # the claim, and one answer
+
+
+def test_sixteen_presses_of_a_not_me_link_at_once_freeze_the_request_once(
+    scene: Flask, smtp: Any, server: Server
+) -> None:
+    """The person on file's "not me" link is single use: one dispute, one status change."""
+    filing = {**filing_for(persona("Camille"), "access"), "email": "someone.else@example.org"}
+    file_and_route(scene, smtp, scene.test_client(), filing)
+    [notice] = smtp.received.to("camille.lefevre@example.org")
+    path = link_in(notice)
+    answers = at_once(
+        CROWD,
+        lambda i: (v := Visitor(server), v.csrf(path)),
+        lambda i, ready: ready[0].post(path, {"csrf_token": ready[1]}),
+    )
+    assert statuses(answers) == {200: 1, 409: CROWD - 1}, server.tail()
+    disputed = select(func.count()).where(AuditEvent.action == "identity.disputed")
+    assert scalar(scene, disputed) == 1
+    moved = select(func.count()).where(AuditEvent.action == "status.identity_review")
+    assert scalar(scene, moved) == 1

@@ -19,6 +19,7 @@ from typing import Any
 import time_machine
 from flask import Flask
 
+from app import tokens
 from app.models import FulfilmentReport, Job, Request, StaffUser
 from app.outbox import emails, jobs, mailer, registry
 from app.outbox.registry import Audience
@@ -125,6 +126,10 @@ SAMPLES = {
     "status_changed": Sample("status_changed", status="triage"),
     "plan_ready": Sample("plan_ready", status="triage"),
     "identity_check": Sample("identity_check", status="identity_review"),
+    "identity_needed": Sample("identity_needed", kind="erasure", status="awaiting_identity"),
+    "identity_confirmed": Sample("identity_confirmed", kind="erasure", status="received"),
+    # To the person on file: the payload app.identity.contact.queue_notice writes.
+    "filed_in_your_name": Sample("filed_in_your_name", kind="erasure", status="awaiting_identity"),
     "withdrawn": Sample("withdrawn", status="withdrawn"),
     "status_link": Sample("status_link"),
     "in_review": Sample("in_review", status="in_review"),
@@ -294,6 +299,14 @@ def job_for(app: Flask, session: Any, sample: Sample, locale: str) -> Job:
             "action": sample.action,
             "reference": REFERENCE,
             "done_on": "2026-03-02",
+        }
+        return _job(request.id, payload)
+    if audience is Audience.ON_FILE:
+        payload = {
+            "template": sample.template,
+            "secret_address": "camille.on.file@example.org",
+            "link_purpose": tokens.NOT_ME,
+            "secret_link": SECRET,
         }
         return _job(request.id, payload)
     _, values = emails.email_values(

@@ -32,6 +32,9 @@ COMPUTED = {
     "app/fulfilment/__init__.py",
     # queue_email and email_values pass their caller's name on (checked at its call).
     "app/outbox/emails.py",
+    # route_job: "in_review" when a request is acted on but its plan is not shown, else
+    # lifecycle's choice (tests/identity/test_assurance.py, the objection at email level).
+    "app/rules/plans.py",
 }
 # Words that give away English left in a French email (none is a French word).
 ENGLISH = re.compile(
@@ -137,9 +140,10 @@ def test_every_registered_email_has_its_three_files():
 
 
 def test_emails_to_requesters_carry_a_link_the_mailer_can_build():
-    """A requester's email carries a link of a known purpose; the others carry none."""
+    """A requester's email, and the notice to the person on file, carry a link of a known
+    purpose; the others carry none."""
     for email in EMAILS.values():
-        if email.audience is Audience.REQUESTER:
+        if email.audience in (Audience.REQUESTER, Audience.ON_FILE):
             assert email.link in tokens.SINGLE_USE and email.link in mailer.LINK_ENDPOINTS
         else:
             assert email.link is None

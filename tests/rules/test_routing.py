@@ -14,6 +14,7 @@ from app.models import AuditEvent, Plan, Request, utcnow
 from app.rules import plans, routing
 from app.services import services_of
 from tests.conftest import ROOT, csrf_from, link_in, post_form, run_jobs
+from tests.identity.kit import prove
 
 
 def persona(first: str):
@@ -118,7 +119,8 @@ def test_a_shared_number_goes_to_identity_review_and_reads_nothing(smtp_app, smt
 
 
 def test_someone_unknown_gets_the_no_data_path(smtp_app, smtp):
-    """Nobody in the sources: an empty plan, triage, and the page says nothing was found."""
+    """Nobody in the sources: an empty plan; once identity is proven, triage and the page
+    says nothing was found."""
     client = smtp_app.test_client()
     filing = {
         **filing_for(persona("Camille")),
@@ -127,6 +129,12 @@ def test_someone_unknown_gets_the_no_data_path(smtp_app, smtp):
         "email": "personne@example.org",
     }
     request_id = file_and_route(smtp_app, smtp, client, filing)
+    with smtp_app.app_context():
+        request = db.session.get(Request, request_id)
+        assert (request.status, request.plan.outcome) == ("awaiting_identity", "no_data")
+    # Below the level its right needs, the page does not say that nothing was found.
+    assert "aucune donnée vous concernant" not in client.get("/status").get_data(as_text=True)
+    prove(smtp_app, request_id)
     with smtp_app.app_context():
         request = db.session.get(Request, request_id)
         assert (request.status, request.plan.outcome) == ("triage", "no_data")
@@ -167,9 +175,16 @@ def test_audit_events_of_routing_hold_no_health_data(smtp_app, smtp):
         events = db.session.scalars(
             select(AuditEvent).where(AuditEvent.actor == routing.ACTOR)
         ).all()
-        assert [e.action for e in events] == ["plan.computed", "status.triage"]
+        assert [e.action for e in events] == [
+            "identity.assurance",
+            "plan.computed",
+            "status.triage",
+        ]
         for event in events:
-            assert set(event.details) <= {"plan", "outcome", "lines", "from", "to"}
+            assert set(event.details) <= {"plan", "outcome", "lines", "from", "to"} | {
+                "level",
+                "method",
+            }
 
 
 def test_a_policy_change_never_alters_a_plan_already_shown(make_app, smtp, tmp_path):
