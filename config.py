@@ -283,6 +283,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     if metrics_token and len(metrics_token) < MIN_SECRET_LENGTH:
         problems.append(f"METRICS_TOKEN must be at least {MIN_SECRET_LENGTH} characters.")
 
+    oidc = oidc_settings(env, shape, base_url, problems)
+
     if problems:
         raise ConfigError("The portal cannot start:\n" + "\n".join(f"  - {p}" for p in problems))
 
@@ -341,6 +343,87 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": "fr",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
         "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
+        **oidc,
         **numbers,
         **flags,
+    }
+
+
+# What FranceConnect releases for identity: the birth name, every first name,
+# the birth date, and what the social-security number also encodes.
+OIDC_DEFAULT_SCOPES = "openid given_name family_name birthdate gender birthplace birthcountry"
+# The demo identity provider lives on the demo server itself (app/demo/identity_provider.py).
+DEMO_OIDC_PATH = "/demo/identity"
+DEMO_OIDC_CLIENT_ID = "portal-demo"
+
+
+def oidc_settings(
+    env: Mapping[str, str], shape: str, base_url: str, problems: list[str]
+) -> dict[str, Any]:
+    """Sign-in with an OpenID Connect provider (FranceConnect): off unless configured.
+
+    ``OIDC_ISSUER`` (discovery at ``/.well-known/openid-configuration`` under
+    it) or ``OIDC_DISCOVERY_URL``, with ``OIDC_CLIENT_ID`` and
+    ``OIDC_CLIENT_SECRET``. In the demo, with none of them set, the demo
+    identity provider of the same server is used.
+    """
+    issuer = env.get("OIDC_ISSUER", "").strip().rstrip("/")
+    discovery = env.get("OIDC_DISCOVERY_URL", "").strip()
+    client_id = env.get("OIDC_CLIENT_ID", "").strip()
+    secret = env.get("OIDC_CLIENT_SECRET", "").strip()
+    demo_provider = False
+    if shape == "demo" and not (issuer or discovery):
+        issuer = base_url + DEMO_OIDC_PATH
+        client_id = client_id or DEMO_OIDC_CLIENT_ID
+        secret = secret or _instance_secret("oidc_demo_secret", lambda: secrets.token_urlsafe(32))
+        demo_provider = True
+    if issuer and not discovery:
+        discovery = issuer + "/.well-known/openid-configuration"
+    enabled = bool(discovery or client_id or secret)
+    if enabled:
+        missing = [
+            name
+            for name, value in (
+                ("OIDC_ISSUER (or OIDC_DISCOVERY_URL)", discovery),
+                ("OIDC_CLIENT_ID", client_id),
+                ("OIDC_CLIENT_SECRET", secret),
+            )
+            if not value
+        ]
+        if missing:
+            problems.append(
+                "OpenID Connect is half configured: set "
+                + ", ".join(missing)
+                + " too, or none of the OIDC_ settings to leave it off."
+            )
+        elif shape == "production" and not discovery.startswith("https://"):
+            problems.append("OIDC_ISSUER / OIDC_DISCOVERY_URL must use https:// in production.")
+    method = env.get("OIDC_TOKEN_AUTH_METHOD", "").strip() or "client_secret_post"
+    if method not in ("client_secret_post", "client_secret_basic"):
+        problems.append(
+            f"OIDC_TOKEN_AUTH_METHOD={method!r}: use client_secret_post (FranceConnect) "
+            "or client_secret_basic."
+        )
+    scopes = env.get("OIDC_SCOPES", "").strip() or OIDC_DEFAULT_SCOPES
+    if enabled and "openid" not in scopes.split():
+        problems.append("OIDC_SCOPES must include openid.")
+    try:
+        timeout = parse_int("OIDC_TIMEOUT", env.get("OIDC_TIMEOUT"), 10)
+    except ConfigError as error:
+        problems.append(str(error))
+        timeout = 10
+    return {
+        "OIDC_ENABLED": enabled,
+        "OIDC_DEMO_PROVIDER": demo_provider,
+        "OIDC_ISSUER": issuer,
+        "OIDC_DISCOVERY_URL": discovery,
+        "OIDC_CLIENT_ID": client_id,
+        "OIDC_CLIENT_SECRET": secret,
+        "OIDC_SCOPES": scopes,
+        # e.g. eidas1 for FranceConnect, eidas2 for FranceConnect+; empty: none asked.
+        "OIDC_ACR_VALUES": env.get("OIDC_ACR_VALUES", "").strip(),
+        "OIDC_PROVIDER_NAME": env.get("OIDC_PROVIDER_NAME", "").strip() or "FranceConnect",
+        "OIDC_TOKEN_AUTH_METHOD": method,
+        # Seconds for each call to the provider (discovery, token, keys, userinfo).
+        "OIDC_TIMEOUT": max(1, timeout),
     }

@@ -144,6 +144,9 @@ def load_assurance_policy(config: Mapping[str, Any]) -> AssurancePolicy:
 
 def register_blueprints(app: Flask) -> None:
     from app.public import bp as public_bp
+    from app.public import oidc_client
+
+    oidc_client.init_app(app)
     from app.staff import bp as staff_bp
 
     app.register_blueprint(public_bp)
@@ -152,6 +155,10 @@ def register_blueprints(app: Flask) -> None:
         from app.demo import bp as demo_bp
 
         app.register_blueprint(demo_bp)
+    if app.config["DEMO"] and app.config.get("OIDC_DEMO_PROVIDER"):
+        from app.demo.identity_views import bp as demo_identity_bp
+
+        app.register_blueprint(demo_identity_bp)
 
 
 def _tune_sqlite(engine: Any) -> None:

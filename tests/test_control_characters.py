@@ -94,6 +94,11 @@ FORMS |= {
     "public.verify_confirm": {},
     "public.not_me_confirm": {},
 }
+# The sign-in with FranceConnect, and the demo identity provider (token, userinfo and
+# logout are called by the portal's server or the provider's protocol, without CSRF).
+FORMS |= {"public.oidc_start": {}, "public.oidc_logout": {}}
+FORMS |= {"demo_identity.sign_in": {"persona": "1"}, "demo_identity.token": {}}
+FORMS |= {"demo_identity.userinfo": {}, "demo_identity.logout": {}}
 FORMS |= {
     "staff.accounts_enrolment": {},
     "staff.accounts_confirm": {},

@@ -217,4 +217,7 @@ def _walk_the_demo(make_app: Any, portal: Flask, walker: Walker) -> None:
     listing = client.get("/demo/mailbox").get_data(as_text=True)
     message = re.findall(r'href="(/demo/mailbox/[^"]+)"', listing)[0]
     walker.page_and_odd_queries(client, message)
+    # The demo identity provider's page, with no sign-in in progress.
+    walker.page_and_odd_queries(client, "/demo/identity/choose")
+    walker.page_and_odd_queries(client, "/demo/identity/authorize")
     walker.odd_paths(client, get_rules(app))

@@ -25,6 +25,17 @@ class QuietRequestHandler(WSGIRequestHandler):
         self.send_response_only(code, message)
         self.send_header("Date", self.date_time_string())
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # The sign-in callback's query carries a code and a state: log the path alone.
+        line = self.requestline
+        method, _, rest = line.partition(" ")
+        target, _, version = rest.partition(" ")
+        self.requestline = f"{method} {target.split('?', 1)[0]} {version}".strip()
+        try:
+            super().log_request(code, size)
+        finally:
+            self.requestline = line
+
 
 def make_demo_server(app: Flask, host: str, port: int) -> BaseWSGIServer:
     return make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)
