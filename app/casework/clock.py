@@ -108,10 +108,15 @@ def answer(
     if request.paused_at is not None:
         days = details["paused_days"]
         due = request.due_on
-        if due is not None:
-            # From the stored date: the request keeps the total of its pauses,
-            # not each one, nor the record dates its track came from.
-            due = deadlines.suspended(due, days)
+        if due is not None and request.received_on is not None:
+            # From the receipt, never from the stored date: the paused days belong
+            # to the period, whose end alone moves to a working day (Reg. 1182/71).
+            due = deadlines.due_date(
+                request.received_on,
+                track_of(request),
+                extended=request.extended_on is not None,
+                suspensions=(request.paused_days + days,),
+            )
         lifecycle.touch(
             session,
             request,
@@ -129,6 +134,13 @@ def answer(
             request_id=request.id,
             details={"paused_days": days, "due_on": due.isoformat() if due else None},
         )
+
+
+def track_of(request: Request) -> deadlines.Track:
+    """The track the request's due date was computed on, from what the request keeps."""
+    if request.medical_deadline:
+        return deadlines.Track.medical_record(request.medical_newest_on)
+    return deadlines.GDPR
 
 
 def extend(

@@ -18,7 +18,7 @@ from app import audit, deadlines, lifecycle
 from app.models import Job, Plan, PlanLine, Request
 from app.rules.catalogue import Catalogue
 from app.rules.policy import Policy
-from app.rules.routing import ACTOR, Draft, draft_for
+from app.rules.routing import ACTOR, Draft, Line, draft_for
 from app.services import Services
 
 
@@ -184,6 +184,7 @@ def apply_medical_deadline(request: Request, draft: Draft, catalogue: Catalogue)
     if due is None or request.due_on is None or due >= request.due_on:
         return False
     request.due_on, request.medical_deadline = due, True
+    request.medical_newest_on = newest_medical_record(draft, catalogue)
     return True
 
 
@@ -195,15 +196,32 @@ def medical_due_date(request: Request, draft: Draft, catalogue: Catalogue) -> da
     """
     if request.kind != "access" or request.received_on is None:
         return None
-    medical = [
+    if not communicates_medical_record(draft, catalogue):
+        return None
+    newest = newest_medical_record(draft, catalogue)
+    # From the receipt with the pauses so far (an identity question before the
+    # track is chosen): the period with its suspensions, as the resume computes it.
+    return deadlines.due_date(
+        request.received_on,
+        deadlines.Track.medical_record(newest),
+        suspensions=(request.paused_days,),
+    )
+
+
+def _medical_lines(draft: Draft, catalogue: Catalogue) -> list[Line]:
+    return [
         line
         for line in draft.lines
         if line.action == "disclose" and catalogue.info(line.source, line.category).medical_record
     ]
-    if not medical:
-        return None
-    dated = [line.newest for line in medical if line.newest is not None]
-    newest = max(dated) if dated else None
-    # From the receipt, with no pause: a pause taken before the track is chosen
-    # (an identity question, then ``confirm_identity``) is not carried over.
-    return deadlines.due_date(request.received_on, deadlines.Track.medical_record(newest))
+
+
+def communicates_medical_record(draft: Draft, catalogue: Catalogue) -> bool:
+    """True when the plan sends the requester a category the catalogue marks as medical record."""
+    return bool(_medical_lines(draft, catalogue))
+
+
+def newest_medical_record(draft: Draft, catalogue: Catalogue) -> date | None:
+    """The newest dated record of the medical record communicated (None: none is dated)."""
+    dated = [line.newest for line in _medical_lines(draft, catalogue) if line.newest is not None]
+    return max(dated) if dated else None
