@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from app import deadlines, lifecycle
-from app.casework import case_page, cases, clock, decisions, identity
+from app.casework import case_page, cases, clock, decisions, identity, refusal_window
 from app.extensions import db
 from app.labels import EXTENSION_LABELS, REFUSAL_LABELS
 from app.models import Request, StaffUser, utcnow
@@ -32,6 +32,7 @@ from app.staff import refusals
 from app.staff.access import can, me, requires
 from app.staff.case_forms import (
     QUESTION_LABELS,
+    ApproveForm,
     AskForm,
     AssignForm,
     CaseForm,
@@ -84,6 +85,7 @@ def _forms(case: Request) -> dict[str, Any]:
     ]
     return {
         "action": CaseForm(formdata=None, **version),
+        "approve": ApproveForm(formdata=None, **version),
         "assign": assign,
         "note": NoteForm(formdata=None),
         "refuse": refuse,
@@ -127,6 +129,7 @@ def _page(case: Request, *, error: str | None = None, code: int = 200) -> tuple[
             can_unfounded=can(roles.MARK_UNFOUNDED),
             four_eyes=cases.needs_four_eyes(case),
             workable=case.status in cases.WORKABLE,
+            refusal=refusal_window.window(case, deadlines.receipt_date(utcnow())),
         ),
         code,
     )
@@ -302,12 +305,18 @@ def case_prepare_refusal(reference: str) -> Response | tuple[str, int]:
 @bp.post("/cases/<reference>/approve")
 @requires(roles.WORK_CASES)
 def case_approve(reference: str) -> Response | tuple[str, int]:
-    form = CaseForm()
+    form = ApproveForm()
     return _decide(
         reference,
         form,
         lambda case: decisions.approve(
-            db.session(), case, me(), version=form.version.data or 0, **_context()
+            db.session(),
+            case,
+            me(),
+            version=form.version.data or 0,
+            vault=services_of(current_app).vault,
+            late_justification=form.late_justification.data,
+            **_context(),
         ),
         _("Decision approved. The requester is told by email."),
     )
