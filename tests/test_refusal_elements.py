@@ -39,10 +39,11 @@ PAGE_HAS_THE_REASONS = {
     "corrected, and what another organisation handles.",
 }
 PORTABILITY_REASON = (
-    "You asked for portability. It only applies to data you provided on the basis of your "
-    "consent or a contract; some of this data is processed for a task in the public interest "
-    "or a legal obligation (GDPR Art. 20(3)). You therefore receive the copy Article 15 "
-    "provides, in a machine-readable format (JSON)."
+    "You asked for portability. It applies only to data you provided that we process on the "
+    "basis of your consent or a contract (GDPR Art. 20(1)(a)): data we process under a legal "
+    "obligation is outside it, and it never applies to a task carried out in the public "
+    "interest (Art. 20(3)). Some of this data is processed on one of those two bases. You "
+    "therefore receive the copy Article 15 provides, in a machine-readable format (JSON)."
 )
 # The emails that refuse something, in part or in whole, with the sample that shows it.
 REFUSING = {
