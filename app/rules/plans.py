@@ -189,12 +189,13 @@ def apply_medical_deadline(request: Request, draft: Draft, catalogue: Catalogue)
 
 
 def medical_due_date(request: Request, draft: Draft, catalogue: Catalogue) -> date | None:
-    """The stricter deadline of an access to a medical record, or None if none applies.
+    """The Public Health Code's deadline of a request that communicates a medical record.
 
-    docs/legal.md, "Deadlines": when a request concerns medical records, the
-    stricter of the GDPR and Public Health Code tracks sets the due date.
+    docs/legal.md, "Deadlines": the track follows what is sent, not the right's
+    name (CSP L.1111-7): an access or a portability whose plan discloses a
+    category the catalogue marks ``medical_record`` takes it. None if none applies.
     """
-    if request.kind != "access" or request.received_on is None:
+    if request.received_on is None:
         return None
     if not communicates_medical_record(draft, catalogue):
         return None
