@@ -15,6 +15,7 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from app import audit, deadlines, lifecycle
+from app.fulfilment import package_release
 from app.models import Job, Plan, PlanLine, Request
 from app.rules.catalogue import Catalogue
 from app.rules.policy import Policy
@@ -175,6 +176,8 @@ def plan_and_store(
         now=now,
         actor=actor,
     )
+    medical = communicates_medical_record(draft, services.catalogue)
+    request.release_not_before = package_release.not_before(request, medical)
     return Stored(plan, apply_medical_deadline(request, draft, services.catalogue))
 
 
