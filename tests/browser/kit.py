@@ -13,6 +13,7 @@ import re
 import subprocess
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from sqlalchemy import update
 
 from app.demo.personas import PERSONAS
 from app.extensions import db
-from app.models import StaffUser
+from app.models import Request, StaffUser, utcnow
 from tests.conftest import ROOT, SmtpServer, text_of
 from tests.staffkit import PASSWORD, Account, add_staff
 
@@ -124,6 +125,21 @@ class Portal:
     def staff(self, email: str, role: str) -> Account:
         """A new enrolled account (password ``PASSWORD``, known TOTP secret)."""
         return add_staff(self.app, email, role)
+
+    def end_reflection(self, reference: str) -> None:
+        """Put the request's 48-hour reflection period (CSP L.1111-7) in the past.
+
+        A real portal cannot travel in time; tests/fulfilment/test_reflection.py
+        checks the period itself under a frozen clock.
+        """
+        with self.app.app_context():
+            db.session.execute(
+                update(Request)
+                .where(Request.reference == reference, Request.release_not_before.is_not(None))
+                .values(release_not_before=utcnow() - timedelta(minutes=1))
+            )
+            db.session.commit()
+            db.session.remove()
 
     def allow_new_code(self, account: Account) -> None:
         """Forget the last TOTP step used, so one account may sign in twice in 30 s."""
