@@ -2,7 +2,7 @@
 
 ``due_date`` gives a request's due date from its receipt date, its track, its
 extension and its suspensions; every module that sets ``Request.due_on`` calls
-it (``suspended`` being the step it takes for each suspension). The rest are
+it, from the receipt each time (never from a stored due date). The rest are
 the calendar pieces it is built from.
 
 GDPR Art. 12(3) gives the controller one month from receipt of a request to
@@ -142,42 +142,19 @@ def due_date(
     ``Track.medical_record(newest)`` (the Public Health Code's eight days or two
     months, not moved). ``extended``: the two-month extension was notified
     (GDPR track only; ValueError on the other, which has none).
-    ``suspensions``: the days the clock stood still, one entry per pause, in
-    the order the pauses ended; a zero entry changes nothing.
+    ``suspensions``: the days the clock stood still, one entry per pause (or
+    their total as one entry: only the sum counts).
 
-    Issue 18, not fixed here on purpose (this function moves no date that was
-    not moved before it): paused days belong to the period (Reg. 1182/71,
-    Art. 3), so they should be added to the period's end *before* it moves to
-    the next working day, where today each pause is added to the date already
-    moved (``suspended``). The fix is the line marked ``issue 18`` below: add
-    ``timedelta(days=sum(suspensions))`` inside ``next_working_day(...)`` and
-    skip the loop. The resume (``app.casework.clock.answer``) must then call
-    this function with the request's total ``paused_days`` rather than
-    ``suspended`` on the stored date, which on the medical-record track needs
-    the newest record date kept on the request (it is not, today).
+    The paused days belong to the period (Reg. 1182/71, Art. 3): they are
+    added to its last day, and only then does the end of the GDPR period move
+    to the next working day (Art. 3(4)). Received so that the month ends on
+    Sunday 28 February, paused 3 days: due Wednesday 3 March, not Thursday 4.
+    The medical-record track is never moved, paused or not.
     """
+    paused = timedelta(days=sum(suspensions))
     if track.name == "medical_record":
         if extended:
             raise ValueError("the Public Health Code's track has no extension")
-        due = _medical_record_end(received, track.newest_record)
-    else:
-        months = EXTENDED_MONTHS if extended else MONTH
-        due = next_working_day(add_months(received, months))  # issue 18: + the suspensions
-    for days in suspensions:
-        due = suspended(due, days)
-    return due
-
-
-def suspended(due: date, days: int) -> date:
-    """The due date ``due`` after a pause of ``days`` days: the step ``due_date`` takes per pause.
-
-    Today's arithmetic (see issue 18 in ``due_date``): the days are added to
-    the due date in force, then the result moves to the next working day. So
-    ``due_date(..., suspensions=(*earlier, days))`` equals
-    ``suspended(due_date(..., suspensions=earlier), days)``, and a resumed clock
-    can continue from the stored date: the request keeps neither each pause
-    nor the newest record date its track was computed from.
-    """
-    if not days:
-        return due
-    return next_working_day(due + timedelta(days=days))
+        return _medical_record_end(received, track.newest_record) + paused
+    months = EXTENDED_MONTHS if extended else MONTH
+    return next_working_day(add_months(received, months) + paused)

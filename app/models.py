@@ -176,6 +176,12 @@ class Request(Base):
     # The due date follows the Public Health Code (8 days / 2 months), which
     # has no extension.
     medical_deadline: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The newest date of the medical records communicated: the track's period is
+    # computed again from it when a pause ends (docs/legal.md, "Deadlines").
+    medical_newest_on: Mapped[date | None] = mapped_column(Date)
+    # CSP L.1111-7's 48-hour reflection period: a medical record is released no
+    # sooner than this (prepared before it, held back until it).
+    release_not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A decision prepared and waiting for a second person (four eyes).
     pending_decision: Mapped[str | None] = mapped_column(String(20))
     pending_ground: Mapped[str | None] = mapped_column(String(40))

@@ -80,8 +80,10 @@ FORMS: dict[str, dict[str, str]] = {
     "staff.accounts_disable": {"confirm": "yes"},
     "staff.accounts_role": {"role": "agent"},
 }
-for _name in ("claim", "release", "approve", "send_back", "prepare_approval"):
+for _name in ("claim", "release", "send_back", "prepare_approval"):
     FORMS[f"staff.case_{_name}"] = VERSION
+# A refusal approved after the month from receipt carries the DPO's justification.
+FORMS["staff.case_approve"] = {**VERSION, "late_justification": "Hospital answered late."}
 FORMS["staff.case_confirm_identity"] = VERSION
 # The identity document (its file is sent as a plain field here: the guard reads both).
 FORMS["public.document_upload"] = {"document": "a-file"}

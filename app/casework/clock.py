@@ -91,10 +91,15 @@ def resume(session: Session, request: Request, *, actor: str, now: datetime) -> 
     if days is None:
         return
     due = request.due_on
-    if due is not None:
-        # From the stored date: the request keeps the total of its pauses,
-        # not each one, nor the record dates its track came from.
-        due = deadlines.suspended(due, days)
+    if due is not None and request.received_on is not None:
+        # From the receipt, never from the stored date: the paused days belong
+        # to the period, whose end alone moves to a working day (Reg. 1182/71).
+        due = deadlines.due_date(
+            request.received_on,
+            track_of(request),
+            extended=request.extended_on is not None,
+            suspensions=(request.paused_days + days,),
+        )
     lifecycle.touch(
         session,
         request,
@@ -147,6 +152,13 @@ def answer(
         session, request, target, actor="requester", now=now, mail=mail, details=details
     )
     resume(session, request, actor="requester", now=now)
+
+
+def track_of(request: Request) -> deadlines.Track:
+    """The track the request's due date was computed on, from what the request keeps."""
+    if request.medical_deadline:
+        return deadlines.Track.medical_record(request.medical_newest_on)
+    return deadlines.GDPR
 
 
 def extend(

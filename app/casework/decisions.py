@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app import audit, fulfilment, lifecycle
+from app.casework import refusal_window
 from app.casework.cases import (
     REFUSAL_GROUNDS,
     UNFOUNDED_GROUNDS,
@@ -139,10 +140,13 @@ def approve(
     now: datetime,
     mail: emails.MailSettings,
     assurance: AssurancePolicy,
+    vault: Vault | None = None,
+    late_justification: str | None = None,
 ) -> str:
     """Carry out the decision: the prepared one (four eyes), or the plan itself.
 
-    Returns the status reached (``approved`` or ``denied``).
+    Returns the status reached (``approved`` or ``denied``). A refusal past
+    one month from receipt needs ``late_justification`` (``refusal_window``).
     """
     require(staff, roles.WORK_CASES)
     check_fresh(session, request, version)
@@ -158,6 +162,8 @@ def approve(
             plan_settled(request, assurance)
         prepared_by = request.prepared_by_id
         target = "approved" if decision == "approve" else "denied"
+        if target == "denied":
+            refusal_window.check(session, request, staff, late_justification, vault=vault, now=now)
         lifecycle.change_status(
             session,
             request,

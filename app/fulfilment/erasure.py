@@ -239,4 +239,5 @@ def report_lines(lines: Sequence[PlanLine]) -> list[dict[str, Any]]:
     Counts are the records the plan named (all verified gone for ``erase``),
     so a rerun after a crash reports exactly what an uninterrupted run does.
     """
-    return [report_line(line) for line in lines]
+    # A kept line carries its explanation: the reasons of a refusal in part (Art. 12(4)).
+    return [report_line(line, explained=line.action != ACTION) for line in lines]

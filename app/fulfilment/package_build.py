@@ -9,17 +9,17 @@ job's transaction, queues the download email and completes the request.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from app import audit, fulfilment
+from app.fulfilment import package_release
 from app.fulfilment.package_document import Built, Snapshot, build, snapshot
 from app.fulfilment.report import report_line
 from app.models import AccessPackage, Job, Request
-from app.outbox import emails
 from app.services import Services
 
 ACTOR = "system:packages"
@@ -78,7 +78,7 @@ def store(
     services: Services,
     now: datetime,
 ) -> None:
-    """Encrypt and keep the package, email the link and complete the request, together."""
+    """Encrypt and keep the package, then release it, or hold it for the reflection period."""
     vault = services.vault
     package.format = built.format
     package.portability_refused = built.portability_refused
@@ -87,8 +87,6 @@ def store(
     package.sha256 = built.sha256
     package.records_total = built.records
     package.records_done = built.records
-    package.ready_at = now
-    package.expires_at = now + timedelta(seconds=services.limits.download_link_max_age)
     package.failed_checks = 0
     package.downloaded_at = None
     package.deleted_at = None
@@ -100,15 +98,12 @@ def store(
         request_id=request.id,
         details={"records": built.records, "format": built.format, "sha256": built.sha256},
     )
-    # How long the link works and which copy is given: never how many records or categories.
-    codes: dict[str, Any] = {
-        "hours": services.limits.download_link_max_age // 3600,
-        "portability_refused": built.portability_refused,
-    }
-    emails.queue_email(session, request, "package_ready", now, services.mail, extra=codes)
-    fulfilment.complete(
-        session, request, report_lines(snap, built), now, services.mail, email=codes
-    )
+    lines = report_lines(snap, built)
+    # CSP L.1111-7: prepared now, released no sooner than the reflection period's end.
+    if package_release.held(request, now):
+        package_release.hold(session, request, package, lines, now)
+    else:
+        package_release.release(session, request, package, lines, services, now)
 
 
 def build_package_job(session: Session, job: Job, now: datetime, services: Services) -> None:

@@ -79,9 +79,11 @@ def words(locale: str) -> dict[str, str]:
         ),
         "public_task": pgettext(
             "package",
-            "You asked for portability. It only applies to data you provided on the basis "
-            "of your consent or a contract; some of this data is processed for a task in the "
-            "public interest or a legal obligation (GDPR Art. 20(1) and 20(3)). You therefore "
-            "receive the copy Article 15 provides, in a machine-readable format (JSON).",
+            "You asked for portability. It applies only to data you provided that we "
+            "process on the basis of your consent or a contract (GDPR Art. 20(1)(a)): data "
+            "we process under a legal obligation is outside it, and it never applies to a "
+            "task carried out in the public interest (Art. 20(3)). Some of this data is "
+            "processed on one of those two bases. You therefore receive the copy Article 15 "
+            "provides, in a machine-readable format (JSON).",
         ),
     }

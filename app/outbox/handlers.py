@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app import fulfilment
 from app.audit import daily
 from app.casework import reminders
-from app.fulfilment import erasure, objection, package_build, rectification
+from app.fulfilment import erasure, objection, package_build, package_release, rectification
 from app.models import Job
 from app.outbox import jobs
 from app.outbox.worker import Handler
@@ -37,6 +37,7 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         jobs.REMINDERS: reminders.reminders_job,
         daily.AUDIT_ANCHOR: daily.anchor_job,
         fulfilment.BUILD_PACKAGE: package_build.build_package_job,
+        package_release.RELEASE_PACKAGE: package_release.release_package_job,
         fulfilment.ERASE: erasure.erase_job,
         fulfilment.RECORD_OBJECTION: objection.record_objection_job,
         fulfilment.RESTRICT: rectification.restrict_job,

@@ -207,10 +207,14 @@ def download_file(kind: str) -> Any:
 
 @bp.app_template_global()
 def package_state(package: AccessPackage | None) -> str | None:
-    """What the status page says about a package: building, ready, expired or locked."""
+    """What the status page says about a package: building, held, ready, expired or locked."""
     if package is None:
         return None
     if package.ready_at is None:
-        return "building"
+        # Built and kept, waiting for the reflection period (app.fulfilment.package_release).
+        built = (
+            package.json_encrypted is not None and package.records_done >= package.records_total
+        )
+        return "held" if built else "building"
     reason = package_download.availability(package, utcnow(), _attempts())
     return {"gone": "expired", "locked": "locked"}.get(reason or "", "ready")

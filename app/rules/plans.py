@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 
 from app import audit, deadlines, lifecycle
 from app.casework import clock
+from app.fulfilment import package_release
 from app.identity import assurance, contact
 from app.models import Job, Plan, PlanLine, Request
 from app.rules.catalogue import Catalogue
 from app.rules.policy import Policy
-from app.rules.routing import ACTOR, Draft, draft_for
+from app.rules.routing import ACTOR, Draft, Line, draft_for
 from app.services import Services
 
 
@@ -212,6 +213,8 @@ def plan_and_store(
         now=now,
         actor=actor,
     )
+    has_medical = communicates_medical_record(draft, services.catalogue)
+    request.release_not_before = package_release.not_before(request, has_medical)
     moved = medical and apply_medical_deadline(request, draft, services.catalogue)
     return Stored(plan, moved)
 
@@ -222,29 +225,45 @@ def apply_medical_deadline(request: Request, draft: Draft, catalogue: Catalogue)
     if due is None or request.due_on is None or due >= request.due_on:
         return False
     request.due_on, request.medical_deadline = due, True
+    request.medical_newest_on = newest_medical_record(draft, catalogue)
     return True
 
 
 def medical_due_date(request: Request, draft: Draft, catalogue: Catalogue) -> date | None:
-    """The stricter deadline of an access to a medical record, or None if none applies.
+    """The Public Health Code's deadline of a request that communicates a medical record.
 
-    docs/legal.md, "Deadlines": when a request concerns medical records, the
-    stricter of the GDPR and Public Health Code tracks sets the due date.
+    docs/legal.md, "Deadlines": the track follows what is sent, not the right's
+    name (CSP L.1111-7): an access or a portability whose plan discloses a
+    category the catalogue marks ``medical_record`` takes it. None if none applies.
     """
-    if request.kind != "access" or request.received_on is None:
+    if request.received_on is None:
         return None
-    medical = [
+    if not communicates_medical_record(draft, catalogue):
+        return None
+    newest = newest_medical_record(draft, catalogue)
+    # From the receipt with the pauses so far (an identity question before the
+    # track is chosen): the period with its suspensions, as the resume computes it.
+    return deadlines.due_date(
+        request.received_on,
+        deadlines.Track.medical_record(newest),
+        suspensions=(request.paused_days,),
+    )
+
+
+def _medical_lines(draft: Draft, catalogue: Catalogue) -> list[Line]:
+    return [
         line
         for line in draft.lines
         if line.action == "disclose" and catalogue.info(line.source, line.category).medical_record
     ]
-    if not medical:
-        return None
-    dated = [line.newest for line in medical if line.newest is not None]
-    newest = max(dated) if dated else None
-    # From the receipt, with the days the clock stood still waiting for proof of identity.
-    return deadlines.due_date(
-        request.received_on,
-        deadlines.Track.medical_record(newest),
-        suspensions=(request.paused_days,) if request.paused_days else (),
-    )
+
+
+def communicates_medical_record(draft: Draft, catalogue: Catalogue) -> bool:
+    """True when the plan sends the requester a category the catalogue marks as medical record."""
+    return bool(_medical_lines(draft, catalogue))
+
+
+def newest_medical_record(draft: Draft, catalogue: Catalogue) -> date | None:
+    """The newest dated record of the medical record communicated (None: none is dated)."""
+    dated = [line.newest for line in _medical_lines(draft, catalogue) if line.newest is not None]
+    return max(dated) if dated else None

@@ -356,7 +356,8 @@ _EXPLAIN = {
         "retention_basis": "  basis of the retention: {text}",
         "reads_kept": "  the requester reads, for kept records: {text}",
         "portable": "  portable: yes (data provided under consent or contract)",
-        "not_portable": "  portable: no (Art. 20(3)); an Art. 15 copy is given instead",
+        "not_portable": "  portable: no (neither consent nor contract, Art. 20(1)(a); "
+        "or a public task, Art. 20(3)); an Art. 15 copy is given instead",
         "referred": "  referred to: {name} <{contact}>",
         "reads": "  the requester reads: {text}",
     },
@@ -376,8 +377,8 @@ _EXPLAIN = {
         "retention_basis": "  base de la conservation : {text}",
         "reads_kept": "  le demandeur lit, pour les données conservées : {text}",
         "portable": "  portable : oui (données fournies avec consentement ou par contrat)",
-        "not_portable": "  portable : non (art. 20.3) ; une copie au titre de l'art. 15 est "
-        "remise à la place",
+        "not_portable": "  portable : non (ni consentement ni contrat, art. 20.1.a ; ou mission "
+        "d'intérêt public, art. 20.3) ; une copie au titre de l'art. 15 est remise à la place",
         "referred": "  renvoyé vers : {name} <{contact}>",
         "reads": "  le demandeur lit : {text}",
     },

@@ -24,6 +24,16 @@ class CaseForm(FlaskForm):
     version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
 
 
+class ApproveForm(CaseForm):
+    # Required by the domain only past one month from receipt (app.casework.refusal_window).
+    late_justification = TextAreaField(
+        _l(
+            "Why this refusal goes out after the month (written justification, kept with the case)"
+        ),
+        validators=[Length(max=cases.NOTE_MAX)],
+    )
+
+
 class AssignForm(CaseForm):
     assignee = SelectField(_l("Give the case to"), coerce=int, validators=[InputRequired()])
 

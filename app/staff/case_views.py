@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from app import deadlines, lifecycle
-from app.casework import case_page, cases, clock, decisions, identity
+from app.casework import case_page, cases, clock, decisions, identity, refusal_window
 from app.extensions import db
 from app.identity import assurance
 from app.labels import EXTENSION_LABELS, REFUSAL_LABELS
@@ -33,6 +33,7 @@ from app.staff import refusals
 from app.staff.access import can, me, requires
 from app.staff.case_forms import (
     QUESTION_LABELS,
+    ApproveForm,
     AskForm,
     AssignForm,
     CaseForm,
@@ -89,6 +90,7 @@ def _forms(case: Request) -> dict[str, Any]:
     ]
     return {
         "action": CaseForm(formdata=None, **version),
+        "approve": ApproveForm(formdata=None, **version),
         "assign": assign,
         "note": NoteForm(formdata=None),
         "refuse": refuse,
@@ -133,6 +135,7 @@ def _page(case: Request, *, error: str | None = None, code: int = 200) -> tuple[
             four_eyes=cases.needs_four_eyes(case),
             workable=case.status in cases.WORKABLE,
             identity=assurance.standing(services_of(current_app).assurance, case),
+            refusal=refusal_window.window(case, deadlines.receipt_date(utcnow())),
         ),
         code,
     )
@@ -315,7 +318,7 @@ def case_prepare_refusal(reference: str) -> Response | tuple[str, int]:
 @bp.post("/cases/<reference>/approve")
 @requires(roles.WORK_CASES)
 def case_approve(reference: str) -> Response | tuple[str, int]:
-    form = CaseForm()
+    form = ApproveForm()
     return _decide(
         reference,
         form,
@@ -325,6 +328,8 @@ def case_approve(reference: str) -> Response | tuple[str, int]:
             me(),
             version=form.version.data or 0,
             assurance=services_of(current_app).assurance,
+            vault=services_of(current_app).vault,
+            late_justification=form.late_justification.data,
             **_context(),
         ),
         _("Decision approved. The requester is told by email."),

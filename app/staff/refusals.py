@@ -59,6 +59,10 @@ REASONS = {
     "extension_too_late": _l(
         "The first month has ended: the law no longer allows an extension (GDPR Art. 12(3))."
     ),
+    "refusal_late": _l(
+        "More than one month has passed since receipt: a refusal now needs a data protection "
+        "officer's written justification (GDPR Art. 12(4))."
+    ),
     "still_ambiguous": _l(
         "Several people in the sources still fit this identity: ask the requester for "
         "information or refuse the request."

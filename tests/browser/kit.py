@@ -13,6 +13,7 @@ import re
 import subprocess
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,21 @@ class Portal:
                 actor="browser-test",
                 now=utcnow(),
                 mail=services_of(self.app).mail,
+            )
+            db.session.commit()
+            db.session.remove()
+
+    def end_reflection(self, reference: str) -> None:
+        """Put the request's 48-hour reflection period (CSP L.1111-7) in the past.
+
+        A real portal cannot travel in time; tests/fulfilment/test_reflection.py
+        checks the period itself under a frozen clock.
+        """
+        with self.app.app_context():
+            db.session.execute(
+                update(Request)
+                .where(Request.reference == reference, Request.release_not_before.is_not(None))
+                .values(release_not_before=utcnow() - timedelta(minutes=1))
             )
             db.session.commit()
             db.session.remove()

@@ -55,6 +55,7 @@ def test_approved_access_is_downloaded_after_the_birth_date_check(browser, porta
     assert found is not None
     reference = found.group(0)
 
+    portal.end_reflection(reference)
     agent = new_page(browser, portal)
     sign_in(agent, portal, portal.staff(f"download-agent-{lang}@example.org", "agent"), lang)
     agent.goto(f"/staff/cases/{reference}")

@@ -34,8 +34,24 @@ from tests.staffkit import staff_client
 _staff = itertools.count(1)
 
 
+def reflection_over(app: Flask, request_id: int) -> None:
+    """The 48-hour reflection period (CSP L.1111-7) over: its own tests are in test_reflection."""
+    with app.app_context():
+        db.session.execute(
+            update(Request)
+            .where(Request.id == request_id, Request.release_not_before.is_not(None))
+            .values(release_not_before=utcnow() - timedelta(minutes=1))
+        )
+        db.session.commit()
+        db.session.remove()
+
+
 def approve(app: Flask, request_id: int) -> str:
-    """An agent claims and approves the case through the staff pages; its reference."""
+    """An agent claims and approves the case through the staff pages; its reference.
+
+    These tests are about the package, not the reflection period: it is over.
+    """
+    reflection_over(app, request_id)
     reference = case_of(app, request_id).reference
     assert reference
     agent, _ = staff_client(app, f"agent{next(_staff)}@example.org", "agent")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
+import time_machine
 from sqlalchemy import func, select
 
 from app import deadlines
@@ -284,6 +285,20 @@ def test_plan_recompute_save_applies_the_medical_record_deadline(make_app, smtp,
         )
         assert event is not None and event.actor == "cli"
         assert event.details == {"plan": 2, "due_on": request.due_on.isoformat()}
+        db.session.remove()
+
+
+def test_portability_that_delivers_the_medical_record_is_due_within_eight_days(smtp_app, smtp):
+    """Issue 18, correction 6: received 12 March, portability of the record: due 20 March."""
+    client = smtp_app.test_client()
+    with time_machine.travel(datetime(2026, 3, 12, 10, tzinfo=UTC), tick=False):
+        filing = filing_for(persona("Camille"), "portability")
+        request_id = file_and_route(smtp_app, smtp, client, filing)
+    with smtp_app.app_context():
+        request = db.session.get(Request, request_id)
+        assert request.received_on == date(2026, 3, 12)
+        assert request.due_on == date(2026, 3, 20) and request.medical_deadline
+        assert request.medical_newest_on is not None
         db.session.remove()
 
 
