@@ -144,6 +144,19 @@ class Portal:
             )
             db.session.commit()
             db.session.remove()
+        # The worker routes it again: wait for that, so what follows sees the new plan.
+        deadline = time.monotonic() + 30
+        while self._status(reference) == "received":
+            assert time.monotonic() < deadline, f"{reference} was not routed again"
+            self.check_running()
+            time.sleep(0.3)
+
+    def _status(self, reference: str) -> str | None:
+        with self.app.app_context():
+            found = select(Request.status).where(Request.reference == reference)
+            status = db.session.scalar(found)
+            db.session.remove()
+            return status
 
     def end_reflection(self, reference: str) -> None:
         """Put the request's 48-hour reflection period (CSP L.1111-7) in the past.

@@ -89,7 +89,7 @@ def test_file_confirm_follow_and_withdraw(browser, portal, lang, number):
     page.wait_for_url("**/status")
     assert t("Withdrawn", lang) in page.locator(".summary").inner_text()
     withdrawn = t("Your request %(reference)s has been withdrawn", lang) % values
-    assert withdrawn in [m["Subject"] for m in portal.mail_to(address, 4)]
+    assert withdrawn in [m["Subject"] for m in portal.mail_to(address, 6)]
 
     # The status link of the acknowledgement opens the page again in a new browser.
     other = new_page(browser, portal)
