@@ -34,7 +34,11 @@ def rows(app: Flask) -> dict[str, StaffUser]:
 
 def audit_of(app: Flask, action: str) -> list[AuditEvent]:
     with app.app_context():
-        events = list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+        events = list(
+            db.session.scalars(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+            )
+        )
         db.session.expunge_all()
         db.session.remove()
     return events
