@@ -83,7 +83,7 @@ def test_erasure_claimed_prepared_then_approved_by_another_person(browser, porta
     assert _code(page) in {"approved", "fulfilling", "completed"}
 
     # The requester is told at each step, and sees it on their page.
-    subjects = [m["Subject"] for m in portal.mail_to(address, 5)]
+    subjects = [m["Subject"] for m in portal.mail_to(address, 7)]
     values = {"reference": reference}
     assert t("Your request %(reference)s is being examined", "fr") % values in subjects
     assert t("Your request %(reference)s has been approved", "fr") % values in subjects
