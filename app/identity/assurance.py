@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -92,9 +93,19 @@ def routed_status(policy: AssurancePolicy, request: Request, outcome: str) -> st
 
 
 def record_level(
-    session: Session, request: Request, level: str, *, method: str, actor: str, now: datetime
+    session: Session,
+    request: Request,
+    level: str,
+    *,
+    method: str,
+    actor: str,
+    now: datetime,
+    **also: Any,
 ) -> None:
-    """Write a request's new level, with who reached it, how and when."""
+    """Write a request's new level, with who reached it, how and when.
+
+    ``also``: other fields of the case written in the same UPDATE (the contact check).
+    """
     previous = request.assurance
     lifecycle.touch(
         session,
@@ -104,6 +115,7 @@ def record_level(
         assurance=level,
         assurance_at=now,
         assurance_by=actor,
+        **also,
     )
     audit.record(
         session,

@@ -22,10 +22,6 @@ from app.models import LinkToken, Request
 from app.outbox import emails, jobs
 
 NOTICE = "filed_in_your_name"
-# Where "not me" still stops something: the request is open and not yet approved.
-DISPUTABLE = frozenset(
-    {"received", "awaiting_identity", "triage", "in_review", "awaiting_requester"}
-)
 
 
 def check(contacts: Sequence[str], proven: str) -> str:
@@ -55,12 +51,19 @@ def compare(
     if not settled and result != "same":
         return None
     first = request.contact_check is None
-    if result != request.contact_check:
-        lifecycle.touch(session, request, actor=actor, now=now, contact_check=result)
     if result == "same" and request.assurance == "email":
+        # One UPDATE for the check and the level it gives.
         assurance.record_level(
-            session, request, "contact_match", method="contact_address", actor=actor, now=now
+            session,
+            request,
+            "contact_match",
+            method="contact_address",
+            actor=actor,
+            now=now,
+            contact_check=result,
         )
+    elif result != request.contact_check:
+        lifecycle.touch(session, request, actor=actor, now=now, contact_check=result)
     if result == "differs" and first:
         addresses = {address_key(c): c for c in contacts}
         for address in addresses.values():
@@ -113,7 +116,8 @@ def dispute(
         raise tokens.LinkError("invalid")
     if request.disputed_at is not None:
         return "already"
-    if request.status not in DISPUTABLE and request.status != "identity_review":
+    # Where "not me" still stops something: where a proof could still change it.
+    if request.status not in assurance.PROVABLE:
         audit.record(
             session,
             actor="person_on_file",
