@@ -13,8 +13,10 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+from werkzeug.sansio.utils import host_is_trusted
 
 
 def _files_root() -> Path:
@@ -169,6 +171,14 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     )
     secure = strict or parse_bool("SESSION_COOKIE_SECURE", env.get("SESSION_COOKIE_SECURE"), False)
     trusted = [h.strip() for h in env.get("TRUSTED_HOSTS", "").split(",") if h.strip()]
+    base_host = urlsplit(base_url).netloc
+    if trusted and base_host and not host_is_trusted(base_host, trusted):
+        # Emails are rendered for the base URL's host: refused by the trusted-host
+        # check, every email job would fail and retry for ever.
+        problems.append(
+            f"TRUSTED_HOSTS ({', '.join(trusted)}) must list the host of PORTAL_BASE_URL "
+            f"({base_host}): every emailed link is built for that host."
+        )
 
     try:
         numbers = {
@@ -255,6 +265,13 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             "MAIL_USE_SSL": parse_bool("MAIL_USE_SSL", env.get("MAIL_USE_SSL"), False),
             "RATELIMIT_ENABLED": parse_bool(
                 "RATELIMIT_ENABLED", env.get("RATELIMIT_ENABLED"), True
+            ),
+            # Redis down: each process counts in its own memory until Redis is back,
+            # so limits loosen (per process) instead of failing every filing with a 500.
+            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": parse_bool(
+                "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED",
+                env.get("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"),
+                True,
             ),
         }
     except ConfigError as error:

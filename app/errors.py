@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import traceback
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -48,16 +48,25 @@ TITLES = {
 
 def render_error(code: int, message: str | None = None) -> ResponseReturnValue:
     text = message or str(MESSAGES.get(code, MESSAGES[400]))
+    # The id on this request's log lines: quoting it lets support find what happened
+    # without the person telling anything about themselves.
+    request_id = g.get("request_id", "")
     if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
-        return jsonify(error=code, message=text), code
+        return jsonify(error=code, message=text, request_id=request_id), code
     title = str(TITLES.get(code, TITLES[400]))
     try:
-        return render_template("errors/error.html", code=code, title=title, message=text), code
+        page = render_template(
+            "errors/error.html", code=code, title=title, message=text, request_id=request_id
+        )
+        return page, code
     except Exception:
         # A request refused before routing (unknown Host) cannot build links:
         # answer with a bare page rather than fail again.
         page = f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1>"
-        return page + f"<p>{escape(text)}</p>", code
+        page += f"<p>{escape(text)}</p>"
+        if request_id:
+            page += f"<p>Request id: <code>{escape(request_id)}</code></p>"
+        return page, code
 
 
 def init_app(app: Flask) -> None:

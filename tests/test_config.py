@@ -66,12 +66,22 @@ def test_production_names_every_missing_setting_at_once():
         ("RATELIMIT_STORAGE_URI", "memory://", "Redis"),
         ("STATUS_SESSION_IDLE", "0", "STATUS_SESSION_IDLE"),
         ("STATUS_SESSION_IDLE", "86400", "STATUS_SESSION_IDLE"),
+        ("TRUSTED_HOSTS", "portal.example.org", r"TRUSTED_HOSTS .*PORTAL_BASE_URL"),
     ],
 )
 def test_a_bad_production_setting_is_named(key, value, named):
     """Each wrong value stops the start with a message that names the setting."""
     with pytest.raises(ConfigError, match=named):
         load_config({**GOOD_PRODUCTION, key: value})
+
+
+@pytest.mark.parametrize("trusted", ["droits.example.fr", "www.example.fr, .example.fr"])
+def test_trusted_hosts_that_hold_the_base_url_host_load(trusted):
+    """TRUSTED_HOSTS naming the emailed links' host, itself or as a subdomain, is accepted."""
+    config = load_config({**GOOD_PRODUCTION, "TRUSTED_HOSTS": trusted})
+    assert (
+        "droits.example.fr" in config["TRUSTED_HOSTS"] or ".example.fr" in config["TRUSTED_HOSTS"]
+    )
 
 
 @pytest.mark.parametrize(

@@ -213,3 +213,29 @@ def test_rate_limits_are_counted_in_redis_when_configured(make_app):
     finally:
         if keys:
             server.delete(*keys)
+
+
+def test_rate_limits_fall_back_to_memory_when_redis_is_down(make_app):
+    """Redis unreachable: filing still answers, and the per-IP limit still holds in memory."""
+    app = make_app(
+        RATELIMIT_STORAGE_URI="redis://127.0.0.1:9/0",  # the discard port: nothing listens
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_FILING="2 per hour",
+    )
+    client = app.test_client()
+    codes = [
+        post_form(client, "/", {**VALID_FILING, "email": f"f{i}@example.fr"}).status_code
+        for i in range(3)
+    ]
+    assert codes == [303, 303, 429]
+    assert _counts(app) == (2, 2)
+
+
+def test_production_falls_back_to_memory_by_default():
+    """The fallback is on unless the operator turns it off (docs/deploy.md, "Redis down")."""
+    from config import load_config
+    from tests.test_config import GOOD_PRODUCTION
+
+    assert load_config(GOOD_PRODUCTION)["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is True
+    off = {**GOOD_PRODUCTION, "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": "false"}
+    assert load_config(off)["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is False

@@ -128,6 +128,24 @@ def test_every_response_carries_a_request_id(client):
     assert re.fullmatch(r"[0-9a-f]{32}", odd.headers["X-Request-ID"])
 
 
+def test_error_pages_show_the_request_id_of_their_log_lines(app, caplog):
+    """A 404 page, its JSON twin and the log line all carry the same request id."""
+    client = app.test_client()
+    caplog.handler.addFilter(logs.RequestId())  # as the configured handlers do
+    with caplog.at_level(logging.INFO, logger="portal.request"):
+        page = client.get("/no-such-page?lang=en")
+    assert page.status_code == 404
+    request_id = page.headers["X-Request-ID"]
+    assert re.search(rf'<code class="request-id">{request_id}</code>', page.text)
+    assert "quote this reference" in page.text
+    assert any(getattr(r, "request_id", None) == request_id for r in caplog.records)
+    french = client.get("/no-such-page?lang=fr")
+    assert "indiquez cette référence" in french.text
+    assert french.headers["X-Request-ID"] in french.text
+    api = client.get("/no-such-page", headers={"Accept": "application/json"})
+    assert api.get_json()["request_id"] == api.headers["X-Request-ID"]
+
+
 def test_the_request_log_names_the_route_pattern_not_the_token(app, caplog):
     """One line per request, with the route's pattern: the token never appears."""
     with caplog.at_level(logging.INFO, logger="portal.request"):
