@@ -217,6 +217,18 @@ def _open() -> ColumnElement[bool]:
     return Request.status.in_(statuses)
 
 
+def _overdue(today: date) -> ColumnElement[bool]:
+    # A paused clock (waiting for the requester or for a proof of identity) cannot run
+    # late: its due date moves by the paused days when it resumes (app.casework.clock).
+    return and_(Request.due_on < today, Request.paused_at.is_(None))
+
+
+def _due_within(today: date, days: int) -> ColumnElement[bool]:
+    return and_(
+        Request.due_on.between(today, today + timedelta(days=days)), Request.paused_at.is_(None)
+    )
+
+
 def _conditions(flt: QueueFilter, today: date) -> list[ColumnElement[bool]]:
     conditions = [_open()]
     if flt.status:
@@ -224,9 +236,9 @@ def _conditions(flt: QueueFilter, today: date) -> list[ColumnElement[bool]]:
     if flt.kind:
         conditions.append(Request.kind == flt.kind)
     if flt.overdue:
-        conditions.append(Request.due_on < today)
+        conditions.append(_overdue(today))
     if flt.within is not None:
-        conditions.append(Request.due_on.between(today, today + timedelta(days=flt.within)))
+        conditions.append(_due_within(today, flt.within))
     if flt.assignee == "unassigned":
         conditions.append(Request.assignee_id.is_(None))
     elif flt.assignee_id is not None:
@@ -362,8 +374,8 @@ def page(
 
 def counts_statement(today: date, soon_days: int = SOON_DAYS) -> Select[*tuple[Any, ...]]:
     """Open cases grouped by (status, kind, assignee), with the flags counted in each group."""
-    overdue = Request.due_on < today
-    soon = and_(Request.due_on >= today, Request.due_on <= today + timedelta(days=soon_days))
+    overdue = _overdue(today)
+    soon = _due_within(today, soon_days)
     return (
         select(
             Request.status,

@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Date, Integer, case, func, select
+from sqlalchemy import Date, Integer, and_, case, func, select
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -156,12 +156,12 @@ class Dashboard:
 
 
 def backlog(session: Session, today: date) -> Backlog:
-    """Open requests per right, and those past their due date (due_on before today)."""
+    """Open requests per right, and those past their due date with the clock running."""
     rows = session.execute(
         select(
             Request.kind,
             func.count(),
-            func.count(case((Request.due_on < today, 1))),
+            func.count(case((and_(Request.due_on < today, Request.paused_at.is_(None)), 1))),
         )
         .where(Request.status.in_(OPEN_STATUSES))
         .group_by(Request.kind)

@@ -76,7 +76,11 @@ class DatabaseCollector(Collector):
         )
         for kind, count in session.execute(
             select(Request.kind, func.count())
-            .where(Request.status.in_(OPEN_STATUSES), Request.due_on < receipt_date(now))
+            .where(
+                Request.status.in_(OPEN_STATUSES),
+                Request.due_on < receipt_date(now),
+                Request.paused_at.is_(None),  # a paused clock is not late
+            )
             .group_by(Request.kind)
         ):
             overdue.add_metric([kind], count)

@@ -28,6 +28,7 @@ def make_request(
     received_on: date | None = TODAY,
     due_on: date | None = None,
     closed_at: datetime | None = None,
+    paused_at: datetime | None = None,
 ) -> Request:
     """A request row as the lifecycle would have left it, with fixed dates."""
     number = next(_numbers)
@@ -46,6 +47,7 @@ def make_request(
         received_on=None if status == "unverified" else received_on,
         due_on=due_on if due_on is not None else (received_on or TODAY) + timedelta(days=30),
         closed_at=closed_at,
+        paused_at=paused_at,
     )
 
 
@@ -64,7 +66,7 @@ def closed(
 
 
 def test_backlog_counts_open_and_overdue_requests_per_right(session):
-    """Open means verified and not closed; overdue means due before today."""
+    """Open means verified and not closed; overdue means due before today, clock running."""
     yesterday = TODAY - timedelta(days=1)
     session.add_all(
         [
@@ -73,6 +75,10 @@ def test_backlog_counts_open_and_overdue_requests_per_right(session):
             # Due today is still in time.
             make_request(kind="erasure", status="awaiting_requester", due_on=TODAY),
             make_request(kind="erasure", status="received", due_on=yesterday),
+            # Waiting for a proof of identity: the clock is paused, so not late.
+            make_request(
+                kind="access", status="awaiting_identity", due_on=yesterday, paused_at=utcnow()
+            ),
             make_request(kind="objection", status="unverified", due_on=yesterday),
             make_request(kind="objection", status="expired", due_on=yesterday),
             make_request(kind="access", status="withdrawn", due_on=yesterday),
@@ -83,9 +89,9 @@ def test_backlog_counts_open_and_overdue_requests_per_right(session):
 
     backlog = stats.backlog(session, TODAY)
 
-    assert (backlog.total_open, backlog.total_overdue) == (4, 2)
+    assert (backlog.total_open, backlog.total_overdue) == (5, 2)
     assert backlog.open == {
-        "access": 2,
+        "access": 3,
         "portability": 0,
         "erasure": 2,
         "objection": 0,

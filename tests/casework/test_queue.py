@@ -150,6 +150,17 @@ def test_search_finds_a_reference_or_an_address_exactly(session):
     assert refs(filtered(session, q="durand@example.fr")) == []
 
 
+def test_a_paused_clock_is_neither_overdue_nor_due_soon(session):
+    """Waiting for the requester or for a proof, a case past its due date is not late."""
+    late = add_request(session, due_in=-3)
+    add_request(session, due_in=-3, status="awaiting_identity", paused_at=utcnow())
+    add_request(session, due_in=2, status="awaiting_requester", paused_at=utcnow())
+    assert refs(filtered(session, due="overdue")) == [late.reference]
+    assert filtered(session, due=str(queue.SOON_DAYS)).total == 0
+    found = queue.counts(session, TODAY)
+    assert (found.total, found.overdue, found.soon) == (3, 1, 0)
+
+
 def test_days_left_carry_a_signal_for_due_soon_and_overdue():
     """Less than a quarter of the period left is "due soon"; past the due date, "overdue"."""
     received = date(2026, 11, 1)
@@ -211,6 +222,7 @@ def test_counts_match_what_each_filter_shows(session):
             kind=kinds[i % 3],
             assignee_id=me.id if i % 4 == 0 else None,
             has_retained=i % 5 == 0,
+            paused_at=utcnow() if i % 7 == 0 else None,
         )
     add_request(session, status="completed", due_in=-1)
     add_request(session, status="unverified", due_in=1)
