@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 FLASK  := $(BIN)/flask --app wsgi
 PYTEST_ARGS ?=
 
-.PHONY: install translations messages demo run-demo test test-sqlite test-postgres screenshots lint format clean lock audit
+.PHONY: install translations messages demo run-demo test test-sqlite test-postgres screenshots lint format clean lock audit prod-check
 
 # Dependencies come from requirements.lock, each checked against its hashes; the
 # portal itself is installed editable on top, without resolving anything again.
@@ -99,6 +99,11 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 \
 		--python-platform x86_64-unknown-linux-gnu --no-header --quiet -o requirements.lock
 	sed -i '1i # Pinned dependencies with hashes, from pyproject.toml: `make lock` writes it (uv pip compile).\n# `make install` installs from it with --require-hashes; the container too.' requirements.lock
+
+# The production shape tried end to end: Debian's nginx (TLS) before two gunicorn
+# instances, two workers, PostgreSQL, Redis and an SMTP server (deploy/check.py).
+prod-check: install
+	$(BIN)/python deploy/check.py
 
 # Known advisories in the locked versions; needs the advisory database (PyPI or OSV).
 audit: $(STAMP)

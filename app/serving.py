@@ -61,7 +61,18 @@ def sizing(env: Mapping[str, str], cores: int | None = None) -> dict[str, Any]:
         "errorlog": "-",
         "loglevel": env.get("WEB_LOG_LEVEL", "info").strip() or "info",
         "proc_name": env.get("WEB_NAME", "portal-web").strip() or "portal-web",
+        **_control_socket(env),
     }
+
+
+def _control_socket(env: Mapping[str, str]) -> dict[str, Any]:
+    """gunicorn's control socket (``gunicornc``) only where ``WEB_CONTROL_SOCKET`` names one.
+
+    Its default path is in ``$HOME``: two instances on one host would share it, and
+    the systemd units give the service no writable home.
+    """
+    path = env.get("WEB_CONTROL_SOCKET", "").strip()
+    return {"control_socket": path} if path else {"control_socket_disable": True}
 
 
 try:

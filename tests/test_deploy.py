@@ -48,6 +48,11 @@ def test_sizing_reads_the_environment_with_defaults_from_the_cores():
     assert (given["workers"], given["threads"], given["timeout"]) == (3, 8, 60)
     assert given["bind"] == ["127.0.0.1:8001", "127.0.0.1:8002"]
     assert given["forwarded_allow_ips"] == "10.0.0.5"
+    # gunicorn's control socket defaults to $HOME, which two instances would share.
+    assert default["control_socket_disable"] is True and "control_socket" not in default
+    controlled = sizing({"WEB_CONTROL_SOCKET": "/run/portal-web-8001/gunicorn.ctl"}, cores=2)
+    assert controlled["control_socket"] == "/run/portal-web-8001/gunicorn.ctl"
+    assert "control_socket_disable" not in controlled
     for wrong in ({"WEB_WORKERS": "many"}, {"WEB_THREADS": "0"}):
         with pytest.raises(SizingError):
             sizing(wrong, cores=2)

@@ -203,3 +203,17 @@ def test_job_rows_heartbeat_table_is_migrated(session):
     assert session.query(heartbeat.WorkerHeartbeat).count() == 0
     assert Path(ROOT / "migrations" / "versions" / "0012_worker_heartbeats.py").exists()
     assert Job.__tablename__ == "jobs"
+
+
+def test_a_request_refused_by_csrf_is_logged_and_answered_with_its_id(app, caplog):
+    """CSRF's own hook runs after the one that gives the request its id: the 400 page
+    quotes the id of its log line (nginx or a user can find it), not '-'."""
+    caplog.handler.addFilter(logs.RequestId())
+    with caplog.at_level(logging.INFO, logger="portal.request"):
+        page = app.test_client().post("/?lang=en", data={"kind": "access"})
+    assert page.status_code == 400
+    request_id = page.headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+    assert f'<code class="request-id">{request_id}</code>' in page.text
+    (line,) = [r for r in caplog.records if r.name == "portal.request"]
+    assert line.request_id == request_id and line.ms > 0

@@ -103,6 +103,8 @@ def _forget(_error: BaseException | None) -> None:
 def init_app(app: Flask) -> None:
     logs.configure(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
     app.register_blueprint(bp)
-    app.before_request(_start)
+    # Before every other hook, CSRF's and the limiter's included (their extensions
+    # are set up earlier): a request they refuse is logged and answered with its id.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start)
     app.after_request(_finish)
     app.teardown_request(_forget)
