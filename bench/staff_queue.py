@@ -124,7 +124,8 @@ FILL = """
 INSERT INTO requests (
     reference, kind, status, locale, first_name, last_name, birth_date, email,
     email_normalized, created_at, verified_at, received_on, due_on, closed_at, version,
-    assignee_id, has_retained, medical_deadline, pending_decision, extended_on, paused_days
+    assignee_id, has_retained, medical_deadline, pending_decision, extended_on, paused_days,
+    assurance
 )
 SELECT
     CASE WHEN verified THEN
@@ -145,7 +146,8 @@ SELECT
     r5 < 0.3, false,
     CASE WHEN status = 'in_review' AND r4 > 0.8 THEN 'erasure' END,
     CASE WHEN extended THEN received_on + 25 END,
-    0
+    0,
+    CASE WHEN verified THEN 'contact_match' ELSE 'none' END
 FROM (
     SELECT n, r3, r4, r5, {kind} AS kind, {status} AS status,
            {status} <> 'unverified' AS verified, r4 < 0.1 AS extended,

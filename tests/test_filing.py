@@ -232,7 +232,7 @@ def test_rate_limits_fall_back_to_memory_when_redis_is_down(make_app):
 
 
 def test_production_falls_back_to_memory_by_default():
-    """The fallback is on unless the operator turns it off (docs/operations.md, "Redis down")."""
+    """The fallback is on unless the operator turns it off (docs/deploy.md, "Redis down")."""
     from config import load_config
     from tests.test_config import GOOD_PRODUCTION
 

@@ -4,6 +4,7 @@ old SECRET_KEYs keep sessions and links working during a change of secret."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -92,6 +93,8 @@ def test_rotate_then_drop_the_old_key_and_everything_still_reads(make_app, smtp)
     rotated = runner.invoke(args=["keys", "rotate", "--batch", "1"])
     assert rotated.exit_code == 0, rotated.output
     assert "requests.nir_encrypted: 1 re-encrypted" in rotated.output
+    # Not a terminal: the progress comes as lines a log keeps, not a bar drawn in place.
+    assert re.search(r"requests\.nir_encrypted: 1/1 \(100%\), [\d,]+/s", rotated.output)
     assert "the older keys can be removed" in rotated.output
     again = runner.invoke(args=["keys", "rotate"])
     assert "0 re-encrypted" in again.output and "UNREADABLE" not in again.output
@@ -141,6 +144,51 @@ def test_a_rotation_stopped_half_way_goes_on_where_it_stopped(make_app):
         outcome = keyrotation.rotate(session, both, column, batch=2)
         assert (outcome.seen, outcome.rotated) == (5, 3)
         assert keyrotation.census(session, both, column) == {"newest": 5}
+        db.session.remove()
+
+
+def test_a_value_changed_while_it_is_rotated_is_left_to_the_next_run(make_app):
+    """The batch's update is conditional on the value read: a note edited between the read
+    and the write keeps its edit (counted as changed meanwhile), the others are rotated."""
+    old_app = make_app(DATA_ENCRYPTION_KEYS=[OLD])
+    vault = services_of(old_app).vault
+    request_id = _a_request(old_app)
+    with old_app.app_context():
+        for i in range(3):
+            db.session.add(
+                CaseNote(
+                    request_id=request_id,
+                    kind="note",
+                    author="staff:1",
+                    body_encrypted=vault.encrypt(f"note {i}"),
+                    created_at=utcnow(),
+                )
+            )
+        db.session.commit()
+        db.session.remove()
+    app = make_app(DATA_ENCRYPTION_KEYS=[NEW, OLD])
+    column = next(c for c in keyrotation.ENCRYPTED if c.model is CaseNote)
+    with app.app_context():
+        session = db.session()
+        first = session.scalar(select(CaseNote.id).order_by(CaseNote.id).limit(1))
+        edited = Vault([OLD]).encrypt("edited meanwhile")
+
+        class EditingVault(Vault):
+            """Someone edits the first note while the rotation works on its batch."""
+
+            def rotate(self, token: str) -> str:
+                session.execute(
+                    CaseNote.__table__.update()
+                    .where(CaseNote.__table__.c.id == first)
+                    .values(body_encrypted=edited)
+                )
+                return super().rotate(token)
+
+        outcome = keyrotation.rotate(session, EditingVault([NEW, OLD]), column, batch=10)
+        assert (outcome.seen, outcome.rotated, outcome.changed_meanwhile) == (3, 2, 1)
+        assert session.scalar(select(CaseNote.body_encrypted).where(CaseNote.id == first)) == (
+            edited
+        )
         db.session.remove()
 
 

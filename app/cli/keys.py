@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import click
 from flask import current_app
@@ -29,10 +32,8 @@ def keys_rotate(batch: int) -> None:
     session = db.session()
     for column in keyrotation.ENCRYPTED:
         total = keyrotation.count(session, column)
-        with click.progressbar(
-            length=total, label=f"{column.label:32}", file=sys.stderr, show_pos=True
-        ) as bar:
-            outcome = keyrotation.rotate(session, vault, column, batch=batch, progress=bar.update)
+        with _progress(column.label, total) as advance:
+            outcome = keyrotation.rotate(session, vault, column, batch=batch, progress=advance)
         click.echo(
             f"{column.label}: {outcome.rotated} re-encrypted, "
             f"{outcome.seen - outcome.rotated} left as they were"
@@ -44,6 +45,34 @@ def keys_rotate(batch: int) -> None:
             + (f", {outcome.unreadable} UNREADABLE" if outcome.unreadable else "")
         )
     _report(vault, session)
+
+
+@contextmanager
+def _progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A bar on a terminal; elsewhere (journald, a pipe) a line every 10 seconds and at the end,
+    since click's bar draws nothing but its label when the output is not a terminal."""
+    if sys.stderr.isatty():
+        with click.progressbar(
+            length=total, label=f"{label:32}", file=sys.stderr, show_pos=True
+        ) as bar:
+            yield bar.update
+        return
+    done, started, shown = 0, time.monotonic(), time.monotonic()
+
+    def line() -> None:
+        rate = done / max(time.monotonic() - started, 1e-9)
+        percent = 100 * done // total if total else 100
+        click.echo(f"{label}: {done:,}/{total:,} ({percent}%), {rate:,.0f}/s", err=True)
+
+    def advance(rows: int) -> None:
+        nonlocal done, shown
+        done += rows
+        if time.monotonic() - shown >= 10:
+            shown = time.monotonic()
+            line()
+
+    yield advance
+    line()
 
 
 @keys_group.command("status")
