@@ -7,8 +7,8 @@ text are encrypted under an old key (1,000 distinct ciphertexts spread with
 sealed again). Then, through the real command (``flask keys rotate`` in a
 subprocess, ``DATA_ENCRYPTION_KEYS=new,old``), with its progress printed:
 
-1. a first run interrupted (SIGINT) after ``--interrupt-after`` seconds, as an
-   operator stopping it would;
+1. a first run killed (SIGTERM, as systemd or ``kill`` stops it) after
+   ``--interrupt-after`` seconds, in the middle of a batch;
 2. a second run, which goes on where the first stopped;
 3. ``flask keys status`` with the old key removed, which must exit 0.
 
@@ -18,7 +18,7 @@ new one, no database): the share of the time the database and the batches take.
 A measurement, not a test: the exit code says only whether the rotation finished.
 
     .venv/bin/python bench/keys_rotate.py [--requests 100000] [--batch 500]
-        [--interrupt-after 3]
+        [--interrupt-after 15]
 
 ``BENCH_DATABASE_URL`` (default the local ``test`` database) names the server.
 """
@@ -124,7 +124,7 @@ def flask(
         try:
             return process.wait(timeout=interrupt_after), time.monotonic() - started
         except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signal.SIGTERM)
     return process.wait(), time.monotonic() - started
 
 
@@ -132,7 +132,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--interrupt-after", type=float, default=3.0)
+    parser.add_argument("--interrupt-after", type=float, default=15.0)
     args = parser.parse_args()
     base = os.environ.get(
         "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -158,7 +158,7 @@ def main() -> int:
                 "MAIL_DIR": str(workdir / "mail"),
                 "PYTHONUNBUFFERED": "1",
             }
-            print(f"\n1. flask keys rotate --batch {args.batch}, interrupted after "
+            print(f"\n1. flask keys rotate --batch {args.batch}, killed after "
                   f"{args.interrupt_after:g} s")  # fmt: skip
             code, first = flask(
                 env, "rotate", "--batch", str(args.batch), interrupt_after=args.interrupt_after
