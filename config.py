@@ -273,6 +273,9 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
                 env.get("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"),
                 True,
             ),
+            "DATABASE_PRE_PING": parse_bool(
+                "DATABASE_PRE_PING", env.get("DATABASE_PRE_PING"), True
+            ),
         }
     except ConfigError as error:
         problems.append(str(error))
@@ -324,10 +327,16 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "AUDIT_ANCHOR_FILE": env.get("AUDIT_ANCHOR_FILE") or str(INSTANCE / "audit-anchors.log"),
         "PORTAL_BASE_URL": base_url,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        # No pre-ping: it costs a round trip per request; a connection found dead
-        # fails one request (rolled back) and is replaced by the pool.
+        # Pre-ping: a connection left dead by a database restart or failover is
+        # replaced before use, instead of failing the next request of every
+        # process with a 500 (bench/soak.py found one per gunicorn worker). It
+        # costs one round trip at each checkout (docs/deploy.md, "Sizing").
         # hide_parameters: an error message must never quote a name or an address.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800, "hide_parameters": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_recycle": 1800,
+            "pool_pre_ping": flags.get("DATABASE_PRE_PING", True),
+            "hide_parameters": True,
+        },
         "SOURCES_FILE": env.get("SOURCES_FILE") or str(ROOT / "catalogue" / "sources.toml"),
         "RULES_FILE": env.get("RULES_FILE") or str(ROOT / "catalogue" / "rules.toml"),
         "ASSURANCE_FILE": env.get("ASSURANCE_FILE") or str(ROOT / "catalogue" / "assurance.toml"),

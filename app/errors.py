@@ -65,7 +65,7 @@ def render_error(code: int, message: str | None = None) -> ResponseReturnValue:
         page = f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1>"
         page += f"<p>{escape(text)}</p>"
         if request_id:
-            page += f"<p>Request id: <code>{escape(request_id)}</code></p>"
+            page += f'<p>Request id: <code class="request-id">{escape(request_id)}</code></p>'
         return page, code
 
 

@@ -141,3 +141,14 @@ def test_the_wsgi_entry_point_refuses_to_start_unconfigured(monkeypatch):
     monkeypatch.setenv("PORTAL_ENV", "production")
     with pytest.raises(ConfigError):
         create_app()
+
+
+def test_the_database_pool_pings_before_use_unless_turned_off():
+    """A connection left dead by a database restart is replaced before a request uses it
+    (bench/soak.py: without it, the first request of every process failed with a 500)."""
+    on = load_config({"PORTAL_ENV": "test"})
+    assert on["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+    off = load_config({"PORTAL_ENV": "test", "DATABASE_PRE_PING": "false"})
+    assert off["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is False
+    with pytest.raises(ConfigError, match="DATABASE_PRE_PING"):
+        load_config({"PORTAL_ENV": "test", "DATABASE_PRE_PING": "maybe"})

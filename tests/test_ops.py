@@ -8,7 +8,10 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import time_machine
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from app import logs
 from app.extensions import db
@@ -217,3 +220,27 @@ def test_a_request_refused_by_csrf_is_logged_and_answered_with_its_id(app, caplo
     assert f'<code class="request-id">{request_id}</code>' in page.text
     (line,) = [r for r in caplog.records if r.name == "portal.request"]
     assert line.request_id == request_id and line.ms > 0
+
+
+def test_a_filing_after_the_database_dropped_the_connection_succeeds(app):
+    """PostgreSQL restarted (here: the pool's connection terminated by the server): the
+    next request still succeeds, the connection being checked before use."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("connections that die under the pool: a PostgreSQL server is needed")
+    client = app.test_client()
+    assert post_form(client, "/", VALID_FILING).status_code == 303  # fills the pool
+    with app.app_context():
+        db.session.remove()
+        # The pooled connection the request used (the pool hands back the same one).
+        with db.engine.connect() as connection:
+            pooled = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+        outside = create_engine(db.engine.url, poolclass=NullPool)
+    with outside.connect() as connection:
+        killed = connection.execute(
+            text("SELECT count(pg_terminate_backend(:pid))"), {"pid": pooled}
+        ).scalar()
+    outside.dispose()
+    assert killed == 1
+    again = {**VALID_FILING, "email": "apres.redemarrage@example.fr"}
+    assert post_form(client, "/", again).status_code == 303
