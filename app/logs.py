@@ -47,6 +47,14 @@ class MaskTokens(logging.Filter):
         return True
 
 
+def mask_gunicorn_log() -> None:
+    """gunicorn's error log quotes the request line of a request that failed outside the
+    app (``Error handling request POST /verify/<token>``): mask it as the portal's own."""
+    for handler in logging.getLogger("gunicorn.error").handlers:
+        if not any(isinstance(f, MaskTokens) for f in handler.filters):
+            handler.addFilter(MaskTokens())
+
+
 class RequestId(logging.Filter):
     """Puts the current HTTP request's id on every record (``-`` outside a request)."""
 

@@ -83,10 +83,14 @@ except SizingError as _error:
 
 
 def on_starting(server: Any) -> None:
-    """Refuse to serve when the live sources do not match the catalogue; reset the metrics."""
+    """Refuse to serve when the live sources do not match the catalogue; reset the metrics;
+    mask link tokens in gunicorn's own log ("Error handling request POST /verify/<token>")."""
     from app import create_app
+    from app.logs import mask_gunicorn_log
     from app.services import check_sources, services_of
     from config import ConfigError
+
+    mask_gunicorn_log()
 
     metrics = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
     if metrics:

@@ -244,3 +244,45 @@ def test_a_filing_after_the_database_dropped_the_connection_succeeds(app):
     assert killed == 1
     again = {**VALID_FILING, "email": "apres.redemarrage@example.fr"}
     assert post_form(client, "/", again).status_code == 303
+
+
+def test_gunicorn_error_lines_are_masked_too():
+    """A request that fails outside the app is logged by gunicorn with its request line:
+    the token in it is masked like the portal's own lines."""
+    import io
+
+    stream = io.StringIO()
+    gunicorn_log = logging.getLogger("gunicorn.error")
+    handler = logging.StreamHandler(stream)
+    gunicorn_log.addHandler(handler)
+    try:
+        logs.mask_gunicorn_log()
+        logs.mask_gunicorn_log()  # twice: still one filter
+        token = "InpzZEFJZVlwZnFXZ2NKMi1Ec2J5UTFw.axBQbA.L3oXMnvKKwMJWT1OehZ7byyHErg"
+        gunicorn_log.error("Error handling request POST /verify/%s", token)
+        assert len(handler.filters) == 1
+    finally:
+        gunicorn_log.removeHandler(handler)
+    assert token not in stream.getvalue()
+    assert "POST /verify/[token]" in stream.getvalue()
+
+
+def test_a_connection_lost_before_teardown_still_answers(app):
+    """The database goes away after the view ran (a restart): closing the session fails,
+    and the answer is still the page, not a bare 500 from gunicorn with no request id."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("a connection killed by the server: a PostgreSQL server is needed")
+        outside = create_engine(db.engine.url, poolclass=NullPool)
+
+    @app.after_request
+    def _lose_the_connection(response):
+        pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+        with outside.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        return response
+
+    page = app.test_client().get("/?lang=en")
+    outside.dispose()
+    assert page.status_code == 200
+    assert "X-Request-ID" in page.headers
