@@ -70,6 +70,8 @@ import pyotp  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 from check import DATABASE, HOST, Answer, CheckFailed, Client, Shape, free_port  # noqa: E402
 
+from app.logs import mask  # noqa: E402
+
 PASSWORD = "soak horse battery staple"
 # The agent approves an access plan it holds; an erasure it prepares for a DPO (four eyes).
 # A claimed case in triage shows its claim button again: claiming comes last.
@@ -839,6 +841,14 @@ def report(shape: Shape, url: str, ledger: Ledger, smtp: FaultySmtp,
         problems.append(
             f"{len(ledger.unclean)} server errors without a request id: {ledger.unclean[:5]}"
         )
+    leaks = 0
+    for path in shape.logs.glob("*.log"):
+        if path.name.startswith(("web-", "worker-", "nginx-")):
+            leaks += sum(1 for line in path.read_text(errors="replace").splitlines()
+                         if mask(line) != line)  # fmt: skip
+    print(f"log lines holding a link token (web, worker, nginx): {leaks}")
+    if leaks:
+        problems.append(f"{leaks} log lines hold a link token")
     print(f"events: {dict(ledger.events)}")
     print(f"drained {drain:.0f} s after the last fault (load and faults ended together)")
     return problems
