@@ -128,6 +128,10 @@ def change_status(
     }
     if target in CLOSED:
         values["closed_at"] = now
+        # A decision prepared for a DPO dies with the case (a withdrawal, an expiry):
+        # left in place, it kept an "approve" button on a closed case (bench/soak.py).
+        values["pending_decision"] = None
+        values["pending_ground"] = None
     result = session.execute(
         update(Request)
         .where(

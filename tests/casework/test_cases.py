@@ -18,7 +18,7 @@ from flask_babel import force_locale
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from app import deadlines
+from app import deadlines, intake
 from app.casework import cases
 from app.extensions import db
 from app.labels import REFUSAL_LABELS
@@ -136,6 +136,34 @@ def test_who_prepared_an_erasure_cannot_approve_it(smtp_app, smtp, camille_erasu
         )
         assert event is not None and event.actor == second_account.actor
         db.session.remove()
+
+
+def test_a_withdrawal_drops_the_decision_prepared_for_the_dpo(smtp_app, smtp, camille_erasure):
+    """The requester withdraws while an erasure waits for a DPO: the prepared decision goes
+    with the case, the page offers no approval, and a DPO's approval is a clear refusal
+    (was a 500: the case could not move from withdrawn to approved, bench/soak.py)."""
+    request_id, reference = camille_erasure
+    agent, _ = staff_client(smtp_app, "agent@example.org", "agent")
+    dpo, _ = staff_client(smtp_app, "dpo@example.org", "dpo")
+    act(agent, reference, "claim")
+    assert act(agent, reference, "prepare-approval").status_code == 303
+    with smtp_app.app_context():
+        request = db.session.get(Request, request_id)
+        intake.withdraw(
+            db.session(), request, now=datetime.now(UTC), mail=services_of(smtp_app).mail
+        )
+        db.session.commit()
+        db.session.remove()
+    withdrawn = case_of(smtp_app, request_id)
+    assert withdrawn.status == "withdrawn" and withdrawn.pending_decision is None
+    page = dpo.get(f"/staff/cases/{reference}")
+    assert f"/staff/cases/{reference}/approve" not in page.get_data(as_text=True)
+    answer = dpo.post(
+        f"/staff/cases/{reference}/approve",
+        data={"csrf_token": csrf_from(page.data), "version": str(withdrawn.version)},
+    )
+    assert 400 <= answer.status_code < 500, answer.status_code
+    assert case_of(smtp_app, request_id).status == "withdrawn"
 
 
 ALL_GROUNDS = cases.REFUSAL_GROUNDS + cases.UNFOUNDED_GROUNDS
