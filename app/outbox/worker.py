@@ -147,11 +147,22 @@ def run(
             ran = 0
         if ran:
             on_batch(ran)
+        if not ran:
+            # Nothing waits: the mail server's connection is not held open while idle.
+            _let_go(services)
         if once and ran == 0:
             break
         if not ran:
             _pause(settings.poll_seconds, stopping)
+    _let_go(services)
     _say_goodbye(session, settings.name)
+
+
+def _let_go(services: Services) -> None:
+    try:
+        services.postman.idle()
+    except Exception as error:
+        log.warning("worker could not close its mail connection: %s", type(error).__name__)
 
 
 def _say_goodbye(session: Session, name: str) -> None:
