@@ -53,18 +53,18 @@ def run_batch(
     job under way has finished and the ones not started are handed back, so a
     stop waits for one job, never for a whole batch.
     """
-    ids = jobs.claim(session, worker, clock(), lease_seconds, limit)
+    claimed = jobs.lease(session, worker, clock(), lease_seconds, limit)
     session.commit()
-    for position, job_id in enumerate(ids):
+    for position, row in enumerate(claimed):
         if stopping():
-            jobs.release(session, ids[position:], worker)
+            jobs.release(session, [r.id for r in claimed[position:]], worker)
             session.commit()
-            log.info("worker stopping: %d claimed job(s) handed back", len(ids) - position)
+            log.info("worker stopping: %d claimed job(s) handed back", len(claimed) - position)
             return position
-        job = jobs.held(session, job_id, worker, clock())
+        job = jobs.held(session, row, worker, clock())
         if job is None:
-            session.rollback()
             continue
+        job_id = row.id
         handler = handlers.get(job.kind)
         try:
             if handler is None:
@@ -83,7 +83,7 @@ def run_batch(
             log.warning(
                 "job %s (%s) failed: %s, %s", job_id, failed.kind, type(error).__name__, outcome
             )
-    return len(ids)
+    return len(claimed)
 
 
 @dataclass(frozen=True)
