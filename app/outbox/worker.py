@@ -1,7 +1,7 @@
 """The worker loop: claim due jobs, run each in its own transaction, retry or park.
 
-``run`` is what ``flask worker`` does until it is stopped: housekeeping, then a
-batch of jobs, then a pause when there was nothing to do. ``run_batch`` is one
+``run`` is what ``flask worker`` does until it is stopped: housekeeping on its own
+timer, batches of jobs, and a pause when there was nothing to do. ``run_batch`` is one
 batch, and what the tests drive.
 
 A handler's writes and the job's completion commit together. If the process
@@ -97,6 +97,9 @@ class Settings:
     batch: int = 10
     # How often the worker's heartbeat row is touched (readiness reads it).
     heartbeat_seconds: float = 10.0
+    # How often housekeeping runs (WORKER_HOUSEKEEPING_SECONDS): its own timer, so
+    # a busy queue does not pay for it before every batch.
+    housekeeping_seconds: float = 10.0
 
 
 def run(
@@ -111,6 +114,8 @@ def run(
 ) -> None:
     """Housekeeping and batches of jobs until ``stopping()`` says so (or, ``once``, until idle).
 
+    Housekeeping runs on the first pass, then every ``housekeeping_seconds``.
+
     Every ``heartbeat_seconds`` the worker touches its heartbeat row, and
     deletes it when it stops.
 
@@ -119,14 +124,16 @@ def run(
     error is raised instead, so a one-shot run says what went wrong.
     """
     rng = random.SystemRandom()
-    last_beat = float("-inf")
+    last_beat = last_chores = float("-inf")
     while not stopping():
         try:
             if time.monotonic() - last_beat >= settings.heartbeat_seconds:
                 heartbeat.beat(session, settings.name, utcnow())
                 session.commit()
                 last_beat = time.monotonic()
-            housekeeping.run(session, utcnow(), services)
+            if time.monotonic() - last_chores >= settings.housekeeping_seconds:
+                housekeeping.run(session, utcnow(), services)
+                last_chores = time.monotonic()
             ran = run_batch(
                 session,
                 handlers,
