@@ -23,6 +23,10 @@ from app.models import Job
 SEND_EMAIL = "send_email"
 ROUTE = "route"
 REMINDERS = "reminders"
+# Kinds whose handler writes to the database only and never commits: several
+# run in one transaction (``app.outbox.worker.run_batch``). Never an email,
+# which leaves the building before its job commits.
+GROUPED = frozenset({ROUTE})
 
 
 @dataclass(frozen=True)
