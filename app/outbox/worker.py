@@ -54,8 +54,8 @@ def run_batch(
 ) -> int:
     """Claim up to ``limit`` jobs and run them; returns how many were run.
 
-    A run of consecutive jobs whose kind is in ``grouped`` (their handlers
-    write to the database only and never commit: ``jobs.GROUPED``) commits
+    The jobs whose kind is in ``grouped`` (their handlers
+    write to the database only and never commit: ``jobs.GROUPED``) run last,
     in one transaction. If any of them fails, or the commit does, the whole
     group is rolled back and each of its jobs runs again in a transaction of
     its own, where the failing one records its failure. Every other job
@@ -65,8 +65,13 @@ def run_batch(
     job under way has finished and the ones not started are handed back, so a
     stop waits for one job, never for a whole batch.
     """
-    claimed = jobs.lease(session, worker, clock(), lease_seconds, limit)
+    leased = jobs.lease(session, worker, clock(), lease_seconds, limit)
     session.commit()
+    # The batch's grouped jobs run together, after the others (a route job comes
+    # after the email its verification queued, which keeps that order).
+    claimed = [r for r in leased if r.kind not in grouped] + [
+        r for r in leased if r.kind in grouped
+    ]
     position = 0
     alone_until = 0
     while position < len(claimed):

@@ -99,3 +99,46 @@ def test_emails_are_never_grouped():
     """An email leaves before its job commits: grouping would double a run of them."""
     assert jobs.SEND_EMAIL not in jobs.GROUPED
     assert jobs.ROUTE in jobs.GROUPED
+
+
+def test_grouped_jobs_between_others_still_share_one_transaction(app):
+    """Route-like jobs interleaved with emails: the others commit one by one, the grouped
+    ones together after them."""
+    order: list[str] = []
+
+    def alone(session, job, now, services) -> None:
+        order.append("alone")
+
+    def grouped(session, job, now, services) -> None:
+        order.append("grouped")
+
+    commits: list[int] = []
+
+    def counted(connection) -> None:
+        commits.append(1)
+
+    with app.app_context():
+        session = db.session()
+        for _ in range(3):
+            jobs.enqueue(session, KIND, now=utcnow())
+            jobs.enqueue(session, "test_alone", now=utcnow())
+        session.commit()
+        event.listen(db.engine, "commit", counted)
+        try:
+            ran = worker.run_batch(
+                session,
+                {KIND: grouped, "test_alone": alone},
+                services_of(app),
+                worker="group-test",
+                clock=utcnow,
+                lease_seconds=60,
+                policy=jobs.RetryPolicy(),
+                rng=random.Random(0),
+                grouped={KIND},
+            )
+        finally:
+            event.remove(db.engine, "commit", counted)
+        db.session.remove()
+    assert ran == 6
+    assert order == ["alone"] * 3 + ["grouped"] * 3
+    assert len(commits) == 1 + 3 + 1
