@@ -222,6 +222,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             "WORKER_POLL_SECONDS": parse_int(
                 "WORKER_POLL_SECONDS", env.get("WORKER_POLL_SECONDS"), 2
             ),
+            # Expiry, reminders, package expiry and audit sealing run this often
+            # (app.outbox.housekeeping), not before every batch of jobs.
+            "WORKER_HOUSEKEEPING_SECONDS": parse_int(
+                "WORKER_HOUSEKEEPING_SECONDS", env.get("WORKER_HOUSEKEEPING_SECONDS"), 10
+            ),
             "PROXY_COUNT": parse_int("PROXY_COUNT", env.get("PROXY_COUNT"), 0),
             "MAIL_PORT": parse_int("MAIL_PORT", env.get("MAIL_PORT"), 25),
             "MAX_CONTENT_LENGTH": parse_int(

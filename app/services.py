@@ -37,6 +37,9 @@ class Postman(Protocol):
 
     def send(self, session: Session, job: Job, now: datetime) -> None: ...
 
+    def idle(self) -> None:
+        """No email is waiting: let go of the connection to the mail server."""
+
 
 @dataclass(frozen=True)
 class Limits:

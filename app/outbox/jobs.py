@@ -13,16 +13,20 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Row, Table, or_, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.models import Job
 
 SEND_EMAIL = "send_email"
 ROUTE = "route"
 REMINDERS = "reminders"
+# Kinds whose handler writes to the database only and never commits: several
+# run in one transaction (``app.outbox.worker.run_batch``). Never an email,
+# which leaves the building before its job commits.
+GROUPED = frozenset({ROUTE})
 
 
 @dataclass(frozen=True)
@@ -93,40 +97,54 @@ def _claimable(now: datetime) -> Any:
     )
 
 
-def claim(
+def lease(
     session: Session, worker: str, now: datetime, lease_seconds: int, limit: int = 10
-) -> list[int]:
-    """Lease up to ``limit`` due jobs to ``worker``; the caller commits at once."""
-    query = select(Job.id).where(_claimable(now)).order_by(Job.run_after, Job.id).limit(limit)
+) -> list[Row[Any]]:
+    """Lease up to ``limit`` due jobs to ``worker`` in one statement; the caller commits at once.
+
+    One ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING`` takes the jobs
+    and returns their rows, so the worker never reads a job again before
+    running it (``held``). On PostgreSQL the inner select skips rows another
+    worker has locked (``FOR UPDATE SKIP LOCKED``); the claim condition is
+    repeated outside so that a racing claim on a database without row locks
+    still lets only one worker win each job.
+    """
+    due = select(Job.id).where(_claimable(now)).order_by(Job.run_after, Job.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = list(session.scalars(query))
-    if not ids:
-        return []
-    # The condition is repeated so that a racing claim on a database without
-    # row locks still lets only one worker win each job.
-    claimed = session.scalars(
-        update(Job)
-        .where(Job.id.in_(ids), _claimable(now))
+        due = due.with_for_update(skip_locked=True)
+    table = cast(Table, Job.__table__)
+    rows = session.execute(
+        update(table)
+        .where(table.c.id.in_(due.scalar_subquery()), _claimable(now))
         .values(
             locked_by=worker,
             locked_until=now + timedelta(seconds=lease_seconds),
-            attempts=Job.attempts + 1,
+            attempts=table.c.attempts + 1,
         )
-        .returning(Job.id)
-        .execution_options(synchronize_session=False)
+        .returning(*table.c)
     ).all()
-    return sorted(claimed)
+    return sorted(rows, key=lambda row: (row.run_after, row.id))
 
 
-def held(session: Session, job_id: int, worker: str, now: datetime) -> Job | None:
-    """The job if ``worker`` still holds its lease, else None (someone took it over)."""
-    job = session.get(Job, job_id, populate_existing=True)
-    if job is None or job.state != "pending" or job.locked_by != worker:
+def claim(
+    session: Session, worker: str, now: datetime, lease_seconds: int, limit: int = 10
+) -> list[int]:
+    """The ids of the jobs ``lease`` gave ``worker``; the caller commits at once."""
+    return [row.id for row in lease(session, worker, now, lease_seconds, limit)]
+
+
+def held(session: Session, row: Row[Any], worker: str, now: datetime) -> Job | None:
+    """The leased job as an object of ``session``, if ``worker``'s lease still runs; else None.
+
+    Built from the row the lease returned, without reading it again: while the
+    lease runs no other worker may take the job, and once it has run out the
+    job is left alone (another worker may hold it by now).
+    """
+    if row.locked_by != worker or row.locked_until is None or row.locked_until < now:
         return None
-    if job.locked_until is None or job.locked_until < now:
-        return None
-    return job
+    job = Job(**row._mapping)
+    make_transient_to_detached(job)
+    return session.merge(job, load=False)
 
 
 def release(session: Session, job_ids: list[int], worker: str) -> int:

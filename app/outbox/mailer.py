@@ -16,25 +16,29 @@ works with no mail server at all.
 from __future__ import annotations
 
 import os
+import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, render_template, url_for
+from flask import Flask, current_app, has_app_context
 from flask_babel import force_locale
-from flask_mail import Message
 from sqlalchemy.orm import Session
+from werkzeug.routing import MapAdapter
 
-from app import tokens
+from app import labels, tokens
 from app.audit import daily
 from app.audit.anchors import Anchor
 from app.deadlines import receipt_date
-from app.extensions import mail
 from app.labels import ROLE_LABELS
 from app.models import Job, Request, StaffUser
-from app.outbox import jobs, registry
+from app.outbox import registry
 from app.outbox.registry import Audience, Email
 from app.services import services_of
 
@@ -46,6 +50,32 @@ LINK_ENDPOINTS = {
     tokens.DOWNLOAD: "public.download",
     tokens.NOT_ME: "public.not_me",
 }
+# CRLF line ends and headers folded at 78 characters, non-ASCII words RFC 2047 encoded.
+WIRE = policy.SMTP
+# What the page layout's context processor gives templates (app.i18n), minus the
+# page-only names: email templates read the labels of the portal's codes.
+LABELS = {
+    "kind_labels": labels.KIND_LABELS,
+    "status_labels": labels.STATUS_LABELS,
+    "action_labels": labels.ACTION_LABELS,
+    "refusal_labels": labels.REFUSAL_LABELS,
+    "extension_labels": labels.EXTENSION_LABELS,
+    "assurance_labels": labels.ASSURANCE_LABELS,
+    "document_reason_labels": labels.DOCUMENT_REASON_LABELS,
+}
+
+
+class Links:
+    """Absolute links on ``PORTAL_BASE_URL``, built without a request context."""
+
+    def __init__(self, app: Flask) -> None:
+        base = urlsplit(app.config["PORTAL_BASE_URL"])
+        self.adapter: MapAdapter = app.url_map.bind(
+            base.netloc, script_name=base.path or "/", url_scheme=base.scheme
+        )
+
+    def __call__(self, endpoint: str, **values: Any) -> str:
+        return self.adapter.build(endpoint, values, force_external=True)
 
 
 @dataclass(frozen=True)
@@ -68,22 +98,32 @@ def render(
 ) -> Rendered:
     """Render an email's subject and both bodies in ``locale``, for any audience.
 
-    ``values`` is called inside a request context on ``PORTAL_BASE_URL``, where
-    ``url_for`` builds the absolute links the email carries.
+    No request context: the templates get the labels of the portal's codes
+    (``LABELS``) and the values, whose links ``Links`` builds on
+    ``PORTAL_BASE_URL``. An app context is pushed only when none is active.
     """
-    with (
-        app.test_request_context("/", base_url=app.config["PORTAL_BASE_URL"]),
-        force_locale(locale),
-    ):
-        context = {"locale": locale, **values()}
-        subject = render_template(email.template("subject.txt"), **context).strip()
+    if has_app_context() and current_app._get_current_object() is app:  # type: ignore[attr-defined]
+        return _render(app, email, locale, values)
+    with app.app_context():
+        return _render(app, email, locale, values)
+
+
+def _render(
+    app: Flask, email: Email, locale: str, values: Callable[[], dict[str, Any]]
+) -> Rendered:
+    environment = app.jinja_env
+    with force_locale(locale):
+        context = {**LABELS, "locale": locale, **values()}
+        subject = environment.get_template(email.template("subject.txt")).render(context).strip()
         # A header on one line, never empty: a template that breaks this is a bug.
         if not subject or "\n" in subject:
             raise ValueError(f"the subject of {email.name!r} must be one non-empty line")
         return Rendered(
             subject=subject,
-            text=render_template(email.template("body.txt"), **context),
-            html=render_template(email.template("body.html"), subject=subject, **context),
+            text=environment.get_template(email.template("body.txt")).render(context),
+            html=environment.get_template(email.template("body.html")).render(
+                {**context, "subject": subject}
+            ),
         )
 
 
@@ -113,14 +153,14 @@ class AboutRequest:
         )
 
 
-def requester_values(app: Flask, job: Job, request: Request) -> dict[str, Any]:
+def requester_values(app: Flask, job: Job, request: Request, links: Links) -> dict[str, Any]:
     """What an email to the requester shows: the request's codes and dates, its signed link."""
     signer = services_of(app).signer
     link = None
     if "secret_link" in job.payload:
         purpose = job.payload["link_purpose"]
         signed = signer.sign(job.payload["secret_link"], purpose)
-        link = url_for(LINK_ENDPOINTS[purpose], token=signed, _external=True)
+        link = links(LINK_ENDPOINTS[purpose], token=signed)
     # Codes and dates only (ground, due date): see emails.queue_email.
     extra = {k: v for k, v in job.payload.items() if not k.startswith(("secret_", "link_"))}
     return {
@@ -140,7 +180,7 @@ class ListedCase:
     due_on: date
 
 
-def staff_values(job: Job) -> dict[str, Any]:
+def staff_values(job: Job, links: Links) -> dict[str, Any]:
     """What a staff email shows: references, rights and dates from the payload, a queue link."""
     # The day the list was drawn up, which decides what counts as overdue.
     today = receipt_date(job.created_at)
@@ -149,7 +189,7 @@ def staff_values(job: Job) -> dict[str, Any]:
         for case in job.payload.get("cases", [])
     ]
     values: dict[str, Any] = {
-        "link": url_for("staff.queue", _external=True),
+        "link": links("staff.queue"),
         "today": today,
         "count": len(cases),
         "overdue": [c for c in cases if c.due_on < today],
@@ -164,19 +204,19 @@ def staff_values(job: Job) -> dict[str, Any]:
     return values
 
 
-def enrolment_values(job: Job, staff: StaffUser) -> dict[str, Any]:
+def enrolment_values(job: Job, staff: StaffUser, links: Links) -> dict[str, Any]:
     """The invitee's own enrolment link, which only this email ever carries."""
     token = job.payload.get("secret_enrolment")
     if not token:
         raise LookupError("this enrolment email no longer holds its link")
     return {
-        "link": url_for("staff.enrol", token=token, _external=True),
+        "link": links("staff.enrol", token=token),
         "hours": int(job.payload["hours"]),
         "role": ROLE_LABELS.get(staff.role or "", ""),
     }
 
 
-def account_values(session: Session, job: Job) -> dict[str, Any]:
+def account_values(session: Session, job: Job, links: Links) -> dict[str, Any]:
     """A notice to a DPO: which account, what changed, from where; a link to the accounts."""
     account = session.get(StaffUser, job.payload["account_id"])
     if account is None:
@@ -188,19 +228,19 @@ def account_values(session: Session, job: Job) -> dict[str, Any]:
         "channel": job.payload["channel"],
         "role": ROLE_LABELS.get(role, "") if role else "",
         "previous_role": ROLE_LABELS.get(previous, "") if previous else "",
-        "link": url_for("staff.accounts", _external=True),
+        "link": links("staff.accounts"),
     }
 
 
 def staff_email_values(
-    session: Session, job: Job, email: Email, staff: StaffUser
+    session: Session, job: Job, email: Email, staff: StaffUser, links: Links
 ) -> dict[str, Any]:
     """What an email to a member of staff shows, by email."""
     if email.name == "staff_enrolment":
-        return enrolment_values(job, staff)
+        return enrolment_values(job, staff, links)
     if email.name == "staff_account_changed":
-        return account_values(session, job)
-    return staff_values(job)
+        return account_values(session, job, links)
+    return staff_values(job, links)
 
 
 def recipient_values(job: Job, request: Request | None) -> dict[str, Any]:
@@ -213,18 +253,19 @@ def recipient_values(job: Job, request: Request | None) -> dict[str, Any]:
     return {"extra": job.payload, "reference": reference or ""}
 
 
-def on_file_values(app: Flask, job: Job, request: Request) -> dict[str, Any]:
+def on_file_values(app: Flask, job: Job, request: Request, links: Links) -> dict[str, Any]:
     """The notice to the person on file: the right, the day, the link; nothing about the filer."""
     signed = services_of(app).signer.sign(job.payload["secret_link"], tokens.NOT_ME)
     return {
         "request": AboutRequest.of(request),
         "reference": request.reference or "",
-        "link": url_for(LINK_ENDPOINTS[tokens.NOT_ME], token=signed, _external=True),
+        "link": links(LINK_ENDPOINTS[tokens.NOT_ME], token=signed),
     }
 
 
-def compose(app: Flask, session: Session, job: Job) -> Outgoing | None:
+def compose(app: Flask, session: Session, job: Job, links: Links | None = None) -> Outgoing | None:
     """The job's message and address, as its email's audience says; None: not to be sent."""
+    links = links or Links(app)
     email = registry.get(str(job.payload["template"]))
     if email.audience is Audience.STAFF:
         staff = session.get(StaffUser, job.payload["staff_id"])
@@ -237,7 +278,10 @@ def compose(app: Flask, session: Session, job: Job) -> Outgoing | None:
         return Outgoing(
             staff.email,
             render(
-                app, email, STAFF_LOCALE, lambda: staff_email_values(session, job, email, staff)
+                app,
+                email,
+                STAFF_LOCALE,
+                lambda: staff_email_values(session, job, email, staff, links),
             ),
         )
     if email.audience is Audience.RECIPIENT:
@@ -254,50 +298,162 @@ def compose(app: Flask, session: Session, job: Job) -> Outgoing | None:
     if email.audience is Audience.ON_FILE:
         return Outgoing(
             str(job.payload["secret_address"]),
-            render(app, email, STAFF_LOCALE, lambda: on_file_values(app, job, request)),
+            render(app, email, STAFF_LOCALE, lambda: on_file_values(app, job, request, links)),
         )
     return Outgoing(
         request.email,
-        render(app, email, request.locale, lambda: requester_values(app, job, request)),
+        render(app, email, request.locale, lambda: requester_values(app, job, request, links)),
     )
 
 
-def deliver(app: Flask, job: Job, recipient: str, rendered: Rendered) -> None:
+def message_id_of(job: Job, domain: str) -> str:
+    """The job's Message-ID: stored when it was queued, else derived from the job itself.
+
+    Either way every attempt of a job carries the same one, so a copy resent
+    after a crash is recognised by the receiving system.
+    """
+    if job.message_id:
+        return job.message_id
+    return f"<job-{job.id}.{job.created_at:%Y%m%d%H%M%S}@{domain}>"
+
+
+def build_message(
+    sender: str, recipient: str, rendered: Rendered, message_id: str
+) -> EmailMessage:
+    """The MIME message, built once: text and HTML alternatives, UTF-8."""
+    message = EmailMessage(policy=WIRE)
+    message["Subject"] = rendered.subject
+    message["From"] = sender
+    message["To"] = recipient
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = message_id
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return message
+
+
+class Connection:
+    """One SMTP session reused for a run of messages, reopened after an error.
+
+    ``MAIL_SERVER``, ``MAIL_PORT``, ``MAIL_USE_SSL``/``MAIL_USE_TLS`` and
+    ``MAIL_USERNAME``/``MAIL_PASSWORD`` say how to reach the server. A message
+    refused on a connection that had already been used (the server closed it
+    while idle) is tried once more on a new one; any other error goes to the
+    job, which is retried with backoff.
+    """
+
+    def __init__(self, config: Any, timeout: float = 30) -> None:
+        self.config = config
+        self.timeout = timeout
+        self.smtp: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        config = self.config
+        host, port = config["MAIL_SERVER"], int(config.get("MAIL_PORT") or 25)
+        smtp: smtplib.SMTP
+        if config.get("MAIL_USE_SSL"):
+            smtp = smtplib.SMTP_SSL(host, port, timeout=self.timeout)
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=self.timeout)
+        try:
+            if config.get("MAIL_USE_TLS"):
+                smtp.starttls()
+            if config.get("MAIL_USERNAME"):
+                smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+        except Exception:
+            smtp.close()
+            raise
+        return smtp
+
+    def send(self, sender: str, recipient: str, data: bytes) -> None:
+        reused = self.smtp is not None
+        if self.smtp is None:
+            self.smtp = self._open()
+        try:
+            self.smtp.sendmail(sender, [recipient], data)
+        except (smtplib.SMTPServerDisconnected, ConnectionError):
+            self.close()
+            if not reused:
+                raise
+            self.smtp = self._open()
+            self.smtp.sendmail(sender, [recipient], data)
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """End the session (politely if the server is still there)."""
+        smtp, self.smtp = self.smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+
+def deliver(
+    app: Flask, job: Job, recipient: str, rendered: Rendered, connection: Connection | None = None
+) -> None:
     """Send over SMTP, or write to ``MAIL_DIR``; the Message-ID is the job's own."""
-    message = Message(
-        subject=rendered.subject,
-        recipients=[recipient],
-        body=rendered.text,
-        html=rendered.html,
-        sender=app.config["MAIL_DEFAULT_SENDER"],
-    )
-    message.msgId = job.message_id or jobs.new_message_id("localhost")
+    sender = app.config["MAIL_DEFAULT_SENDER"]
+    if isinstance(sender, tuple | list):
+        sender = f"{sender[0]} <{sender[1]}>"
+    domain = services_of(app).mail.domain
+    message = build_message(sender, recipient, rendered, message_id_of(job, domain))
     if app.config["MAIL_SERVER"]:
-        mail.send(message)
+        data = message.as_bytes()
+        if connection is None:
+            once = Connection(app.config)
+            try:
+                once.send(parseaddr(sender)[1], recipient, data)
+            finally:
+                once.close()
+        else:
+            connection.send(parseaddr(sender)[1], recipient, data)
         return
     folder = Path(app.config["MAIL_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     # One file per job, replaced atomically: a retry rewrites, never doubles.
     final = folder / f"{job.created_at:%Y%m%d-%H%M%S}-{job.id:08d}.eml"
     temporary = final.with_suffix(".tmp")
-    temporary.write_bytes(message.as_bytes())
+    temporary.write_bytes(message.as_bytes(policy=policy.default))
     os.replace(temporary, final)
 
 
-def send_email_job(app: Flask, session: Session, job: Job, now: datetime) -> None:
+def send_email_job(
+    app: Flask,
+    session: Session,
+    job: Job,
+    now: datetime,
+    *,
+    connection: Connection | None = None,
+    links: Links | None = None,
+) -> None:
     """The worker's handler for ``send_email`` jobs."""
-    outgoing = compose(app, session, job)
+    outgoing = compose(app, session, job, links)
     if outgoing is None:
         return
-    deliver(app, job, outgoing.address, outgoing.rendered)
+    deliver(app, job, outgoing.address, outgoing.rendered, connection)
     job.subject = outgoing.rendered.subject[:200]
 
 
 class Mailer:
-    """The portal's ``Postman``: renders with the app's templates, sends with Flask-Mail."""
+    """The portal's ``Postman``: renders with the app's templates, sends over one SMTP session.
+
+    The session stays open while the worker has email to send and is closed
+    when it goes idle (``idle``), or reopened after an error.
+    """
 
     def __init__(self, app: Flask) -> None:
         self.app = app
+        self.connection = Connection(app.config)
+        self._links: Links | None = None
 
     def send(self, session: Session, job: Job, now: datetime) -> None:
-        send_email_job(self.app, session, job, now)
+        if self._links is None:
+            self._links = Links(self.app)
+        send_email_job(self.app, session, job, now, connection=self.connection, links=self._links)
+
+    def idle(self) -> None:
+        self.connection.close()

@@ -1,10 +1,12 @@
-"""The worker loop: claim due jobs, run each in its own transaction, retry or park.
+"""The worker loop: claim due jobs, run them, commit, retry or park.
 
-``run`` is what ``flask worker`` does until it is stopped: housekeeping, then a
-batch of jobs, then a pause when there was nothing to do. ``run_batch`` is one
+``run`` is what ``flask worker`` does until it is stopped: housekeeping on its own
+timer, batches of jobs, and a pause when there was nothing to do. ``run_batch`` is one
 batch, and what the tests drive.
 
-A handler's writes and the job's completion commit together. If the process
+A handler's writes and the job's completion commit together; jobs that only
+write to the database (``jobs.GROUPED``) commit several at a time, and fall
+back to one transaction each when one of them fails. If the process
 dies anywhere, the lease on its claimed jobs runs out and another worker
 takes them; the email job's stored Message-ID lets a receiving system
 recognise the rare copy sent just before a crash.
@@ -15,10 +17,12 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from app.models import Job, utcnow
@@ -46,44 +50,118 @@ def run_batch(
     rng: random.Random,
     limit: int = 10,
     stopping: Callable[[], bool] = lambda: False,
+    grouped: Collection[str] = jobs.GROUPED,
 ) -> int:
     """Claim up to ``limit`` jobs and run them; returns how many were run.
+
+    The jobs whose kind is in ``grouped`` (their handlers
+    write to the database only and never commit: ``jobs.GROUPED``) run last,
+    in one transaction. If any of them fails, or the commit does, the whole
+    group is rolled back and each of its jobs runs again in a transaction of
+    its own, where the failing one records its failure. Every other job
+    (an email, which leaves the building) commits alone, as soon as it ran.
 
     ``stopping()`` is asked before each job: once it says yes (SIGTERM), the
     job under way has finished and the ones not started are handed back, so a
     stop waits for one job, never for a whole batch.
     """
-    ids = jobs.claim(session, worker, clock(), lease_seconds, limit)
+    leased = jobs.lease(session, worker, clock(), lease_seconds, limit)
     session.commit()
-    for position, job_id in enumerate(ids):
+    # The batch's grouped jobs run together, after the others (a route job comes
+    # after the email its verification queued, which keeps that order).
+    claimed = [r for r in leased if r.kind not in grouped] + [
+        r for r in leased if r.kind in grouped
+    ]
+    position = 0
+    alone_until = 0
+    while position < len(claimed):
         if stopping():
-            jobs.release(session, ids[position:], worker)
+            jobs.release(session, [r.id for r in claimed[position:]], worker)
             session.commit()
-            log.info("worker stopping: %d claimed job(s) handed back", len(ids) - position)
+            log.info("worker stopping: %d claimed job(s) handed back", len(claimed) - position)
             return position
-        job = jobs.held(session, job_id, worker, clock())
-        if job is None:
-            session.rollback()
-            continue
-        handler = handlers.get(job.kind)
-        try:
+        end = position
+        while end < len(claimed) and claimed[end].kind in grouped:
+            end += 1
+        if position >= alone_until and end - position > 1:
+            done = _run_group(
+                session, handlers, services, claimed[position:end], worker, clock, stopping
+            )
+            if done:
+                position += done
+                continue
+            # Rolled back: each job of the group again, one transaction each.
+            alone_until = end
+        _run_one(session, handlers, services, claimed[position], worker, clock, policy, rng)
+        position += 1
+    return len(claimed)
+
+
+def _run_group(
+    session: Session,
+    handlers: Mapping[str, Handler],
+    services: Services,
+    group: list[Row[Any]],
+    worker: str,
+    clock: Callable[[], datetime],
+    stopping: Callable[[], bool],
+) -> int:
+    """Run jobs in one transaction; how many were committed (0: rolled back)."""
+    ran = 0
+    try:
+        for row in group:
+            if ran and stopping():
+                break
+            ran += 1
+            job = jobs.held(session, row, worker, clock())
+            if job is None:
+                continue
+            handler = handlers.get(job.kind)
             if handler is None:
                 raise LookupError(f"no handler for jobs of kind {job.kind!r}")
             handler(session, job, clock(), services)
             jobs.finish(job, clock())
-            session.commit()
-        except Exception as error:
-            session.rollback()
-            failed = session.get(Job, job_id, populate_existing=True)
-            if failed is None:
-                continue
-            outcome = jobs.fail(failed, describe(error), clock(), policy, rng)
-            session.commit()
-            # Job id and error type only: messages may name a recipient.
-            log.warning(
-                "job %s (%s) failed: %s, %s", job_id, failed.kind, type(error).__name__, outcome
-            )
-    return len(ids)
+        session.commit()
+    except Exception as error:
+        session.rollback()
+        log.info("a group of %d job(s) rolled back (%s): one by one", ran, type(error).__name__)
+        return 0
+    return ran
+
+
+def _run_one(
+    session: Session,
+    handlers: Mapping[str, Handler],
+    services: Services,
+    row: Row[Any],
+    worker: str,
+    clock: Callable[[], datetime],
+    policy: jobs.RetryPolicy,
+    rng: random.Random,
+) -> None:
+    """Run one job in its own transaction: done with its handler's writes, or failed."""
+    job = jobs.held(session, row, worker, clock())
+    if job is None:
+        return
+    job_id = row.id
+    handler = handlers.get(job.kind)
+    try:
+        if handler is None:
+            raise LookupError(f"no handler for jobs of kind {job.kind!r}")
+        handler(session, job, clock(), services)
+        jobs.finish(job, clock())
+        session.commit()
+    except Exception as error:
+        session.rollback()
+        failed = session.get(Job, job_id, populate_existing=True)
+        if failed is None:
+            return
+        outcome = jobs.fail(failed, describe(error), clock(), policy, rng)
+        session.commit()
+        # Job id and error type only: messages may name a recipient.
+        log.warning(
+            "job %s (%s) failed: %s, %s", job_id, failed.kind, type(error).__name__, outcome
+        )
 
 
 @dataclass(frozen=True)
@@ -97,6 +175,9 @@ class Settings:
     batch: int = 10
     # How often the worker's heartbeat row is touched (readiness reads it).
     heartbeat_seconds: float = 10.0
+    # How often housekeeping runs (WORKER_HOUSEKEEPING_SECONDS): its own timer, so
+    # a busy queue does not pay for it before every batch.
+    housekeeping_seconds: float = 10.0
 
 
 def run(
@@ -111,6 +192,8 @@ def run(
 ) -> None:
     """Housekeeping and batches of jobs until ``stopping()`` says so (or, ``once``, until idle).
 
+    Housekeeping runs on the first pass, then every ``housekeeping_seconds``.
+
     Every ``heartbeat_seconds`` the worker touches its heartbeat row, and
     deletes it when it stops.
 
@@ -119,14 +202,16 @@ def run(
     error is raised instead, so a one-shot run says what went wrong.
     """
     rng = random.SystemRandom()
-    last_beat = float("-inf")
+    last_beat = last_chores = float("-inf")
     while not stopping():
         try:
             if time.monotonic() - last_beat >= settings.heartbeat_seconds:
                 heartbeat.beat(session, settings.name, utcnow())
                 session.commit()
                 last_beat = time.monotonic()
-            housekeeping.run(session, utcnow(), services)
+            if time.monotonic() - last_chores >= settings.housekeeping_seconds:
+                housekeeping.run(session, utcnow(), services)
+                last_chores = time.monotonic()
             ran = run_batch(
                 session,
                 handlers,
@@ -147,11 +232,22 @@ def run(
             ran = 0
         if ran:
             on_batch(ran)
+        if not ran:
+            # Nothing waits: the mail server's connection is not held open while idle.
+            _let_go(services)
         if once and ran == 0:
             break
         if not ran:
             _pause(settings.poll_seconds, stopping)
+    _let_go(services)
     _say_goodbye(session, settings.name)
+
+
+def _let_go(services: Services) -> None:
+    try:
+        services.postman.idle()
+    except Exception as error:
+        log.warning("worker could not close its mail connection: %s", type(error).__name__)
 
 
 def _say_goodbye(session: Session, name: str) -> None:

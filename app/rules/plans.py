@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app import audit, deadlines, lifecycle
 from app.casework import clock
@@ -36,43 +38,64 @@ def store(
     now: datetime,
     actor: str,
 ) -> Plan:
-    """Keep a draft as the request's next plan, texts copied in (a snapshot)."""
-    # One load of the request's plans gives both the next number and the list
-    # to append to; the unique (request_id, number) index refuses a concurrent twin.
-    plans = request.plans
-    number = (plans[-1].number if plans else 0) + 1
-    plan = Plan(
-        number=number,
-        outcome=draft.outcome,
-        review_reasons=list(draft.review_reasons),
-        subjects=dict(draft.subjects),
-        catalogue_digest=catalogue.digest,
-        policy_digest=policy.digest,
-        computed_on=today,
-        created_at=now,
-        created_by=actor,
+    """Keep a draft as the request's next plan, texts copied in (a snapshot).
+
+    Written with Core inserts, not the unit of work: the plan in one statement
+    (its number computed in it, the unique (request_id, number) index refusing
+    a concurrent twin), its lines in one executemany. The request's loaded
+    ``plans`` are expired, so a later read sees the new plan.
+    """
+    plans_table = cast(Table, Plan.__table__)
+    lines_table = cast(Table, PlanLine.__table__)
+    next_number = (
+        select(func.coalesce(func.max(plans_table.c.number), 0) + 1)
+        .where(plans_table.c.request_id == request.id)
+        .scalar_subquery()
     )
-    plan.lines = [
-        PlanLine(
-            position=position,
-            source=line.source,
-            category=line.category,
-            action=line.action,
-            record_count=line.record_count,
-            label_fr=line.label.fr,
-            label_en=line.label.en,
-            basis_fr=line.basis.fr,
-            basis_en=line.basis.en,
-            explanation_fr=line.explanation.fr,
-            explanation_en=line.explanation.en,
-            kept_until=line.kept_until,
-            record_keys=dict(line.record_keys),
+    values = {
+        "request_id": request.id,
+        "outcome": draft.outcome,
+        "review_reasons": list(draft.review_reasons),
+        "subjects": dict(draft.subjects),
+        "catalogue_digest": catalogue.digest,
+        "policy_digest": policy.digest,
+        "computed_on": today,
+        "created_at": now,
+        "created_by": actor,
+    }
+    plan_id, number = session.execute(
+        insert(plans_table)
+        .values(number=next_number, **values)
+        .returning(plans_table.c.id, plans_table.c.number)
+    ).one()
+    if draft.lines:
+        session.execute(
+            insert(lines_table),
+            [
+                {
+                    "plan_id": plan_id,
+                    "position": position,
+                    "source": line.source,
+                    "category": line.category,
+                    "action": line.action,
+                    "record_count": line.record_count,
+                    "label_fr": line.label.fr,
+                    "label_en": line.label.en,
+                    "basis_fr": line.basis.fr,
+                    "basis_en": line.basis.en,
+                    "explanation_fr": line.explanation.fr,
+                    "explanation_en": line.explanation.en,
+                    "kept_until": line.kept_until,
+                    "record_keys": dict(line.record_keys),
+                }
+                for position, line in enumerate(draft.lines)
+            ],
         )
-        for position, line in enumerate(draft.lines)
-    ]
-    plans.append(plan)
+    session.expire(request, ["plans"])
     request.has_retained = any(line.action == "retain" for line in draft.lines)
-    session.flush()
+    plan = Plan(id=plan_id, number=number, **values)
+    make_transient_to_detached(plan)
+    plan = session.merge(plan, load=False)
     audit.record(
         session,
         actor=actor,
