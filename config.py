@@ -219,6 +219,13 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             "JOB_BACKOFF_MAX_SECONDS": parse_int(
                 "JOB_BACKOFF_MAX_SECONDS", env.get("JOB_BACKOFF_MAX_SECONDS"), 6 * 3600
             ),
+            # How long a job failing for a transient reason (mail server down, 4xx) is
+            # tried again before it is parked: three days, as mail servers do.
+            "JOB_TRANSIENT_RETRY_SECONDS": parse_int(
+                "JOB_TRANSIENT_RETRY_SECONDS",
+                env.get("JOB_TRANSIENT_RETRY_SECONDS"),
+                3 * 24 * 3600,
+            ),
             "WORKER_POLL_SECONDS": parse_int(
                 "WORKER_POLL_SECONDS", env.get("WORKER_POLL_SECONDS"), 2
             ),

@@ -206,7 +206,7 @@ def run_jobs(app: Flask, rounds: int = 10) -> int:
                 worker="test-worker",
                 clock=utcnow,
                 lease_seconds=60,
-                policy=jobs.RetryPolicy(max_attempts=app.config["JOB_MAX_ATTEMPTS"]),
+                policy=jobs.RetryPolicy.of(app.config),
                 rng=random.Random(0),
             )
             total += ran

@@ -41,11 +41,7 @@ def worker_command(once: bool, batch: int) -> None:
         lease_seconds=config["JOB_LEASE_SECONDS"],
         poll_seconds=config["WORKER_POLL_SECONDS"],
         housekeeping_seconds=config["WORKER_HOUSEKEEPING_SECONDS"],
-        retry=jobs.RetryPolicy(
-            max_attempts=config["JOB_MAX_ATTEMPTS"],
-            backoff_seconds=config["JOB_BACKOFF_SECONDS"],
-            backoff_max_seconds=config["JOB_BACKOFF_MAX_SECONDS"],
-        ),
+        retry=jobs.RetryPolicy.of(config),
         batch=batch,
     )
     stopping = False

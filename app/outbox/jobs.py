@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -36,6 +37,20 @@ class RetryPolicy:
     max_attempts: int = 8
     backoff_seconds: int = 30
     backoff_max_seconds: int = 6 * 3600
+    # A transient failure (the mail server down, slow, or answering 4xx "try later")
+    # does not use up attempts: the job is tried again, backing off, for this long
+    # after it was queued, as a mail server keeps a message it could not deliver.
+    transient_for_seconds: int = 3 * 24 * 3600
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> RetryPolicy:
+        """The policy the ``JOB_*`` settings describe."""
+        return cls(
+            max_attempts=config["JOB_MAX_ATTEMPTS"],
+            backoff_seconds=config["JOB_BACKOFF_SECONDS"],
+            backoff_max_seconds=config["JOB_BACKOFF_MAX_SECONDS"],
+            transient_for_seconds=config["JOB_TRANSIENT_RETRY_SECONDS"],
+        )
 
     def delay(self, attempts: int, rng: random.Random) -> timedelta:
         """Exponential backoff with full jitter between half and the whole step."""
@@ -172,11 +187,28 @@ def finish(job: Job, now: datetime) -> None:
     job.payload = {k: v for k, v in job.payload.items() if not k.startswith("secret_")}
 
 
-def fail(job: Job, error: str, now: datetime, policy: RetryPolicy, rng: random.Random) -> str:
-    """Schedule a retry with backoff, or park the job after too many attempts."""
+def fail(
+    job: Job,
+    error: str,
+    now: datetime,
+    policy: RetryPolicy,
+    rng: random.Random,
+    *,
+    transient: bool = False,
+) -> str:
+    """Schedule a retry with backoff, or park the job after too many attempts.
+
+    A ``transient`` failure parks the job only once it is older than
+    ``policy.transient_for_seconds``: a mail server down for an hour must delay
+    the emails of that hour, not park them after eight quick attempts.
+    """
     job.last_error = error[:2000]
     job.locked_until = None
     job.locked_by = None
+    young = now - job.created_at < timedelta(seconds=policy.transient_for_seconds)
+    if transient and young:
+        job.run_after = now + policy.delay(job.attempts, rng)
+        return "retry"
     if job.attempts >= policy.max_attempts:
         job.state = "parked"
         job.finished_at = now

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import smtplib
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,18 @@ from app.services import Services
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Session, Job, datetime, Services], None]
+
+
+def transient(error: BaseException) -> bool:
+    """A failure the mail system gets over by itself: the server down or unreachable, a
+    timeout, a dropped connection, a 4xx answer ("try again later"). Anything else, a
+    5xx refusal or a bug, uses up the job's attempts and ends parked."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(400 <= code < 500 for code in codes)
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500
+    return isinstance(error, (smtplib.SMTPServerDisconnected, OSError))
 
 
 def describe(error: BaseException) -> str:
@@ -156,7 +169,9 @@ def _run_one(
         failed = session.get(Job, job_id, populate_existing=True)
         if failed is None:
             return
-        outcome = jobs.fail(failed, describe(error), clock(), policy, rng)
+        outcome = jobs.fail(
+            failed, describe(error), clock(), policy, rng, transient=transient(error)
+        )
         session.commit()
         # Job id and error type only: messages may name a recipient.
         log.warning(

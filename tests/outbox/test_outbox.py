@@ -101,8 +101,15 @@ def test_smtp_down_delays_the_email_which_leaves_once_when_it_is_back(smtp_app, 
 
 
 def test_a_job_that_keeps_failing_is_parked_then_retried_by_hand(make_app, smtp):
-    """After JOB_MAX_ATTEMPTS failures the job is parked with its error; `jobs retry` revives it"""
-    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, JOB_MAX_ATTEMPTS=2)
+    """After JOB_MAX_ATTEMPTS failures, and for a transient failure (SMTP down) once older
+    than JOB_TRANSIENT_RETRY_SECONDS, the job is parked with its error; `jobs retry`
+    revives it."""
+    app = make_app(
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp.port,
+        JOB_MAX_ATTEMPTS=2,
+        JOB_TRANSIENT_RETRY_SECONDS=600,
+    )
     smtp.stop()
     post_form(app.test_client(), "/", VALID_FILING)
     run_jobs(app)
@@ -120,6 +127,59 @@ def test_a_job_that_keeps_failing_is_parked_then_retried_by_hand(make_app, smtp)
     run_jobs(app)
     assert len(smtp.received.messages) == 1
     assert _states(app) == Counter({"done": 1})
+
+
+def test_smtp_down_for_hours_delays_the_email_without_parking_it(make_app, smtp):
+    """A mail server down is transient: the attempts run past JOB_MAX_ATTEMPTS without
+    parking the email (it would need staff to revive it), and it leaves once, when the
+    server is back (bench/soak.py parked 163 emails over a three-minute outage)."""
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, JOB_MAX_ATTEMPTS=2)
+    smtp.stop()
+    post_form(app.test_client(), "/", VALID_FILING)
+    start = utcnow()
+    for hours in range(0, 13, 3):
+        with time_machine.travel(start + timedelta(hours=hours)):
+            run_jobs(app)
+    with app.app_context():
+        job = db.session.scalar(select(Job).where(Job.kind == jobs.SEND_EMAIL))
+        assert job.state == "pending" and job.attempts >= 4, (job.state, job.attempts)
+        db.session.remove()
+    smtp.start()
+    with time_machine.travel(start + timedelta(hours=20)):
+        run_jobs(app)
+    assert len(smtp.received.messages) == 1
+    assert _states(app) == Counter({"done": 1})
+
+
+class Refusing:
+    """An SMTP server that refuses every message for good (550)."""
+
+    async def handle_DATA(self, server, session, envelope):
+        return "550 5.7.1 Message refused"
+
+
+def test_a_message_the_server_refuses_for_good_is_parked_after_its_attempts(make_app):
+    """A 5xx answer is not transient: JOB_MAX_ATTEMPTS attempts, then parked."""
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    controller = Controller(Refusing(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, JOB_MAX_ATTEMPTS=2)
+        post_form(app.test_client(), "/", VALID_FILING)
+        run_jobs(app)
+        with time_machine.travel(utcnow() + timedelta(hours=1)):
+            run_jobs(app)
+    finally:
+        controller.stop()
+    with app.app_context():
+        job = db.session.scalar(select(Job).where(Job.kind == jobs.SEND_EMAIL))
+        assert job.state == "parked" and job.attempts == 2
+        assert "SMTPDataError" in job.last_error or "550" in job.last_error
+        db.session.remove()
 
 
 def test_a_done_job_drops_the_link_it_carried(smtp_app, smtp):
