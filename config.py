@@ -358,8 +358,6 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAIL_SERVER": mail_server,
         "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
-        # Flask-Mail silently drops mail when TESTING is on; our tests talk to real SMTP.
-        "MAIL_SUPPRESS_SEND": False,
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER")
         or "Portail des droits <ne-pas-repondre@localhost>",
         "CONTACT_EMAIL": contact,

@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import cli, errors, i18n, input_guard, ops, security_headers
 from app.audit.keys import Keyring
 from app.crypto import Vault
-from app.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 from app.identity.policy import AssuranceError, AssurancePolicy, load_assurance
 from app.outbox.emails import MailSettings
 from app.outbox.mailer import Mailer
@@ -69,7 +69,6 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     limiter.init_app(app)
-    mail.init_app(app)
     login_manager.init_app(app)
     i18n.init_app(app)
 
