@@ -315,27 +315,6 @@ def case_prepare_refusal(reference: str) -> Response | tuple[str, int]:
     )
 
 
-@bp.post("/cases/<reference>/approve")
-@requires(roles.WORK_CASES)
-def case_approve(reference: str) -> Response | tuple[str, int]:
-    form = ApproveForm()
-    return _decide(
-        reference,
-        form,
-        lambda case: decisions.approve(
-            db.session(),
-            case,
-            me(),
-            version=form.version.data or 0,
-            assurance=services_of(current_app).assurance,
-            vault=services_of(current_app).vault,
-            late_justification=form.late_justification.data,
-            **_context(),
-        ),
-        _("Decision approved. The requester is told by email."),
-    )
-
-
 @bp.post("/cases/<reference>/send-back")
 @requires(roles.WORK_CASES)
 def case_send_back(reference: str) -> Response | tuple[str, int]:

@@ -21,6 +21,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -28,7 +29,12 @@ from werkzeug.wrappers import Response
 
 from app import input_guard
 from app.extensions import db, limiter
-from app.labels import ROLE_LABELS
+from app.labels import (
+    ROLE_LABELS,
+    STAFF_ACTION_LABELS,
+    STAFF_KIND_LABELS,
+    STAFF_STATUS_LABELS,
+)
 from app.models import StaffUser, utcnow
 from app.services import services_of
 from app.staff import auth
@@ -44,6 +50,30 @@ OPEN = frozenset({"staff.login", "staff.login_post", "staff.enrol", "staff.enrol
 @bp.app_context_processor
 def _staff_helpers() -> dict[str, Any]:
     return {"staff_can": can}
+
+
+def source_title(name: str) -> str:
+    """A source as people name it, in the reader's language; one since removed, by its code."""
+    catalogue = services_of(current_app).catalogue
+    found = next((s for s in catalogue.sources if s.name == name), None)
+    return found.title.in_(str(get_locale() or "fr")) if found else name
+
+
+def category_label(code: str) -> str:
+    """A category as the catalogue names it, in the reader's language; else its code."""
+    return services_of(current_app).catalogue.label(code).in_(str(get_locale() or "fr"))
+
+
+@bp.context_processor
+def _staff_words() -> dict[str, Any]:
+    """Staff pages word the codes for staff: these replace the requester's labels there."""
+    return {
+        "kind_labels": STAFF_KIND_LABELS,
+        "status_labels": STAFF_STATUS_LABELS,
+        "action_labels": STAFF_ACTION_LABELS,
+        "source_title": source_title,
+        "category_label": category_label,
+    }
 
 
 def _login_limit() -> str:
