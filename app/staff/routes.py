@@ -40,6 +40,7 @@ from app.services import services_of
 from app.staff import auth
 from app.staff.access import can
 from app.staff.forms import REASONS, EnrolForm, LoginForm, LogoutForm, PasswordForm
+from app.staff.timeline import REVIEW_REASONS
 from app.staffing import accounts
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -73,6 +74,7 @@ def _staff_words() -> dict[str, Any]:
         "action_labels": STAFF_ACTION_LABELS,
         "source_title": source_title,
         "category_label": category_label,
+        "review_reasons": REVIEW_REASONS,
     }
 
 

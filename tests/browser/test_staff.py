@@ -29,8 +29,12 @@ def _status(page) -> str:
 
 
 def _code(page) -> str:
-    """The status code a case page shows next to its label."""
-    return page.locator("dl.summary").first.locator("dd .code").first.inner_text().strip("()")
+    """The status code a case page carries on its label (people read the label only)."""
+    return (
+        page.locator("dl.summary")
+        .first.locator("[data-status]")
+        .first.get_attribute("data-status")
+    )
 
 
 def test_erasure_claimed_prepared_then_approved_by_another_person(browser, portal):

@@ -337,7 +337,7 @@ def test_a_shared_number_is_resolved_by_staff_confirming_the_identity(smtp_app, 
     agent, _ = staff_client(smtp_app, "agent@example.org", "agent")
     reference = case.reference
     page = agent.get(f"/staff/cases/{reference}").get_data(as_text=True)
-    assert "shared_number" in page
+    assert "ce numéro de sécurité sociale est partagé avec une autre personne" in page
     assert act(agent, reference, "claim").status_code == 303
     assert act(agent, reference, "confirm-identity").status_code == 303
     resolved = case_of(smtp_app, request_id)
