@@ -65,6 +65,15 @@ def category_label(code: str) -> str:
     return services_of(current_app).catalogue.label(code).in_(str(get_locale() or "fr"))
 
 
+def review_reason(code: str) -> str:
+    """Why routing doubted the identity ("source:reason"), as a sentence naming the source."""
+    source, _sep, reason = code.rpartition(":")
+    text = str(REVIEW_REASONS[reason]) if reason in REVIEW_REASONS else _("another reason")
+    if not source:
+        return text
+    return _("%(source)s: %(reason)s", source=source_title(source), reason=text)
+
+
 @bp.context_processor
 def _staff_words() -> dict[str, Any]:
     """Staff pages word the codes for staff: these replace the requester's labels there."""
@@ -74,7 +83,7 @@ def _staff_words() -> dict[str, Any]:
         "action_labels": STAFF_ACTION_LABELS,
         "source_title": source_title,
         "category_label": category_label,
-        "review_reasons": REVIEW_REASONS,
+        "review_reason": review_reason,
     }
 
 
