@@ -41,7 +41,7 @@ from app.staff import auth
 from app.staff.access import can
 from app.staff.forms import REASONS, EnrolForm, LoginForm, LogoutForm, PasswordForm
 from app.staff.timeline import REVIEW_REASONS
-from app.staffing import accounts
+from app.staffing import accounts, roles
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 # The only pages reachable without a session; every other staff page is closed.
@@ -108,6 +108,15 @@ def _me() -> StaffUser:
     return user
 
 
+def _landing() -> str:
+    """Where a signed-in member of staff starts: the requests, or the accounts for an admin."""
+    if can(roles.VIEW_CASES):
+        return url_for("staff.queue")
+    if can(roles.MANAGE_STAFF):
+        return url_for("staff.accounts")
+    return url_for("staff.home")
+
+
 @bp.get("/")
 def home() -> str:
     user = _me()
@@ -157,7 +166,7 @@ def login_post() -> ResponseReturnValue:
         return render_template("staff/login.html", form=form, error=error), 401
     db.session.commit()
     auth.start(user)
-    return redirect(auth.safe_next(request.args.get("next")) or url_for("staff.home"), 303)
+    return redirect(auth.safe_next(request.args.get("next")) or _landing(), 303)
 
 
 def _refuse_login() -> None:

@@ -52,7 +52,7 @@ def test_erasure_claimed_prepared_then_approved_by_another_person(browser, porta
     dpo = portal.staff("dpo.journey@example.org", "dpo")
     page = new_page(browser, portal, viewport={"width": 1280, "height": 900})
     sign_in(page, portal, agent)
-    page.get_by_role("link", name=exactly("Queue", "fr")).click()
+    page.get_by_role("link", name=exactly("Requests", "fr")).click()
     page.wait_for_url("**/staff/queue")
     assert page.locator("table.queue-table tbody tr").count() > 1
     screenshot(page, "staff-queue-fr")
