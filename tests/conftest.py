@@ -238,7 +238,28 @@ class Received:
             return [m for m in self.messages if m["To"] == address]
 
 
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
+    """A free loopback port: any, or the first free one of TEST_PORTS ("7200-7299") if set.
+
+    On a machine shared by several runs, each may be given its own range.
+    """
+    wanted = os.environ.get("TEST_PORTS", "")
+    if wanted:
+        low, _, high = wanted.partition("-")
+        for port in range(int(low), int(high or low) + 1):
+            if port in _GIVEN:  # handed out already, perhaps not bound yet
+                continue
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _GIVEN.add(port)
+            return port
+        raise RuntimeError(f"no free port in TEST_PORTS={wanted}")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
