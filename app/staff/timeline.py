@@ -183,6 +183,7 @@ def _fixed(text: Any) -> Callable[[Mapping[str, Any], Mapping[str, str], Words],
 
 Sentence = Callable[[Mapping[str, Any], Mapping[str, str], Words], str]
 SENTENCES: dict[str, Sentence] = {
+    "request.filed": _fixed(_l("Request filed on the public form.")),
     "plan.computed": lambda d, s, src: _(
         "Plan %(number)s computed: %(outcome)s.",
         number=d.get("plan", "?"),

@@ -37,6 +37,7 @@ EXAMPLES: list[tuple[str, dict[str, Any]]] = [
     ("recipient.notified", {"recipient": "CPAM", "action": "erased", "categories": ["x.y"]}),
     ("identity.assurance", {"level": "oidc", "method": "oidc", "from": "email"}),
     ("clock.resumed", {"paused_days": 3, "due_on": "2026-05-01"}),
+    ("request.filed", {"kind": "erasure", "locale": "fr"}),
     ("no.such_kind", {"secret": "value"}),
     ("case.extended", {"ground": 42}),  # a payload of an unexpected shape
 ]
