@@ -96,3 +96,35 @@ DOCUMENT_REASON_LABELS = {
     "not_identity": _l("the file is not an identity document"),
     "incomplete": _l("part of the document is missing (for example the other side of the card)"),
 }
+# The same codes as staff pages word them: about the requester, not as the requester,
+# and every status told apart from the others (the public pages keep the labels above).
+STAFF_KIND_LABELS = {
+    "access": _l("Right of access"),
+    "portability": _l("Right to data portability"),
+    "erasure": _l("Right to erasure"),
+    "objection": _l("Right to object to research reuse"),
+    "rectification": _l("Right to rectification"),
+}
+STAFF_STATUS_LABELS = {
+    "unverified": _l("Email address not confirmed yet"),
+    "received": _l("Received, plan being computed"),
+    "awaiting_identity": _l("Waiting for the requester's proof of identity"),
+    "identity_review": _l("Identity to check"),
+    "triage": _l("Waiting to be claimed"),
+    "in_review": _l("In review"),
+    "awaiting_requester": _l("Waiting for the requester's answer"),
+    "approved": _l("Approved, about to be carried out"),
+    "fulfilling": _l("Being carried out"),
+    "completed": _l("Completed"),
+    "denied": _l("Refused"),
+    "expired": _l("Expired (email never confirmed)"),
+    "withdrawn": _l("Withdrawn by the requester"),
+}
+STAFF_ACTION_LABELS = {
+    "disclose": _l("Released to the requester"),
+    "erase": _l("Erased"),
+    "retain": _l("Kept"),
+    "exclude_from_reuse": _l("Left out of research reuse"),
+    "rectify": _l("Corrected where inaccurate"),
+    "refer": _l("Handled by another organisation"),
+}

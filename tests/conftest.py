@@ -238,7 +238,30 @@ class Received:
             return [m for m in self.messages if m["To"] == address]
 
 
+_NEXT = [0]  # where the next look in TEST_PORTS starts: ports handed out in turn
+
+
 def free_port() -> int:
+    """A free loopback port: any, or one of TEST_PORTS ("7200-7299") if set.
+
+    On a machine shared by several runs, each may be given its own range. The
+    range is walked in turn, so a port just handed out (perhaps not bound yet)
+    is not handed out again before the others.
+    """
+    wanted = os.environ.get("TEST_PORTS", "")
+    if wanted:
+        low, _, high = wanted.partition("-")
+        ports = list(range(int(low), int(high or low) + 1))
+        for step in range(len(ports)):
+            port = ports[(_NEXT[0] + step) % len(ports)]
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _NEXT[0] = (_NEXT[0] + step + 1) % len(ports)
+            return port
+        raise RuntimeError(f"no free port in TEST_PORTS={wanted}")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

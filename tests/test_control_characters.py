@@ -117,6 +117,11 @@ QUEUE = {
     "retained": "1",
     "after": "2026-01-01.1",
     "seen": "25",
+    "sort": "received",
+    "dir": "desc",
+    "approval": "me",
+    "received_from": "2026-01-01",
+    "received_to": "2026-12-31",
 }
 # Query parameters each page reads, beyond ``lang`` and an unknown one sent everywhere.
 QUERIES: dict[str, dict[str, str]] = {

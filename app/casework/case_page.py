@@ -119,6 +119,8 @@ def case_page(
         if registry.get(job.payload["template"]).audience is Audience.REQUESTER
     ]
     actors = {e.actor for e in audit_events} | {n.author for n in notes}
+    # The page also names who raised the identity assurance and who computed the plan.
+    actors |= {a for a in (case.assurance_by, case.plan.created_by if case.plan else None) if a}
     today = deadlines.receipt_date(now)
     nir = vault.decrypt(case.nir_encrypted) if case.nir_encrypted else None
     return CasePage(

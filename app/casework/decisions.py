@@ -131,6 +131,41 @@ def send_back(
     )
 
 
+def approval_checks(
+    session: Session,
+    request: Request,
+    staff: StaffUser,
+    *,
+    version: int,
+    assurance: AssurancePolicy,
+) -> str:
+    """Every check ``approve`` makes before it writes; what it would carry out.
+
+    Returns ``"approve"`` or ``"refuse"`` for a prepared decision (four eyes),
+    ``"plan"`` for a plan its holder approves alone. The confirmation step
+    calls it to refuse early, before showing what the approval will do; the
+    approval itself calls it again, on the case as it is then.
+    """
+    require(staff, roles.WORK_CASES)
+    check_fresh(session, request, version)
+    if request.pending_decision:
+        if not roles.allowed(staff.role, roles.APPROVE_SENSITIVE):
+            raise Forbidden("dpo_required")
+        if request.prepared_by_id == staff.id:
+            raise Forbidden("four_eyes")
+        if request.pending_decision == "approve":
+            # Checked again: the level is read now, not when the decision was prepared.
+            plan_settled(request, assurance)
+        return request.pending_decision
+    if needs_four_eyes(request):
+        raise CaseError("needs_preparation")
+    check_holding(request, staff)
+    if request.status != "in_review":
+        raise CaseError("wrong_status")
+    plan_settled(request, assurance)
+    return "plan"
+
+
 def approve(
     session: Session,
     request: Request,
@@ -148,53 +183,39 @@ def approve(
     Returns the status reached (``approved`` or ``denied``). A refusal past
     one month from receipt needs ``late_justification`` (``refusal_window``).
     """
-    require(staff, roles.WORK_CASES)
-    check_fresh(session, request, version)
+    decision = approval_checks(session, request, staff, version=version, assurance=assurance)
     who = actor(staff)
-    if request.pending_decision:
-        if not roles.allowed(staff.role, roles.APPROVE_SENSITIVE):
-            raise Forbidden("dpo_required")
-        if request.prepared_by_id == staff.id:
-            raise Forbidden("four_eyes")
-        decision, ground = request.pending_decision, request.pending_ground
-        if decision == "approve":
-            # Checked again: the level is read now, not when the decision was prepared.
-            plan_settled(request, assurance)
-        prepared_by = request.prepared_by_id
-        target = "approved" if decision == "approve" else "denied"
-        if target == "denied":
-            refusal_window.check(session, request, staff, late_justification, vault=vault, now=now)
-        lifecycle.change_status(
-            session,
-            request,
-            target,
-            actor=who,
-            now=now,
-            mail=mail,
-            details={"prepared_by": prepared_by} | ({"ground": ground} if ground else {}),
-            email={"ground": ground} if ground else None,
-        )
-        lifecycle.touch(
-            session,
-            request,
-            actor=who,
-            now=now,
-            pending_decision=None,
-            pending_ground=None,
-            refusal_ground=ground,
-        )
-        if target == "approved":
-            fulfilment.start(session, request, now)
-        return target
-    if needs_four_eyes(request):
-        raise CaseError("needs_preparation")
-    check_holding(request, staff)
-    if request.status != "in_review":
-        raise CaseError("wrong_status")
-    plan_settled(request, assurance)
-    lifecycle.change_status(session, request, "approved", actor=who, now=now, mail=mail)
-    fulfilment.start(session, request, now)
-    return "approved"
+    if decision == "plan":
+        lifecycle.change_status(session, request, "approved", actor=who, now=now, mail=mail)
+        fulfilment.start(session, request, now)
+        return "approved"
+    ground = request.pending_ground
+    prepared_by = request.prepared_by_id
+    target = "approved" if decision == "approve" else "denied"
+    if target == "denied":
+        refusal_window.check(session, request, staff, late_justification, vault=vault, now=now)
+    lifecycle.change_status(
+        session,
+        request,
+        target,
+        actor=who,
+        now=now,
+        mail=mail,
+        details={"prepared_by": prepared_by} | ({"ground": ground} if ground else {}),
+        email={"ground": ground} if ground else None,
+    )
+    lifecycle.touch(
+        session,
+        request,
+        actor=who,
+        now=now,
+        pending_decision=None,
+        pending_ground=None,
+        refusal_ground=ground,
+    )
+    if target == "approved":
+        fulfilment.start(session, request, now)
+    return target
 
 
 def mark_unfounded(

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.casework.queue import QueueFilter, QueueRow, batch
+from app.casework.queue import QueueFilter, QueueRow, batch, key_of
 
 EXPORT_BATCH = 1000
 CSV_HEADER = (
@@ -77,13 +78,13 @@ def export_batches(
     shows in one state or the other; the keyset never repeats a row.
     """
     yield [list(CSV_HEADER)]
-    after: tuple[date, int] | None = None
+    after: tuple[Any, int] | None = None
     while True:
         rows = batch(session, flt, today, after, size)
         yield [csv_cells(row) for row in rows]
         if len(rows) < size:
             return
-        after = (rows[-1].due_on, rows[-1].id)
+        after = key_of(rows[-1], flt.sort)
 
 
 def export_rows(session: Session, flt: QueueFilter, today: date) -> Iterator[list[str]]:

@@ -36,6 +36,15 @@ ASSURANCE_FILTERS = tuple(level for level in ASSURANCE_LEVELS if level != "none"
 SOON_DAYS = 5  # the "due within 5 days" count shown next to the filters
 MAX_WITHIN = 366
 _KEY = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(\d{1,12})$")
+_WHOLE_REFERENCE = re.compile(r"^DSR-\d{4}-[0-9A-Z]{6}$")
+# The orders the queue offers (query string "sort"), each with the id as tie-break.
+SORTS: dict[str, Any] = {
+    "due": Request.due_on,
+    "received": Request.received_on,
+    "kind": Request.kind,
+    "status": Request.status,
+    "assignee": func.coalesce(StaffUser.email, ""),
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,12 @@ class QueueFilter:
     assurance: str | None = None  # one identity assurance level
     retained: bool = False
     search: str | None = None
+    # Prepared decisions another person prepared, for this approver (a DPO's view).
+    approver_id: int | None = None
+    received_from: date | None = None
+    received_to: date | None = None
+    sort: str = "due"  # a key of SORTS
+    descending: bool = False
 
     def args(self) -> dict[str, str]:
         """The filter as query-string arguments: links to other pages keep it."""
@@ -68,8 +83,17 @@ class QueueFilter:
             "assurance": self.assurance,
             "retained": "1" if self.retained else None,
             "q": self.search,
+            "approval": "me" if self.approver_id is not None else None,
+            "received_from": self.received_from.isoformat() if self.received_from else None,
+            "received_to": self.received_to.isoformat() if self.received_to else None,
         }
-        return {key: value for key, value in values.items() if value}
+        return {key: value for key, value in values.items() if value} | self.order_args()
+
+    def order_args(self) -> dict[str, str]:
+        """The order as query-string arguments, the default (due date, soonest) left out."""
+        if self.sort == "due" and not self.descending:
+            return {}
+        return {"sort": self.sort, "dir": "desc" if self.descending else "asc"}
 
 
 @dataclass(frozen=True)
@@ -141,7 +165,33 @@ def parse_filter(
     values["retained"] = _flag(args, "retained", problems)
     search = args.get("q", "").strip()
     values["search"] = search[:254] or None
+    approval = args.get("approval", "").strip()
+    if approval == "me":
+        values["approver_id"] = me_id
+    elif approval:
+        problems.append("approval")
+    values["received_from"] = _day(args, "received_from", problems)
+    values["received_to"] = _day(args, "received_to", problems)
+    sort = args.get("sort", "").strip() or "due"
+    if sort not in SORTS:
+        problems.append("sort")
+        sort = "due"
+    direction = args.get("dir", "").strip()
+    if direction not in ("", "asc", "desc"):
+        problems.append("sort")
+    values |= {"sort": sort, "descending": direction == "desc"}
     return QueueFilter(**values), problems
+
+
+def _day(args: Mapping[str, str], name: str, problems: list[str]) -> date | None:
+    value = args.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        problems.append(name)
+        return None
 
 
 def _choice(
@@ -192,19 +242,44 @@ def _flag(args: Mapping[str, str], name: str, problems: list[str]) -> bool:
     return False
 
 
-def parse_key(value: str | None) -> tuple[date, int] | None:
-    """The (due_on, id) a "next page" link carries, or None when absent or malformed."""
-    match = _KEY.match(value or "")
-    if match is None:
+def parse_key(value: str | None, sort: str = "due") -> tuple[Any, int] | None:
+    """The (sort value, id) a "next page" link carries, or None when absent or malformed."""
+    if sort == "due":
+        match = _KEY.match(value or "")
+        if match is None:
+            return None
+        try:
+            return date.fromisoformat(match[1]), int(match[2])
+        except ValueError:
+            return None
+    head, dot, tail = (value or "").rpartition(".")
+    if not dot or not (tail.isascii() and tail.isdigit()) or len(tail) > 12:
         return None
-    try:
-        return date.fromisoformat(match[1]), int(match[2])
-    except ValueError:
+    if sort == "received":
+        try:
+            return date.fromisoformat(head), int(tail)
+        except ValueError:
+            return None
+    if (sort == "kind" and head not in KINDS) or (sort == "status" and head not in OPEN_STATUSES):
         return None
+    return head[:254], int(tail)
 
 
-def _key(row: QueueRow) -> str:
-    return f"{row.due_on.isoformat()}.{row.id}"
+def key_of(row: QueueRow, sort: str = "due") -> tuple[Any, int]:
+    """The keyset position of ``row`` in the order ``sort``."""
+    value: Any = {
+        "due": row.due_on,
+        "received": row.received_on,
+        "kind": row.kind,
+        "status": row.status,
+        "assignee": row.assignee_email or "",
+    }[sort]
+    return value, row.id
+
+
+def _key(row: QueueRow, sort: str = "due") -> str:
+    value, id_ = key_of(row, sort)
+    return f"{value.isoformat() if isinstance(value, date) else value}.{id_}"
 
 
 def _open() -> ColumnElement[bool]:
@@ -251,15 +326,29 @@ def _conditions(flt: QueueFilter, today: date) -> list[ColumnElement[bool]]:
         conditions.append(Request.has_retained.is_(True))
     if flt.search:
         conditions.append(_search(flt.search))
+    if flt.approver_id is not None:
+        conditions.append(Request.pending_decision.is_not(None))
+        conditions.append(Request.prepared_by_id != flt.approver_id)
+    if flt.received_from:
+        conditions.append(Request.received_on >= flt.received_from)
+    if flt.received_to:
+        conditions.append(Request.received_on <= flt.received_to)
     return conditions
 
 
 def _search(text: str) -> ColumnElement[bool]:
-    """An exact match on an indexed column: an address if it has an @, else a reference."""
+    """An address if it has an @; a whole reference exactly, or a part of one.
+
+    A whole reference and an address use their indexes. A part ("the last four
+    characters", "7K3Q") is a substring of the open rows' references only.
+    """
     if "@" in text:
         return Request.email_normalized == normalize_email(text)
     # References are issued in capitals; comparing the column as stored keeps its index.
-    return Request.reference == text.strip().upper()
+    wanted = text.strip().upper()
+    if _WHOLE_REFERENCE.match(wanted):
+        return Request.reference == wanted
+    return Request.reference.contains(wanted, autoescape=True)
 
 
 def _rows_query(flt: QueueFilter, today: date) -> Select[*tuple[Any, ...]]:
@@ -280,8 +369,15 @@ def _rows_query(flt: QueueFilter, today: date) -> Select[*tuple[Any, ...]]:
         )
         .outerjoin(StaffUser, StaffUser.id == Request.assignee_id)
         .where(*_conditions(flt, today))
-        .order_by(Request.due_on, Request.id)
+        .order_by(*_order(flt))
     )
+
+
+def _order(flt: QueueFilter) -> list[Any]:
+    column = SORTS[flt.sort]
+    if flt.descending:
+        return [column.desc(), Request.id.desc()]
+    return [column, Request.id]
 
 
 def days_left(due_on: date, today: date) -> int:
@@ -333,18 +429,21 @@ def _row(values: Any, today: date) -> QueueRow:
 
 
 def page_statement(
-    flt: QueueFilter, today: date, after: tuple[date, int] | None, limit: int
+    flt: QueueFilter, today: date, after: tuple[Any, int] | None, limit: int
 ) -> Select[*tuple[Any, ...]]:
-    """The rows of one page: ``limit`` open cases after the key ``after``, soonest due first."""
+    """The rows of one page: ``limit`` open cases after the key ``after``, in ``flt``'s order."""
     query = _rows_query(flt, today)
     if after is not None:
-        # Row-value comparison: the index on (due_on, id) seeks straight to the key.
-        query = query.where(tuple_(Request.due_on, Request.id) > tuple_(*after))
+        # Row-value comparison: on the default order the index on (due_on, id)
+        # seeks straight to the key; the other orders walk the open rows.
+        position = tuple_(SORTS[flt.sort], Request.id)
+        key = tuple_(*after)
+        query = query.where(position < key if flt.descending else position > key)
     return query.limit(limit)
 
 
 def batch(
-    session: Session, flt: QueueFilter, today: date, after: tuple[date, int] | None, size: int
+    session: Session, flt: QueueFilter, today: date, after: tuple[Any, int] | None, size: int
 ) -> list[QueueRow]:
     return [
         _row(values, today) for values in session.execute(page_statement(flt, today, after, size))
@@ -355,7 +454,7 @@ def page(
     session: Session,
     flt: QueueFilter,
     today: date,
-    after: tuple[date, int] | None = None,
+    after: tuple[Any, int] | None = None,
     size: int = PAGE_SIZE,
 ) -> QueuePage:
     """One page of the queue, soonest due first, after the key ``after``; and the total.
@@ -369,7 +468,8 @@ def page(
     total = session.execute(
         select(func.count()).select_from(Request).where(*_conditions(flt, today))
     ).scalar_one()
-    return QueuePage(rows=rows, next_key=_key(rows[-1]) if more else None, total=total)
+    next_key = _key(rows[-1], flt.sort) if more else None
+    return QueuePage(rows=rows, next_key=next_key, total=total)
 
 
 def counts_statement(today: date, soon_days: int = SOON_DAYS) -> Select[*tuple[Any, ...]]:
@@ -419,3 +519,11 @@ def assignable_staff(session: Session) -> list[StaffOption]:
         .order_by(StaffUser.email)
     )
     return [StaffOption(id_, email) for id_, email in session.execute(query)]
+
+
+def waiting_for(session: Session, approver_id: int) -> int:
+    """How many open cases wait for a decision prepared by someone else than ``approver_id``."""
+    flt = QueueFilter(approver_id=approver_id)
+    return session.execute(
+        select(func.count()).select_from(Request).where(*_conditions(flt, date.min))
+    ).scalar_one()

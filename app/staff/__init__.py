@@ -5,6 +5,7 @@ Views live in one module per screen; importing them registers their routes.
 
 from app.staff import (  # noqa: F401
     admin,
+    approval_views,
     audit_views,
     case_views,
     dashboard,

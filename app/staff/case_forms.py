@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, TextAreaField
+from wtforms import HiddenField, IntegerField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import HiddenInput
@@ -32,6 +32,9 @@ class ApproveForm(CaseForm):
         ),
         validators=[Length(max=cases.NOTE_MAX)],
     )
+    # Empty on the case page's button, which shows what the approval will do;
+    # "yes" on the confirmation page's, which does it (app.staff.approval_views).
+    confirm = HiddenField()
 
 
 class AssignForm(CaseForm):

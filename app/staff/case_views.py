@@ -11,7 +11,7 @@ case (409), a role or holder refusal is a 403
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
@@ -29,7 +29,7 @@ from app.labels import EXTENSION_LABELS, REFUSAL_LABELS
 from app.models import Request, StaffUser, utcnow
 from app.rules import plans, routing
 from app.services import services_of
-from app.staff import refusals
+from app.staff import refusals, timeline
 from app.staff.access import can, me, requires
 from app.staff.case_forms import (
     QUESTION_LABELS,
@@ -42,7 +42,7 @@ from app.staff.case_forms import (
     RefuseForm,
     UnfoundedForm,
 )
-from app.staff.routes import bp
+from app.staff.routes import bp, source_title
 from app.staffing import roles
 
 NOTE_LABELS = {
@@ -63,11 +63,13 @@ def case_or_404(reference: str) -> Request:
 
 def _named() -> dict[str, str]:
     """The fixed actors of the audit trail, as staff read them."""
-    return {
-        "requester": _("the requester"),
-        "system:routing": _("routing (automatic)"),
-        "person_on_file": _("the person on file (contact address)"),
-    }
+    return {code: str(name) for code, name in timeline.ACTORS.items()}
+
+
+def _readable(people: Mapping[str, str]) -> dict[str, str]:
+    """Every actor by a name: staff by address, the rest by ``timeline.actor_name``."""
+    staff = {a: n for a, n in people.items() if a.startswith("staff:") and n != a}
+    return {a: timeline.actor_name(a, staff) for a in people}
 
 
 def _forms(case: Request) -> dict[str, Any]:
@@ -109,6 +111,7 @@ def _page(case: Request, *, error: str | None = None, code: int = 200) -> tuple[
         named=_named(),
     )
     user = me()
+    people = _readable(page.people)
     return (
         render_template(
             "staff/case.html",
@@ -124,7 +127,9 @@ def _page(case: Request, *, error: str | None = None, code: int = 200) -> tuple[
             audit_events=page.audit_events,
             views=page.views,
             emails=page.emails,
-            people=page.people,
+            people=people,
+            sentence=lambda event: timeline.sentence(event, people, source_title),
+            email_name=timeline.email_name,
             days_left=page.days_left,
             forms=_forms(case),
             error=error,
@@ -312,27 +317,6 @@ def case_prepare_refusal(reference: str) -> Response | tuple[str, int]:
             assurance=services_of(current_app).assurance,
         ),
         _("The refusal is prepared: a data protection officer will approve it."),
-    )
-
-
-@bp.post("/cases/<reference>/approve")
-@requires(roles.WORK_CASES)
-def case_approve(reference: str) -> Response | tuple[str, int]:
-    form = ApproveForm()
-    return _decide(
-        reference,
-        form,
-        lambda case: decisions.approve(
-            db.session(),
-            case,
-            me(),
-            version=form.version.data or 0,
-            assurance=services_of(current_app).assurance,
-            vault=services_of(current_app).vault,
-            late_justification=form.late_justification.data,
-            **_context(),
-        ),
-        _("Decision approved. The requester is told by email."),
     )
 
 

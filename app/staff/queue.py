@@ -21,7 +21,7 @@ from app.casework import queue
 from app.deadlines import receipt_date
 from app.extensions import db
 from app.models import utcnow
-from app.staff.access import me, requires
+from app.staff.access import can, me, requires
 from app.staff.routes import bp
 from app.staffing import roles
 
@@ -38,7 +38,13 @@ PROBLEMS = {
     "identity": _l("The identity review filter was not understood; it is ignored."),
     "retained": _l("The retained categories filter was not understood; it is ignored."),
     "after": _l("The page link was not understood; showing the first page."),
+    "approval": _l("The approval filter was not understood; it is ignored."),
+    "received_from": _l("The first day received was not understood (a date); it is ignored."),
+    "received_to": _l("The last day received was not understood (a date); it is ignored."),
+    "sort": _l("The order was not understood; the requests are shown soonest due first."),
 }
+# The columns a person may sort by, in the table's order.
+SORTABLE = ("kind", "status", "received", "due", "assignee")
 DUE_CHOICES = ("overdue", "5", "10", "30")
 
 
@@ -57,7 +63,7 @@ def _seen(value: str | None) -> int:
 @requires(roles.VIEW_CASES)
 def queue_view() -> str:
     flt, problems, staff = _filter()
-    after = queue.parse_key(request.args.get("after"))
+    after = queue.parse_key(request.args.get("after"), flt.sort)
     if request.args.get("after") and after is None:
         problems.append("after")
     today = receipt_date(utcnow())
@@ -79,6 +85,10 @@ def queue_view() -> str:
         assurance_filters=queue.ASSURANCE_FILTERS,
         due_choices=DUE_CHOICES,
         soon_days=queue.SOON_DAYS,
+        sortable=SORTABLE,
+        filter_args={k: v for k, v in flt.args().items() if k not in ("sort", "dir")},
+        can_approve=can(roles.APPROVE_SENSITIVE),
+        waiting_for_me=queue.waiting_for(session, me().id) if can(roles.APPROVE_SENSITIVE) else 0,
     )
 
 

@@ -21,6 +21,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -28,13 +29,19 @@ from werkzeug.wrappers import Response
 
 from app import input_guard
 from app.extensions import db, limiter
-from app.labels import ROLE_LABELS
+from app.labels import (
+    ROLE_LABELS,
+    STAFF_ACTION_LABELS,
+    STAFF_KIND_LABELS,
+    STAFF_STATUS_LABELS,
+)
 from app.models import StaffUser, utcnow
 from app.services import services_of
 from app.staff import auth
 from app.staff.access import can
 from app.staff.forms import REASONS, EnrolForm, LoginForm, LogoutForm, PasswordForm
-from app.staffing import accounts
+from app.staff.timeline import REVIEW_REASONS
+from app.staffing import accounts, roles
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 # The only pages reachable without a session; every other staff page is closed.
@@ -44,6 +51,40 @@ OPEN = frozenset({"staff.login", "staff.login_post", "staff.enrol", "staff.enrol
 @bp.app_context_processor
 def _staff_helpers() -> dict[str, Any]:
     return {"staff_can": can}
+
+
+def source_title(name: str) -> str:
+    """A source as people name it, in the reader's language; one since removed, by its code."""
+    catalogue = services_of(current_app).catalogue
+    found = next((s for s in catalogue.sources if s.name == name), None)
+    return found.title.in_(str(get_locale() or "fr")) if found else name
+
+
+def category_label(code: str) -> str:
+    """A category as the catalogue names it, in the reader's language; else its code."""
+    return services_of(current_app).catalogue.label(code).in_(str(get_locale() or "fr"))
+
+
+def review_reason(code: str) -> str:
+    """Why routing doubted the identity ("source:reason"), as a sentence naming the source."""
+    source, _sep, reason = code.rpartition(":")
+    text = str(REVIEW_REASONS[reason]) if reason in REVIEW_REASONS else _("another reason")
+    if not source:
+        return text
+    return _("%(source)s: %(reason)s", source=source_title(source), reason=text)
+
+
+@bp.context_processor
+def _staff_words() -> dict[str, Any]:
+    """Staff pages word the codes for staff: these replace the requester's labels there."""
+    return {
+        "kind_labels": STAFF_KIND_LABELS,
+        "status_labels": STAFF_STATUS_LABELS,
+        "action_labels": STAFF_ACTION_LABELS,
+        "source_title": source_title,
+        "category_label": category_label,
+        "review_reason": review_reason,
+    }
 
 
 def _login_limit() -> str:
@@ -65,6 +106,15 @@ def _guard() -> Response | None:
 def _me() -> StaffUser:
     user: StaffUser = current_user.user
     return user
+
+
+def _landing() -> str:
+    """Where a signed-in member of staff starts: the requests, or the accounts for an admin."""
+    if can(roles.VIEW_CASES):
+        return url_for("staff.queue")
+    if can(roles.MANAGE_STAFF):
+        return url_for("staff.accounts")
+    return url_for("staff.home")
 
 
 @bp.get("/")
@@ -116,7 +166,7 @@ def login_post() -> ResponseReturnValue:
         return render_template("staff/login.html", form=form, error=error), 401
     db.session.commit()
     auth.start(user)
-    return redirect(auth.safe_next(request.args.get("next")) or url_for("staff.home"), 303)
+    return redirect(auth.safe_next(request.args.get("next")) or _landing(), 303)
 
 
 def _refuse_login() -> None:

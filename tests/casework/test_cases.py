@@ -42,13 +42,24 @@ def case_of(app: Flask, request_id: int) -> Request:
 
 
 def act(client: FlaskClient, reference: str, action: str, **data: Any) -> Any:
-    """Open the case page and press one of its buttons, as a browser would."""
+    """Open the case page and press one of its buttons, as a browser would.
+
+    "approve" is pressed twice, as a person would: the case page's button shows
+    what the approval will do, the confirmation page's button does it. Pass
+    ``confirm`` to press only one of them.
+    """
     page = client.get(f"/staff/cases/{reference}")
     assert page.status_code == 200, page.status_code
     fields = {"csrf_token": csrf_from(page.data), **data}
     if "version" not in fields:
         fields["version"] = _version(page.get_data(as_text=True))
-    return client.post(f"/staff/cases/{reference}/{action}", data=fields)
+    answer = client.post(f"/staff/cases/{reference}/{action}", data=fields)
+    if action != "approve" or "confirm" in data or answer.status_code != 200:
+        return answer
+    html = answer.get_data(as_text=True)
+    assert 'name="confirm" type="hidden" value="yes"' in html, html[:2000]
+    confirmed = {**fields, "csrf_token": csrf_from(answer.data), "confirm": "yes"}
+    return client.post(f"/staff/cases/{reference}/{action}", data=confirmed)
 
 
 def _version(html: str) -> str:
@@ -354,7 +365,7 @@ def test_a_shared_number_is_resolved_by_staff_confirming_the_identity(smtp_app, 
     agent, _ = staff_client(smtp_app, "agent@example.org", "agent")
     reference = case.reference
     page = agent.get(f"/staff/cases/{reference}").get_data(as_text=True)
-    assert "shared_number" in page
+    assert "ce numéro de sécurité sociale est partagé avec une autre personne" in page
     assert act(agent, reference, "claim").status_code == 303
     assert act(agent, reference, "confirm-identity").status_code == 303
     resolved = case_of(smtp_app, request_id)

@@ -141,12 +141,16 @@ def test_the_assignee_filter_takes_a_staff_id(session):
 
 
 def test_search_finds_a_reference_or_an_address_exactly(session):
-    """A reference matches whatever its case and spaces; an address after normalising."""
+    """A reference matches whatever its case and spaces; an address after normalising.
+
+    A part of a reference finds every reference holding it (issue 15); an address
+    is still matched whole only.
+    """
     wanted = add_request(session, reference="DSR-2026-ABC123", email="Jeanne.Durand@Example.FR")
     add_request(session, reference="DSR-2026-ABC124", email="jeanne.durand@example.fr.evil")
     assert refs(filtered(session, q="  dsr-2026-abc123 ")) == [wanted.reference]
     assert refs(filtered(session, q=" JEANNE.durand@EXAMPLE.fr ")) == [wanted.reference]
-    assert refs(filtered(session, q="DSR-2026-ABC12")) == []  # no prefix match
+    assert refs(filtered(session, q="DSR-2026-ABC12")) == ["DSR-2026-ABC123", "DSR-2026-ABC124"]
     assert refs(filtered(session, q="durand@example.fr")) == []
 
 
