@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import time_machine
+from bs4 import BeautifulSoup
 from sqlalchemy import select
 
 from app.extensions import db
@@ -50,6 +51,18 @@ def test_withdrawing_needs_a_confirmation(smtp_app, smtp):
     assert client.get("/status/withdraw").status_code == 303  # nothing left to withdraw
     run_jobs(smtp_app)
     assert len(smtp.received.messages) == 4
+
+
+def test_the_withdrawal_error_sits_above_the_box_not_in_its_column(smtp_app, smtp):
+    """The message spans the form's width: it is outside the box's two-column grid."""
+    client = smtp_app.test_client()
+    _received(smtp_app, smtp, client)
+    page = BeautifulSoup(post_form(client, "/status/withdraw", {}).data, "html.parser")
+    error = page.select_one("#confirm-error")
+    assert error is not None and error.find_parent(class_="choice") is None
+    box = page.select_one("#confirm")
+    assert box is not None and box.find_parent(class_="choice") is not None
+    assert box["aria-describedby"] == "confirm-error"
 
 
 def test_a_lost_status_link_can_be_asked_for_again(smtp_app, smtp):
