@@ -97,6 +97,36 @@ def test_asking_again_and_again_sends_one_link_per_interval(smtp_app, smtp):
     assert len(smtp.received.to(VALID_FILING["email"])) == 4
 
 
+def test_a_link_asked_for_just_after_filing_is_sent(smtp_app, smtp):
+    """The acknowledgement's own link does not stop an asked-for one for the newest request."""
+    _received(smtp_app, smtp, smtp_app.test_client())
+    before = len(smtp.received.to(VALID_FILING["email"]))
+    asked = post_form(smtp_app.test_client(), "/status/link", {"email": VALID_FILING["email"]})
+    assert asked.status_code == 303
+    run_jobs(smtp_app)
+    sent = smtp.received.to(VALID_FILING["email"])
+    assert len(sent) == before + 1 and "/s/" in link_in(sent[-1])
+    # Asked again at once: not sent twice, and the page says so.
+    again = post_form(smtp_app.test_client(), "/status/link", {"email": VALID_FILING["email"]})
+    run_jobs(smtp_app)
+    assert len(smtp.received.to(VALID_FILING["email"])) == before + 1
+    assert again.headers["Location"] == asked.headers["Location"]
+
+
+def test_the_page_after_asking_for_a_link_says_what_happens(smtp_app):
+    """Not the filing page's text: nothing to confirm, one link per 5 minutes, valid 400 days."""
+    client = smtp_app.test_client()
+    client.get("/?lang=en")
+    answer = post_form(client, "/status/link", {"email": "nobody@example.fr"})
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("/status/link/sent")
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "press the button to confirm" not in page
+    assert "24 hours" not in page
+    assert "there is nothing more to confirm" in page
+    assert "less than 5 minutes ago" in page
+    assert "valid for 400 days" in page
+
+
 def test_the_demo_mailbox_lists_and_shows_emails(make_app):
     """In demo mode the mailbox lists written emails and opens one; unknown names are 404."""
     app = make_app(PORTAL_ENV="demo", DEMO=True, SESSION_COOKIE_SECURE=False)

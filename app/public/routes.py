@@ -309,7 +309,17 @@ def new_status_link() -> Response | str | tuple[str, int]:
         db.session(), form.email.data, now=utcnow(), mail=services_of(current_app).mail
     )
     db.session.commit()
-    return redirect(url_for("public.sent"), 303)
+    return redirect(url_for("public.status_link_sent"), 303)
+
+
+@bp.get("/status/link/sent")
+def status_link_sent() -> str:
+    """What happens after asking for a status link; the same page whatever the address."""
+    return render_template(
+        "public/status_link_sent.html",
+        minutes=int(intake.RESEND_INTERVAL.total_seconds() // 60),
+        days=current_app.config["STATUS_LINK_MAX_AGE"] // 86400,
+    )
 
 
 @bp.get("/accessibility")
