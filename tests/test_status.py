@@ -63,6 +63,9 @@ def test_the_withdrawal_error_sits_above_the_box_not_in_its_column(smtp_app, smt
     box = page.select_one("#confirm")
     assert box is not None and box.find_parent(class_="choice") is not None
     assert box["aria-describedby"] == "confirm-error"
+    summary = page.select_one(".error-summary")
+    assert summary is not None and summary.has_attr("autofocus")
+    assert summary.select_one("a")["href"] == "#confirm"
 
 
 def test_a_lost_status_link_can_be_asked_for_again(smtp_app, smtp):
