@@ -221,3 +221,11 @@ def _walk_the_demo(make_app: Any, portal: Flask, walker: Walker) -> None:
     walker.page_and_odd_queries(client, "/demo/identity/choose")
     walker.page_and_odd_queries(client, "/demo/identity/authorize")
     walker.odd_paths(client, get_rules(app))
+
+
+def test_the_portal_serves_its_own_favicon(client):
+    """Every page names an icon the portal itself serves (no 404 in the browser's tab)."""
+    page = client.get("/").get_data(as_text=True)
+    assert 'rel="icon" href="/static/favicon.svg"' in page
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
