@@ -17,6 +17,7 @@ with the same one (``make demo PORT=...``).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -92,9 +93,12 @@ def demo_serve_command(info: ScriptInfo, host: str, port: int, worker: bool) -> 
         child = subprocess.Popen([*command, "worker"], env=dict(os.environ))  # noqa: S603
     elif base is not None:
         click.echo(f" * Start the worker with PORTAL_BASE_URL={base} (or use --worker)")
+    # Stopped by SIGTERM as by Ctrl-C: the finally below stops the worker too.
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)) if child else None
     try:
         make_demo_server(app, host, port).serve_forever()
     finally:
         if child is not None:
+            signal.signal(signal.SIGTERM, previous)
             child.terminate()
             child.wait(timeout=30)
