@@ -32,6 +32,9 @@ messages: $(STAMP)
 		--project=health-data-rights-portal -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --ignore-obsolete
 
+# The demo's port: emailed links follow it (flask demo-serve), e.g. make demo PORT=8080.
+PORT ?= 5000
+
 demo: install
 	PORTAL_ENV=demo $(FLASK) db upgrade
 	@test -s instance/warehouse.sqlite3 || PORTAL_ENV=demo $(FLASK) demo-data --citizens 2000
@@ -40,20 +43,20 @@ demo: install
 	@echo
 	PORTAL_ENV=demo $(FLASK) staff demo
 	@echo
-	@echo "  Portal:        http://127.0.0.1:5000"
-	@echo "  Demo mailbox:  http://127.0.0.1:5000/demo/mailbox  (emails are written to instance/mail/)"
+	@echo "  Portal:        http://127.0.0.1:$(PORT)"
+	@echo "  Demo mailbox:  http://127.0.0.1:$(PORT)/demo/mailbox  (emails are written to instance/mail/)"
 	@echo "  Try it as a demo citizen, e.g. Camille Lefèvre-Dubois, born 1978-05-14,"
 	@echo "  camille.lefevre@example.org, social-security number 278057505612390"
 	@echo "  (all the demo citizens: docs/demo.md)."
 	@echo "  File from another address and the status page asks for proof of identity: its"
 	@echo "  FranceConnect button leads to the demo identity provider, /demo/identity, where"
 	@echo "  you sign in as any demo citizen (real signed tokens, no account anywhere)."
-	@echo "  Staff sign-in: http://127.0.0.1:5000/staff/login  as agent, dpo or admin: email,"
+	@echo "  Staff sign-in: http://127.0.0.1:$(PORT)/staff/login  as agent, dpo or admin: email,"
 	@echo "  password and TOTP secret in the table above; the current code of an account:"
 	@echo "  PORTAL_ENV=demo $(FLASK) staff code --email agent@demo.example"
 	@echo "  Stop with Ctrl-C."
 	@echo
-	@PORTAL_ENV=demo bash -c 'trap "kill 0" EXIT; $(FLASK) worker & $(FLASK) demo-serve --host 127.0.0.1 --port 5000'
+	@PORTAL_ENV=demo $(FLASK) demo-serve --worker --host 127.0.0.1 --port $(PORT)
 
 test: install
 	@if [ -n "$(TEST_DATABASE_URL)" ]; then \

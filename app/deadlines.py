@@ -119,12 +119,18 @@ class Track:
 GDPR = Track()
 
 
+def medical_record_is_recent(received: date, newest_record: date | None) -> bool:
+    """Whether the medical-record track gives eight days (some information is
+    less than five years old) rather than two months (L.1111-7)."""
+    recent_since = received - relativedelta(years=MEDICAL_RECORD_OLD_YEARS)
+    return newest_record is not None and newest_record >= recent_since
+
+
 def _medical_record_end(received: date, newest_record: date | None) -> date:
     # L.1111-7: eight days from the request, or two months when every piece of
     # information is more than five years old. Not moved past weekends: the
     # stricter reading, as this track is meant to be the fast one.
-    recent_since = received - relativedelta(years=MEDICAL_RECORD_OLD_YEARS)
-    if newest_record is not None and newest_record >= recent_since:
+    if medical_record_is_recent(received, newest_record):
         return received + timedelta(days=MEDICAL_RECORD_DAYS)
     return add_months(received, MEDICAL_RECORD_OLD_MONTHS)
 

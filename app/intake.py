@@ -261,13 +261,38 @@ def resend_verification(
     return True
 
 
+def _asked_recently(session: Session, request_ids: list[int], now: datetime) -> set[int]:
+    """Which of these requests were sent an *asked-for* status link in the last few minutes.
+
+    Only the ``status_link`` emails count. The status links that come with the
+    other emails (the acknowledgement, every step) were not asked for: counting
+    them skipped the request a person had just filed, while the page said an
+    email was on its way.
+    """
+    rows = session.execute(
+        select(Job.request_id, Job.payload).where(
+            Job.request_id.in_(request_ids),
+            Job.kind == jobs.SEND_EMAIL,
+            Job.created_at > now - RESEND_INTERVAL,
+        )
+    )
+    return {
+        request_id
+        for request_id, payload in rows
+        if request_id is not None and (payload or {}).get("template") == "status_link"
+    }
+
+
 def send_status_links(
     session: Session, email: str, *, now: datetime, mail: emails.MailSettings, limit: int = 5
 ) -> int:
     """Email a fresh status link for each recent verified request of an address.
 
-    The caller answers the same whatever this returns (no enumeration). Under
-    the address's lock, so that requests made at once see each other's links.
+    Whoever asks, a request gets at most one asked-for link every
+    RESEND_INTERVAL; the newest request is never skipped because of the links
+    its own emails carried. The caller answers the same whatever this returns
+    (no enumeration). Under the address's lock, so that requests made at once
+    see each other's links.
     """
     address = normalize_email(email)
     locks.lock_address(session, address)
@@ -278,10 +303,10 @@ def send_status_links(
             Request.status != "unverified",
             Request.status != "expired",
         )
-        .order_by(Request.created_at.desc())
+        .order_by(Request.created_at.desc(), Request.id.desc())
         .limit(limit)
     ).all()
-    recent = _linked_recently(session, [r.id for r in requests], tokens.STATUS_PAGE, now)
+    recent = _asked_recently(session, [r.id for r in requests], now)
     due = [request for request in requests if request.id not in recent]
     for request in due:
         emails.queue_email(session, request, "status_link", now, mail)

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from app.demo.server import make_demo_server
+from app.demo.server import make_demo_server, own_base_url
 from tests.conftest import ROOT, free_port
 
 
@@ -68,8 +68,65 @@ def test_the_demo_server_sends_no_server_header(make_app: Any) -> None:
 def test_make_demo_runs_the_demo_server() -> None:
     """``make demo`` serves with ``flask demo-serve``, not ``flask run``."""
     recipe = (ROOT / "Makefile").read_text().split("\ndemo:", 1)[1].split("\n\n", 1)[0]
-    assert "demo-serve --host 127.0.0.1 --port 5000" in recipe
+    assert "demo-serve --worker --host 127.0.0.1 --port $(PORT)" in recipe
     assert " run --host" not in recipe
+    assert "\nPORT ?= 5000\n" in (ROOT / "Makefile").read_text()
+
+
+def test_the_base_url_follows_the_demo_server_unless_set() -> None:
+    """Left unset, emailed links use the server's own address, not port 5000."""
+    assert own_base_url("127.0.0.1", 7301, {}) == "http://127.0.0.1:7301"
+    assert own_base_url("0.0.0.0", 7301, {"PORTAL_BASE_URL": " "}) == "http://127.0.0.1:7301"
+    assert own_base_url("::1", 7301, {}) == "http://[::1]:7301"
+    assert own_base_url("127.0.0.1", 7301, {"PORTAL_BASE_URL": "https://demo.example"}) is None
+
+
+def test_demo_serve_builds_its_app_and_worker_on_its_own_address(
+    make_app: Any, monkeypatch: Any
+) -> None:
+    """The served app's emails, and the worker it starts, link to the port it serves on."""
+    import app.demo.server as server
+
+    demo = make_app(PORTAL_ENV="demo", DEMO=True, SESSION_COOKIE_SECURE=False)
+    # Restored after the test: the command sets it for the app it builds and the worker.
+    monkeypatch.setenv("PORTAL_BASE_URL", "")
+    monkeypatch.delenv("PORTAL_BASE_URL")
+    served: dict[str, Any] = {}
+
+    def rebuilt() -> Flask:
+        # What create_app() reads: the environment the command has just set.
+        return make_app(
+            PORTAL_ENV="demo", DEMO=True, PORTAL_BASE_URL=server.os.environ["PORTAL_BASE_URL"]
+        )
+
+    class Server:
+        def __init__(self, app: Flask) -> None:
+            served["app"] = app
+
+        def serve_forever(self) -> None:
+            served["worker_env"] = started["env"]
+
+    started: dict[str, Any] = {}
+
+    class Worker:
+        def __init__(self, args: list[str], env: dict[str, str]) -> None:
+            started.update(args=args, env=env)
+
+        def terminate(self) -> None:
+            started["stopped"] = True
+
+        def wait(self, timeout: float) -> None:
+            pass
+
+    monkeypatch.setattr("app.create_app", rebuilt)
+    monkeypatch.setattr(server, "make_demo_server", lambda app, host, port: Server(app))
+    monkeypatch.setattr(server.subprocess, "Popen", Worker)
+    result = demo.test_cli_runner().invoke(args=["demo-serve", "--port", "7301", "--worker"])
+    assert result.exit_code == 0, result.output
+    assert served["app"].config["PORTAL_BASE_URL"] == "http://127.0.0.1:7301"
+    assert served["worker_env"]["PORTAL_BASE_URL"] == "http://127.0.0.1:7301"
+    assert started["args"][-1] == "worker" and started["stopped"]
+    assert "Emailed links point at http://127.0.0.1:7301" in result.output
 
 
 def test_demo_serve_refuses_to_run_outside_the_demo(app: Flask) -> None:

@@ -95,6 +95,20 @@ def test_a_field_in_error_points_to_its_message(app):
     assert "email-error" in field["aria-describedby"].split()
 
 
+@pytest.mark.parametrize("path", ["/", "/status/link"])
+def test_after_a_failed_submit_the_error_summary_takes_the_focus(app, path):
+    """The summary opens the page and is focused on load (autofocus: no script needed)."""
+    client = app.test_client()
+    response = post_form(client, path, {**VALID_FILING, "email": "nope"})
+    assert response.status_code == 422
+    soup = BeautifulSoup(response.data, "html.parser")
+    summary = soup.select_one("main .error-summary")
+    assert summary is not None and summary.has_attr("autofocus")
+    assert summary["tabindex"] == "-1"
+    assert summary.find_next("h1") is not None  # above the heading, first thing read
+    assert soup.select("[autofocus]") == [summary]
+
+
 def test_the_form_works_in_french_by_default(app):
     """Without a choice, the page and its error messages are in French."""
     client = app.test_client()

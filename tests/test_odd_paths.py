@@ -64,12 +64,19 @@ def page_templates() -> set[str]:
     return names
 
 
+# Fixed addresses the pages name on purpose (the CNIL's complaint page, issue 14),
+# never built from the path or the query.
+EXTERNAL = frozenset({"https://www.cnil.fr/fr/plaintes"})
+
+
 def leaves_the_site(link: str, page: str) -> bool:
     """Whether a browser on ``page`` would follow ``link`` to another host.
 
     Browsers drop tabs and line breaks in URLs, trim controls and spaces, and
     read a backslash as a slash: ``/\\host`` and ``/<TAB>/host`` are ``//host``.
     """
+    if link in EXTERNAL:
+        return False
     if link.startswith(("//", "/\\", "\\")):
         return True
     cleaned = re.sub(r"[\t\n\r]", "", link).strip("\x00\x01\x02 ").replace("\\", "/")
@@ -171,7 +178,15 @@ def _walk_the_portal(app: Flask, smtp: Any, walker: Walker) -> None:
     assert post_form(visitor, "/", VALID_FILING).status_code == 303
     run_jobs(app)
     verify = link_in(smtp.received.to(VALID_FILING["email"])[-1])
-    for path in ["/", "/accessibility", "/request/sent", "/status/link", verify, "/staff/login"]:
+    for path in [
+        "/",
+        "/accessibility",
+        "/request/sent",
+        "/status/link",
+        "/status/link/sent",
+        verify,
+        "/staff/login",
+    ]:
         walker.page_and_odd_queries(visitor, path)
     for path in ["/verify/bogus", "/download/bogus", "/staff/enrol/bogus", "/status"]:
         walker.page_and_odd_queries(visitor, path)
@@ -221,3 +236,11 @@ def _walk_the_demo(make_app: Any, portal: Flask, walker: Walker) -> None:
     walker.page_and_odd_queries(client, "/demo/identity/choose")
     walker.page_and_odd_queries(client, "/demo/identity/authorize")
     walker.odd_paths(client, get_rules(app))
+
+
+def test_the_portal_serves_its_own_favicon(client):
+    """Every page names an icon the portal itself serves (no 404 in the browser's tab)."""
+    page = client.get("/").get_data(as_text=True)
+    assert 'rel="icon" href="/static/favicon.svg"' in page
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"

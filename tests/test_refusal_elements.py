@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import time_machine
 from flask import Flask
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale, gettext, ngettext
 
 from app import tokens
 from app.casework.cases import REFUSAL_GROUNDS
@@ -224,7 +224,15 @@ def test_a_kept_category_is_explained_on_the_page_with_cnil_and_court(app, lang,
 def test_a_rectification_closed_as_accurate_says_why_on_the_page(app, lang):
     """Nothing corrected: the page says the data was found accurate, with CNIL and court."""
     page = status_page(app, lang, kind="rectification", report=[RECTIFY])
-    accurate = in_language(app, lang, "Checked: accurate, not changed")
+    with app.test_request_context(), force_locale(lang):
+        accurate = flat(
+            ngettext(
+                "%(n)s record was checked: accurate, not changed.",
+                "%(n)s records were checked: accurate, not changed.",
+                RECTIFY["count"],
+                n=RECTIFY["count"],
+            )
+        )
     assert_three(page, lang, accurate)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import time_machine
+from bs4 import BeautifulSoup
 from sqlalchemy import select
 
 from app.extensions import db
@@ -52,6 +53,21 @@ def test_withdrawing_needs_a_confirmation(smtp_app, smtp):
     assert len(smtp.received.messages) == 4
 
 
+def test_the_withdrawal_error_sits_above_the_box_not_in_its_column(smtp_app, smtp):
+    """The message spans the form's width: it is outside the box's two-column grid."""
+    client = smtp_app.test_client()
+    _received(smtp_app, smtp, client)
+    page = BeautifulSoup(post_form(client, "/status/withdraw", {}).data, "html.parser")
+    error = page.select_one("#confirm-error")
+    assert error is not None and error.find_parent(class_="choice") is None
+    box = page.select_one("#confirm")
+    assert box is not None and box.find_parent(class_="choice") is not None
+    assert box["aria-describedby"] == "confirm-error"
+    summary = page.select_one(".error-summary")
+    assert summary is not None and summary.has_attr("autofocus")
+    assert summary.select_one("a")["href"] == "#confirm"
+
+
 def test_a_lost_status_link_can_be_asked_for_again(smtp_app, smtp):
     """Asking by address sends a fresh status link; the answer is the same for any address."""
     client = smtp_app.test_client()
@@ -82,6 +98,36 @@ def test_asking_again_and_again_sends_one_link_per_interval(smtp_app, smtp):
         run_jobs(smtp_app)
     # verify, acknowledgement, what we found, 1 link
     assert len(smtp.received.to(VALID_FILING["email"])) == 4
+
+
+def test_a_link_asked_for_just_after_filing_is_sent(smtp_app, smtp):
+    """The acknowledgement's own link does not stop an asked-for one for the newest request."""
+    _received(smtp_app, smtp, smtp_app.test_client())
+    before = len(smtp.received.to(VALID_FILING["email"]))
+    asked = post_form(smtp_app.test_client(), "/status/link", {"email": VALID_FILING["email"]})
+    assert asked.status_code == 303
+    run_jobs(smtp_app)
+    sent = smtp.received.to(VALID_FILING["email"])
+    assert len(sent) == before + 1 and "/s/" in link_in(sent[-1])
+    # Asked again at once: not sent twice, and the page says so.
+    again = post_form(smtp_app.test_client(), "/status/link", {"email": VALID_FILING["email"]})
+    run_jobs(smtp_app)
+    assert len(smtp.received.to(VALID_FILING["email"])) == before + 1
+    assert again.headers["Location"] == asked.headers["Location"]
+
+
+def test_the_page_after_asking_for_a_link_says_what_happens(smtp_app):
+    """Not the filing page's text: nothing to confirm, one link per 5 minutes, valid 400 days."""
+    client = smtp_app.test_client()
+    client.get("/?lang=en")
+    answer = post_form(client, "/status/link", {"email": "nobody@example.fr"})
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("/status/link/sent")
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "press the button to confirm" not in page
+    assert "24 hours" not in page
+    assert "there is nothing more to confirm" in page
+    assert "less than 5 minutes ago" in page
+    assert "valid for 400 days" in page
 
 
 def test_the_demo_mailbox_lists_and_shows_emails(make_app):

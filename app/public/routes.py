@@ -27,12 +27,12 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 from werkzeug.wrappers import Response
 
-from app import intake, lifecycle, tokens
+from app import deadlines, intake, lifecycle, tokens
 from app.casework import cases, clock
 from app.extensions import db, limiter
 from app.identity import assurance
 from app.models import Plan, Request, utcnow
-from app.public import status_session
+from app.public import plan_view, status_session
 from app.public.forms import (
     KIND_HELP,
     AnswerForm,
@@ -234,6 +234,10 @@ def _status_page(request: Request, answer: AnswerForm, code: int = 200) -> tuple
     return render_template(
         "public/status.html",
         request=request,
+        deadline_track=_deadline_track(request),
+        plan_cards=plan_view.plan_cards,
+        report_cards=plan_view.report_cards,
+        plan_summary=plan_view.summary,
         # Nothing about the data, not even which kinds exist, below the level (app.identity).
         plan_shown=assurance.shows_plan(policy, request),
         can_prove=assurance.can_prove(request),
@@ -242,6 +246,14 @@ def _status_page(request: Request, answer: AnswerForm, code: int = 200) -> tuple
         question=question,
         answer_form=answer if waiting else None,
     ), code
+
+
+def _deadline_track(request: Request) -> str:
+    """The period the page names: GDPR's month, or the Public Health Code's 8 days or 2 months."""
+    if not request.medical_deadline or request.received_on is None:
+        return "gdpr"
+    recent = deadlines.medical_record_is_recent(request.received_on, request.medical_newest_on)
+    return "eight_days" if recent else "two_months"
 
 
 @bp.post("/status/answer")
@@ -309,7 +321,17 @@ def new_status_link() -> Response | str | tuple[str, int]:
         db.session(), form.email.data, now=utcnow(), mail=services_of(current_app).mail
     )
     db.session.commit()
-    return redirect(url_for("public.sent"), 303)
+    return redirect(url_for("public.status_link_sent"), 303)
+
+
+@bp.get("/status/link/sent")
+def status_link_sent() -> str:
+    """What happens after asking for a status link; the same page whatever the address."""
+    return render_template(
+        "public/status_link_sent.html",
+        minutes=int(intake.RESEND_INTERVAL.total_seconds() // 60),
+        days=current_app.config["STATUS_LINK_MAX_AGE"] // 86400,
+    )
 
 
 @bp.get("/accessibility")

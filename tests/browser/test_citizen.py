@@ -55,10 +55,10 @@ def test_file_confirm_follow_and_withdraw(browser, portal, lang, number):
     received = format_date(_today().date(), "long", locale=lang)
     assert received in page.locator(".summary").inner_text()
 
-    assert page.locator(".plan-line").count() == 0  # nothing shown before the proof
+    assert page.locator(".plan-card").count() == 0  # nothing shown before the proof
     prove_identity(page, portal, lang)
     wait_for_plan(page, lang)
-    lines = page.locator(".plan-line")
+    lines = page.locator(".plan-card")
     assert lines.count() > 0
     assert t("Legal basis", lang) in lines.first.inner_text()
     if lang == "fr":

@@ -159,7 +159,7 @@ def test_signing_in_with_the_demo_provider_shows_the_plan(browser, demo_portal, 
         in notice
     )
     wait_for_plan(page, lang)
-    assert page.locator(".plan-line").count() > 0
+    assert page.locator(".plan-card").count() > 0
     _shoot(page, f"status-after-oidc-{lang}-1280")
 
 

@@ -451,7 +451,7 @@ def test_policy_that_is_not_toml_is_refused_naming_the_file(make_app, tmp_path):
     [
         ("lab.result", "objection", '["objection"]'),
         ("care.exchange", "erasure", '["erasure"]'),
-        ("pharmacy.prescription", "access", '["access", "portability"]'),
+        ("pharmacy.prescription", "access", '["access"]'),
     ],
 )
 def test_policy_must_cover_every_category_and_right(make_app, tmp_path, category, right, missing):

@@ -1,0 +1,91 @@
+"""Pages fixed in issue 14, at 1280 and 375 px, in both languages: layout, focus, axe."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.kit import (
+    CAMILLE,
+    LANGUAGES,
+    check_accessibility,
+    exactly,
+    file_and_confirm,
+    new_page,
+    persona,
+    prove_identity,
+    t,
+    wait_for_plan,
+)
+
+pytestmark = pytest.mark.browser
+WIDTHS = (1280, 375)
+
+
+def _fits(page, name: str) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    inner = page.evaluate("innerWidth")
+    assert width <= inner, f"{name}: {width}px wide on a {inner}px screen"
+
+
+def _focused_class(page) -> str:
+    return str(page.evaluate("document.activeElement.className"))
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_plan_and_withdrawal_error_fit_and_read_well(browser, portal, lang):
+    """The plan's cards and the withdrawal's error fit both widths; the summary takes focus."""
+    page = new_page(browser, portal, viewport={"width": 1280, "height": 900})
+    file_and_confirm(page, portal, persona(CAMILLE, f"pages-{lang}@example.org"), lang)
+    prove_identity(page, portal, lang)
+    wait_for_plan(page, lang)
+    problems = []
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        _fits(page, f"status page at {width}")
+        assert page.locator(".plan-summary").is_visible()
+        titles = page.locator(".plan-card-title").all_inner_texts()
+        assert len(titles) == len(set(titles)) > 3
+        problems += check_accessibility(page, f"status page with plan at {width} ({lang})")
+
+    page.get_by_role("link", name=exactly("Withdraw my request", lang)).click()
+    page.wait_for_url("**/status/withdraw")
+    page.get_by_role("button", name=exactly("Withdraw my request", lang)).click()
+    page.wait_for_selector(".error-summary")
+    assert "error-summary" in _focused_class(page)
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        _fits(page, f"withdrawal error at {width}")
+        error = page.locator("#confirm-error").bounding_box()
+        box = page.locator("#confirm").bounding_box()
+        assert error and box
+        # Across the width, above the box: not one word per line, not under the box.
+        assert error["width"] > 200, error
+        assert box["y"] >= error["y"] + error["height"] - 1, (error, box)
+        assert error["height"] < 80, error
+        problems += check_accessibility(page, f"withdrawal with error at {width} ({lang})")
+    assert problems == [], "\n".join(problems)
+    page.context.close()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_asking_for_a_status_link_says_what_happens(browser, portal, lang):
+    """Errors take the focus; the confirmation is its own page, not the filing page's."""
+    page = new_page(browser, portal, viewport={"width": 375, "height": 800})
+    page.goto(f"/status/link?lang={lang}")
+    page.locator("#email").fill("not an address")
+    page.get_by_role("button", name=exactly("Send me a link", lang)).click()
+    page.wait_for_selector(".error-summary")
+    assert "error-summary" in _focused_class(page)
+    page.locator("#email").fill("nobody-pages@example.org")
+    page.get_by_role("button", name=exactly("Send me a link", lang)).click()
+    page.wait_for_url("**/status/link/sent")
+    text = page.locator("main").inner_text()
+    assert t("The link is valid for %(hours)d hours.", lang) % {"hours": 24} not in text
+    assert "400" in text
+    problems = []
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 800})
+        _fits(page, f"status link sent at {width}")
+        problems += check_accessibility(page, f"status link sent at {width} ({lang})")
+    assert problems == [], "\n".join(problems)
+    page.context.close()
