@@ -149,6 +149,10 @@ def approval_checks(
     require(staff, roles.WORK_CASES)
     check_fresh(session, request, version)
     if request.pending_decision:
+        if request.status != "in_review":
+            # Closing a case drops its prepared decision (lifecycle); any other move
+            # away from review leaves nothing a DPO may approve.
+            raise CaseError("wrong_status")
         if not roles.allowed(staff.role, roles.APPROVE_SENSITIVE):
             raise Forbidden("dpo_required")
         if request.prepared_by_id == staff.id:
