@@ -224,7 +224,13 @@ def call(ledger: Ledger, what: str, do: Any, *args: Any, **kwargs: Any) -> Answe
     """``do(*args, **kwargs)``, its answer recorded with the fault in force; None if it failed."""
     try:
         answer = do(*args, **kwargs)
-    except Exception as error:  # a refused connection, a reset, a page with no form
+    except CheckFailed:
+        # The page offered no form (a withdrawal no longer possible, a link already
+        # used): an answer, not a failure.
+        ledger.count("no form to submit")
+        ledger.record(Answer(200, [], ""), what)
+        return None
+    except Exception as error:  # a refused connection, a reset
         ledger.record(None, what)
         ledger.count(f"error: {type(error).__name__}")
         return None
