@@ -109,22 +109,7 @@ def test_rotate_then_drop_the_old_key_and_everything_still_reads(make_app, smtp)
 def test_a_rotation_stopped_half_way_goes_on_where_it_stopped(make_app):
     """Batches are committed as they go: after a stop, some values are under the new key,
     and running again re-encrypts only the others."""
-    old_app = make_app(DATA_ENCRYPTION_KEYS=[OLD])
-    vault = services_of(old_app).vault
-    request_id = _a_request(old_app)
-    with old_app.app_context():
-        for i in range(5):
-            db.session.add(
-                CaseNote(
-                    request_id=request_id,
-                    kind="note",
-                    author="staff:1",
-                    body_encrypted=vault.encrypt(f"note {i}"),
-                    created_at=utcnow(),
-                )
-            )
-        db.session.commit()
-        db.session.remove()
+    _notes_under_the_old_key(make_app, 5)
     app = make_app(DATA_ENCRYPTION_KEYS=[NEW, OLD])
     both = services_of(app).vault
     column = next(c for c in keyrotation.ENCRYPTED if c.model is CaseNote)
@@ -150,22 +135,7 @@ def test_a_rotation_stopped_half_way_goes_on_where_it_stopped(make_app):
 def test_a_value_changed_while_it_is_rotated_is_left_to_the_next_run(make_app):
     """The batch's update is conditional on the value read: a note edited between the read
     and the write keeps its edit (counted as changed meanwhile), the others are rotated."""
-    old_app = make_app(DATA_ENCRYPTION_KEYS=[OLD])
-    vault = services_of(old_app).vault
-    request_id = _a_request(old_app)
-    with old_app.app_context():
-        for i in range(3):
-            db.session.add(
-                CaseNote(
-                    request_id=request_id,
-                    kind="note",
-                    author="staff:1",
-                    body_encrypted=vault.encrypt(f"note {i}"),
-                    created_at=utcnow(),
-                )
-            )
-        db.session.commit()
-        db.session.remove()
+    _notes_under_the_old_key(make_app, 3)
     app = make_app(DATA_ENCRYPTION_KEYS=[NEW, OLD])
     column = next(c for c in keyrotation.ENCRYPTED if c.model is CaseNote)
     with app.app_context():
@@ -189,6 +159,26 @@ def test_a_value_changed_while_it_is_rotated_is_left_to_the_next_run(make_app):
         assert session.scalar(select(CaseNote.body_encrypted).where(CaseNote.id == first)) == (
             edited
         )
+        db.session.remove()
+
+
+def _notes_under_the_old_key(make_app, count: int) -> None:
+    """A request with ``count`` case notes, all encrypted under OLD."""
+    old_app = make_app(DATA_ENCRYPTION_KEYS=[OLD])
+    vault = services_of(old_app).vault
+    request_id = _a_request(old_app)
+    with old_app.app_context():
+        for i in range(count):
+            db.session.add(
+                CaseNote(
+                    request_id=request_id,
+                    kind="note",
+                    author="staff:1",
+                    body_encrypted=vault.encrypt(f"note {i}"),
+                    created_at=utcnow(),
+                )
+            )
+        db.session.commit()
         db.session.remove()
 
 
