@@ -61,7 +61,10 @@ def test_approved_access_is_downloaded_after_the_birth_date_check(browser, porta
     agent.goto(f"/staff/cases/{reference}")
     agent.get_by_role("button", name=exactly("Claim this case", lang)).click()
     agent.get_by_role("button", name=exactly("Approve the plan", lang)).click()
-    agent.wait_for_load_state()
+    # Releasing health data is confirmed on a page that says what goes to whom.
+    agent.wait_for_url(f"**/staff/cases/{reference}/approve*")
+    agent.get_by_role("button", name=exactly("Yes, release this data", lang)).click()
+    agent.wait_for_url(f"**/staff/cases/{reference}*")
     problems = check_accessibility(agent, f"case approved, access [{lang}]")
     agent.context.close()
 

@@ -83,6 +83,8 @@ def test_erasure_claimed_prepared_then_approved_by_another_person(browser, porta
     sign_in(page, portal, dpo)
     page.goto(f"/staff/cases/{reference}")
     page.get_by_role("button", name=exactly("Approve this decision", "fr")).click()
+    # An irreversible decision is confirmed on a page that names what it erases.
+    page.get_by_role("button", name=exactly("Yes, erase these records", "fr")).click()
     page.wait_for_url(f"**/staff/cases/{reference}*")
     assert _code(page) in {"approved", "fulfilling", "completed"}
 
