@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 FLASK  := $(BIN)/flask --app wsgi
 PYTEST_ARGS ?=
 
-.PHONY: install translations messages demo run-demo test test-sqlite test-postgres screenshots lint format clean lock audit prod-check
+.PHONY: install translations messages demo run-demo test test-sqlite test-postgres screenshots lint format clean lock audit prod-check soak-short
 
 # Dependencies come from requirements.lock, each checked against its hashes; the
 # portal itself is installed editable on top, without resolving anything again.
@@ -107,6 +107,11 @@ lock: $(STAMP)
 # instances, two workers, PostgreSQL, Redis and an SMTP server (deploy/check.py).
 prod-check: install
 	$(BIN)/python deploy/check.py
+
+# The soak with faults in 90 seconds (CI): its exit status says only whether anything
+# was lost, doubled or answered uncleanly, never how fast it went.
+soak-short: install
+	$(BIN)/python bench/soak.py --minutes 1.5 --citizens 20
 
 # Known advisories in the locked versions; needs the advisory database (PyPI or OSV).
 audit: $(STAMP)

@@ -800,9 +800,15 @@ def report(shape: Shape, url: str, ledger: Ledger, smtp: FaultySmtp,
                 if action == "erase":
                     for table, rows in (keys or {}).items():
                         planned[table].update(tuple(r) for r in rows)
+        # A person matched in the sources but holding no record at all gets a plan with
+        # no lines and an answer saying so, not a package: only accesses with something
+        # to communicate must have one.
         accesses = c.execute(
             "SELECT count(*), count(p.id) FROM requests r LEFT JOIN access_packages p "
-            "ON p.request_id = r.id WHERE r.kind = 'access' AND r.status = 'completed'"
+            "ON p.request_id = r.id WHERE r.kind = 'access' AND r.status = 'completed' "
+            "AND EXISTS (SELECT 1 FROM plan_lines l JOIN plans n ON n.id = l.plan_id "
+            "WHERE n.request_id = r.id "
+            "AND n.number = (SELECT max(number) FROM plans WHERE request_id = r.id))"
         ).fetchone()
         statuses = Counter(r[0] for r in c.execute("SELECT status FROM requests").fetchall())
     after = warehouse_keys(shape.work / "warehouse.sqlite3")
@@ -825,7 +831,7 @@ def report(shape: Shape, url: str, ledger: Ledger, smtp: FaultySmtp,
             f"{sum(len(v) for v in added.values())}"
         )
     assert accesses is not None
-    print(f"accesses completed: {accesses[0]}, with a package: {accesses[1]}")
+    print(f"accesses completed with records to send: {accesses[0]}, with a package: {accesses[1]}")
     if accesses[0] != accesses[1]:
         problems.append("a completed access has no package")
     ok, line = audit_verify(shape)
