@@ -266,6 +266,8 @@ def _table_meta(table: DataTable, locale: str) -> dict[str, Any]:
                 meta["meaning"] = column.meaning
             if column.codes:
                 meta["codes"] = column.codes
+            if column.kind == "code" and not column.show_code:
+                meta["show_code"] = False
         columns.append(meta)
     label = table.label.in_(locale) if table.label else table.name
     return {"table": table.name, "label": label, "columns": columns}

@@ -92,7 +92,9 @@ def cell(value: Any, column: dict[str, Any], row: dict[str, Any], doc: dict[str,
             meaning = row.get(column["meaning"])
         else:
             meaning = doc.get("code_lists", {}).get(column.get("codes", ""), {}).get(code)
-        return Cell(str(meaning), code) if meaning not in (None, "") else Cell(code)
+        if meaning in (None, ""):
+            return Cell(code)
+        return Cell(str(meaning), code if column.get("show_code", True) else "")
     return Cell(str(value))
 
 

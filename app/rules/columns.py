@@ -21,7 +21,7 @@ from typing import Any
 from app.rules.toml_checks import Problems, Text, read_text, unknown_keys
 
 KINDS = ("text", "date", "euros", "yes_no", "code", "number")
-_COLUMN_FIELDS = ("fr", "en", "kind", "shown", "meaning", "codes")
+_COLUMN_FIELDS = ("fr", "en", "kind", "shown", "meaning", "codes", "show_code")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class Column:
     # For a code: the column of the same row that holds its meaning, or a code list.
     meaning: str | None = None
     codes: str | None = None
+    # False where the code is itself a word ("email"): its meaning alone is shown.
+    show_code: bool = True
 
 
 CodeLists = Mapping[str, Mapping[str, Text]]
@@ -99,14 +101,18 @@ def _column(name: str, raw: Any, key: str, p: Problems) -> Column | None:
             'the same row) or codes = "LIST" (a [code_lists.LIST] table).',
         )
         return None
-    if kind != "code" and (meaning or codes):
-        p.add(key, 'meaning and codes are for kind = "code" only.')
+    show_code = raw.get("show_code", True)
+    if kind != "code" and (meaning or codes or "show_code" in raw):
+        p.add(key, 'meaning, codes and show_code are for kind = "code" only.')
+        return None
+    if not isinstance(show_code, bool):
+        p.add(f"{key}.show_code", "must be true or false.")
         return None
     for value, field_name in ((meaning, "meaning"), (codes, "codes")):
         if value is not None and not (isinstance(value, str) and value.strip()):
             p.add(f"{key}.{field_name}", "must be a non-empty string.")
             return None
-    return Column(name, label, str(kind), True, meaning, codes)
+    return Column(name, label, str(kind), True, meaning, codes, show_code)
 
 
 def read_columns(

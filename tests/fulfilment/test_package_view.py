@@ -168,3 +168,10 @@ def test_the_page_prints_on_a4_with_the_reference_on_every_page(app):
     assert '@bottom-left { content: "Référence DSR-2026-7K3QF9"' in style
     assert "section.category { break-before: page; }" in style
     assert "default-src 'none'" in html
+
+
+def test_a_code_that_is_a_word_shows_its_meaning_alone(app):
+    """Contact channels (show_code = false): "E-mail", not "email E-mail"; numbers in French."""
+    html = camille_package(app, "fr").html_text
+    assert '<td data-label="Moyen de contact">E-mail</td>' in html
+    assert re.search(r'data-label="Résultat">\d+,\d+<', html)

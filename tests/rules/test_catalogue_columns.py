@@ -208,3 +208,15 @@ def test_rules_check_refuses_a_described_column_the_source_does_not_have(
         "sources.pharmacy.tables.prescriptions.columns.dosages: column 'dosages' is not in "
         "table 'prescriptions'. Did you mean 'dosage'?"
     ) in result.stderr
+
+
+def test_show_code_belongs_to_codes_only(make_app, tmp_path):
+    """show_code on a column that is not a code is refused, naming the column."""
+    refused(
+        make_app,
+        tmp_path,
+        f'{STAYS}.columns.ward: meaning, codes and show_code are for kind = "code" only.',
+        sources=edited(
+            SOURCES_TEXT, WARD, 'ward = { fr = "Service", en = "Ward", show_code = false }'
+        ),
+    )
