@@ -166,6 +166,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             )
         contact = "dpo@example.org"
 
+    operator = operator_settings(env, shape, problems)
+
     database_url = env.get("DATABASE_URL", "").strip() or (
         f"sqlite:///{INSTANCE / 'portal.sqlite3'}"
     )
@@ -361,6 +363,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER")
         or "Portail des droits <ne-pas-repondre@localhost>",
         "CONTACT_EMAIL": contact,
+        **operator,
         "MAIL_DIR": env.get("MAIL_DIR") or str(INSTANCE / "mail"),
         "TRUSTED_HOSTS": trusted or None,
         "RATELIMIT_STORAGE_URI": storage,
@@ -383,6 +386,61 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         **numbers,
         **flags,
     }
+
+
+# Who runs the portal, shown on every package, the privacy notice and the legal
+# notice: the demo and the tests show a fictitious operator.
+OPERATOR_SETTINGS = {
+    "CONTROLLER_NAME": (
+        "the controller's name (the organisation that holds the health data and runs "
+        "this portal), shown on every access package and on the legal notice"
+    ),
+    "CONTROLLER_ADDRESS": "the controller's postal address, shown with its name",
+    "PUBLICATION_DIRECTOR": (
+        "the publication director named on the legal notice (LCEN art. 6, III)"
+    ),
+    "HOSTING_PROVIDER": (
+        "the hosting provider's name, address and telephone number, for the legal notice "
+        "(LCEN art. 6, III)"
+    ),
+}
+DEMO_OPERATOR = {
+    "CONTROLLER_NAME": "Centre hospitalier universitaire de Démo",
+    "CONTROLLER_ADDRESS": "12 rue de l'Exemple, 69003 Lyon, France",
+    "DPO_ADDRESS": "Délégué à la protection des données, 12 rue de l'Exemple, 69003 Lyon",
+    "PUBLICATION_DIRECTOR": "Claire Martin, directrice générale (personne fictive)",
+    "HOSTING_PROVIDER": (
+        "Hébergeur de démonstration (certifié HDS), 1 avenue de l'Exemple, 75012 Paris, "
+        "01 23 45 67 89"
+    ),
+}
+DEMO_SENDER_NAME = "CHU de Démo – Portail des droits"
+
+
+def operator_settings(env: Mapping[str, str], shape: str, problems: list[str]) -> dict[str, str]:
+    """The operator's identity: required in production, a fictitious one in the demo and tests.
+
+    ``MAIL_SENDER_NAME``, when set, is the name in the From header of every
+    email (the address stays that of ``MAIL_DEFAULT_SENDER``).
+    """
+    values = {}
+    for name in (*OPERATOR_SETTINGS, "DPO_ADDRESS"):
+        value = " ".join(env.get(name, "").split())
+        if not value and shape != "production":
+            value = DEMO_OPERATOR[name]
+        if not value and name in OPERATOR_SETTINGS:
+            problems.append(f"{name} must be set: {OPERATOR_SETTINGS[name]}.")
+        values[name] = value
+    sender = " ".join(env.get("MAIL_SENDER_NAME", "").split())
+    if not sender and shape == "demo":
+        sender = DEMO_SENDER_NAME
+    if any(c in sender for c in '<>"@'):
+        problems.append(
+            'MAIL_SENDER_NAME must be a plain name (no <, >, " or @): the address comes '
+            "from MAIL_DEFAULT_SENDER."
+        )
+    values["MAIL_SENDER_NAME"] = sender
+    return values
 
 
 # What FranceConnect releases for identity: the birth name, every first name,

@@ -21,7 +21,7 @@ from app.outbox.mailer import Mailer
 from app.rules.catalogue import Catalogue, CatalogueError, load_catalogue
 from app.rules.policy import Policy, PolicyError, load_policy
 from app.rules.sources import Warehouse
-from app.services import EXTENSION, AuditSettings, Limits, Services
+from app.services import EXTENSION, AuditSettings, Limits, Operator, Services
 from app.tokens import LinkSigner
 from config import INSTANCE, ROOT, ConfigError, load_config
 
@@ -104,6 +104,7 @@ def register_services(app: Flask) -> None:
             anchor_file=Path(app.config["AUDIT_ANCHOR_FILE"]),
         ),
         assurance=load_assurance_policy(app.config),
+        operator=Operator.of(app.config),
     )
 
 

@@ -11,7 +11,7 @@ reads it back.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -54,6 +54,29 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Operator:
+    """Who runs the portal and holds the data: shown on packages and the notices."""
+
+    name: str = ""
+    address: str = ""
+    dpo_email: str = ""
+    dpo_address: str = ""
+    publication_director: str = ""
+    hosting_provider: str = ""
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> Operator:
+        return cls(
+            name=str(config.get("CONTROLLER_NAME", "")),
+            address=str(config.get("CONTROLLER_ADDRESS", "")),
+            dpo_email=str(config.get("CONTACT_EMAIL", "")),
+            dpo_address=str(config.get("DPO_ADDRESS", "")),
+            publication_director=str(config.get("PUBLICATION_DIRECTOR", "")),
+            hosting_provider=str(config.get("HOSTING_PROVIDER", "")),
+        )
+
+
+@dataclass(frozen=True)
 class AuditSettings:
     """The audit chain's keys (``AUDIT_KEYS``) and where its daily anchors go."""
 
@@ -73,6 +96,7 @@ class Services:
     postman: Postman
     audit: AuditSettings
     assurance: AssurancePolicy
+    operator: Operator = field(default_factory=Operator)
 
 
 class HasExtensions(Protocol):

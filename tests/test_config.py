@@ -15,6 +15,10 @@ GOOD_PRODUCTION = {
     "PORTAL_BASE_URL": "https://droits.example.fr",
     "MAIL_SERVER": "smtp.example.fr",
     "CONTACT_EMAIL": "dpo@example.fr",
+    "CONTROLLER_NAME": "Hôpital Exemple",
+    "CONTROLLER_ADDRESS": "1 rue Exemple, 75001 Paris",
+    "PUBLICATION_DIRECTOR": "Jeanne Exemple",
+    "HOSTING_PROVIDER": "Hébergeur Exemple, 2 rue Exemple, 75002 Paris, 01 00 00 00 00",
     "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
     "DATABASE_URL": "postgresql+psycopg://portal@db/portal",
 }
@@ -43,6 +47,10 @@ def test_production_names_every_missing_setting_at_once():
         "PORTAL_BASE_URL",
         "MAIL_SERVER",
         "CONTACT_EMAIL",
+        "CONTROLLER_NAME",
+        "CONTROLLER_ADDRESS",
+        "PUBLICATION_DIRECTOR",
+        "HOSTING_PROVIDER",
     ):
         assert name in message
 
@@ -67,6 +75,8 @@ def test_production_names_every_missing_setting_at_once():
         ("STATUS_SESSION_IDLE", "0", "STATUS_SESSION_IDLE"),
         ("STATUS_SESSION_IDLE", "86400", "STATUS_SESSION_IDLE"),
         ("TRUSTED_HOSTS", "portal.example.org", r"TRUSTED_HOSTS .*PORTAL_BASE_URL"),
+        ("CONTROLLER_NAME", "  ", "CONTROLLER_NAME must be set"),
+        ("MAIL_SENDER_NAME", "Hôpital <x@example.fr>", "MAIL_SENDER_NAME must be a plain name"),
     ],
 )
 def test_a_bad_production_setting_is_named(key, value, named):

@@ -181,6 +181,8 @@ def _walk_the_portal(app: Flask, smtp: Any, walker: Walker) -> None:
     for path in [
         "/",
         "/accessibility",
+        "/privacy",
+        "/legal",
         "/request/sent",
         "/status/link",
         "/status/link/sent",

@@ -3,8 +3,8 @@
 ``build`` reads exactly the rows the approved plan names (by primary key, and
 only where they still belong to the plan's subject) and writes the
 machine-readable JSON document (``docs/package-format.md``) and the printable
-HTML page (``templates/package/package.html``) in the request's language,
-with the wording of ``app.fulfilment.package_words``. Nothing is stored here:
+HTML page (``app.fulfilment.package_view``) in the request's language, with
+the wording of ``app.fulfilment.package_words``. Nothing is stored here:
 the job (``app.fulfilment.package_build``) encrypts and keeps the result.
 """
 
@@ -19,16 +19,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import Connection, select, tuple_
 
+from app.fulfilment.package_view import render_html
 from app.fulfilment.package_words import language, words
 from app.models import AccessPackage, Request
-from app.rules.catalogue import Source
+from app.rules.catalogue import Catalogue, DataTable, Source
 from app.rules.routing import Line
 from app.rules.sources import Warehouse
 from app.services import Services
-from config import ROOT
 
 FORMAT_VERSION = 1
 # Keys read per query, and records between two progress updates.
@@ -36,7 +35,6 @@ BATCH = 500
 PROGRESS_EVERY = 500
 # Why a portability request gets the Art. 15 copy instead (Art. 20(3)).
 PORTABILITY_REFUSED = "public_task"
-TEMPLATES = ROOT / "templates" / "package"
 
 
 @dataclass(frozen=True)
@@ -157,6 +155,7 @@ def build(
             source = services.catalogue.source(line.source)
             subject = snap.subjects.get(line.source)
             found = 0
+            dates: list[str] = []
             for table_name, keys in sorted(line.record_keys.items()):
                 if subject is None:
                     break
@@ -180,11 +179,15 @@ def build(
                         }
                     )
                     found += 1
+                    if row.get(spec.date_column):
+                        dates.append(str(row[spec.date_column])[:10])
                     if progress and len(entries) % PROGRESS_EVERY == 0:
                         progress(len(entries))
             built.disclosed[(line.source, line.category)] = found
             built.missing[(line.source, line.category)] = line.record_count - found
-            categories.append(_category(services, source, line, found, snap.locale))
+            category = _category(services, source, line, found, snap.locale)
+            category["period"] = {"from": min(dates), "to": max(dates)} if dates else None
+            categories.append(category)
     finally:
         for connection in connections.values():
             connection.close()
@@ -195,13 +198,19 @@ def build(
         "reference": snap.reference,
         "language": snap.locale,
         "generated_at": snap.generated_at.isoformat(),
-        "controller": {"data_protection_officer": services.limits.contact_email},
+        "controller": {
+            "name": services.operator.name,
+            "address": services.operator.address,
+            "data_protection_officer": services.limits.contact_email,
+            "data_protection_officer_address": services.operator.dpo_address,
+        },
         "portability": {
             "requested": snap.kind == "portability",
             "refused": refused,
             "reason": say[refused] if refused else None,
         },
         "categories": categories,
+        "code_lists": _code_lists(services.catalogue, categories, snap.locale),
         "rights": {"rights": say["rights"], "complaint": say["complaint"]},
         "third_parties": say["third_parties"],
         "records": entries,
@@ -238,28 +247,46 @@ def _category(
         "automated_decisions": info.automated_decisions.in_(locale),
         "basis": line.basis.in_(locale),
         "portable": _portable(services, line),
+        "tables": [
+            _table_meta(table, locale)
+            for table in source.tables
+            if table.category == line.category and table.name in line.record_keys
+        ],
     }
 
 
-_environment: Environment | None = None
+def _table_meta(table: DataTable, locale: str) -> dict[str, Any]:
+    """What each column of a table is, for people and programs: the source names stay."""
+    columns = []
+    for column in table.columns:
+        meta: dict[str, Any] = {"name": column.name, "shown": column.shown}
+        if column.shown and column.label is not None:
+            meta.update(label=column.label.in_(locale), kind=column.kind)
+            if column.meaning:
+                meta["meaning"] = column.meaning
+            if column.codes:
+                meta["codes"] = column.codes
+            if column.kind == "code" and not column.show_code:
+                meta["show_code"] = False
+        columns.append(meta)
+    label = table.label.in_(locale) if table.label else table.name
+    return {"table": table.name, "label": label, "columns": columns}
 
 
-def render_html(document: dict[str, Any], locale: str) -> str:
-    """The printable page, from ``templates/package/package.html`` (autoescaped)."""
-    global _environment
-    if _environment is None:
-        _environment = Environment(
-            loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined
-        )
-    tables: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
-    for entry in document["records"]:
-        group = tables.setdefault((entry["source"], entry["category"]), {})
-        shown = group.setdefault(entry["table"], {"columns": list(entry["fields"]), "rows": []})
-        shown["rows"].append(["" if v is None else v for v in entry["fields"].values()])
-    say = words(locale)
-    return _environment.get_template("package.html").render(
-        doc=document,
-        say=say,
-        intro=say["intro"] % {"reference": document["reference"]},
-        tables=tables,
+def _code_lists(
+    catalogue: Catalogue, categories: list[dict[str, Any]], locale: str
+) -> dict[str, dict[str, str]]:
+    """The code lists the disclosed columns use, each code with its meaning."""
+    used = sorted(
+        {
+            column["codes"]
+            for category in categories
+            for table in category["tables"]
+            for column in table["columns"]
+            if "codes" in column
+        }
     )
+    return {
+        name: {code: text.in_(locale) for code, text in catalogue.code_lists[name].items()}
+        for name in used
+    }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from functools import cache
 
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 from config import ROOT
@@ -29,6 +30,13 @@ def language(locale: str) -> str:
     return "en" if locale.startswith("en") else "fr"
 
 
+def count(locale: str, number: int) -> str:
+    """ "1 record", "12 records": the number grouped as the language writes it."""
+    catalogue = _catalogue(language(locale))
+    text = catalogue.npgettext("package", "%(num)s record", "%(num)s records", number)
+    return str(text) % {"num": format_decimal(number, locale=language(locale))}
+
+
 def words(locale: str) -> dict[str, str]:
     """Every fixed text of the package, by name; ``intro`` takes ``%(reference)s``."""
     catalogue = _catalogue(language(locale))
@@ -44,7 +52,6 @@ def words(locale: str) -> dict[str, str]:
             "(GDPR Art. 15). Keep this file somewhere safe: it holds health data.",
         ),
         "generated": pgettext("package", "Produced on"),
-        "records": pgettext("package", "records"),
         "no_records": pgettext("package", "No record in this category."),
         "purposes": pgettext("package", "Purposes"),
         "legal_basis": pgettext("package", "Legal basis"),
@@ -54,7 +61,23 @@ def words(locale: str) -> dict[str, str]:
         "retention": pgettext("package", "Retention period"),
         "origin": pgettext("package", "Where the data comes from"),
         "automated_decisions": pgettext("package", "Automated decision-making"),
-        "table": pgettext("package", "Table"),
+        "holder_title": pgettext("package", "Who holds your data"),
+        "controller": pgettext("package", "Data controller"),
+        "reference": pgettext("package", "Reference"),
+        "summary_title": pgettext("package", "Summary"),
+        "category": pgettext("package", "Category"),
+        "records_heading": pgettext("package", "Records"),
+        "period": pgettext("package", "Period covered"),
+        "period_range": pgettext("package", "from %(start)s to %(end)s"),
+        "period_one": pgettext("package", "on %(date)s"),
+        "contents": pgettext("package", "Contents"),
+        "back_to_contents": pgettext("package", "Back to the contents"),
+        "information_title": pgettext("package", "What we do with this data"),
+        "total": pgettext("package", "In all: %(count)s"),
+        "yes": pgettext("package", "Yes"),
+        "no": pgettext("package", "No"),
+        "page": pgettext("package", "Page"),
+        "page_of": pgettext("package", "of"),
         "rights_title": pgettext("package", "Your rights"),
         "rights": pgettext(
             "package",

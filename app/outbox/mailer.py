@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from email import policy
 from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -392,13 +392,22 @@ class Connection:
             smtp.close()
 
 
+def sender_of(config: Any) -> str:
+    """The From header: ``MAIL_SENDER_NAME``, when set, with ``MAIL_DEFAULT_SENDER``'s address."""
+    sender = config["MAIL_DEFAULT_SENDER"]
+    if isinstance(sender, tuple | list):
+        sender = f"{sender[0]} <{sender[1]}>"
+    name = config.get("MAIL_SENDER_NAME")
+    if name:
+        sender = formataddr((str(name), parseaddr(sender)[1]))
+    return str(sender)
+
+
 def deliver(
     app: Flask, job: Job, recipient: str, rendered: Rendered, connection: Connection | None = None
 ) -> None:
     """Send over SMTP, or write to ``MAIL_DIR``; the Message-ID is the job's own."""
-    sender = app.config["MAIL_DEFAULT_SENDER"]
-    if isinstance(sender, tuple | list):
-        sender = f"{sender[0]} <{sender[1]}>"
+    sender = sender_of(app.config)
     domain = services_of(app).mail.domain
     message = build_message(sender, recipient, rendered, message_id_of(job, domain))
     if app.config["MAIL_SERVER"]:

@@ -24,12 +24,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 # Text is part of this module's interface too (a category's label, a source's title).
+from app.rules.columns import CodeLists, Column, read_code_lists, read_columns
 from app.rules.toml_checks import Problems, Text, read_text, unknown_keys
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _IDENTITY_FIELDS = ("table", "key", "nir", "last_name", "first_name", "birth_date", "email")
 _OPTIONAL_IDENTITY = ("nir", "email")
-_TABLE_FIELDS = ("category", "primary_key", "subject", "date_column", "link")
+_TABLE_FIELDS = ("category", "label", "primary_key", "subject", "date_column", "link", "columns")
 _INFO_TEXTS = (
     "label",
     "purposes",
@@ -105,6 +106,14 @@ class DataTable:
     subject: str
     date_column: str
     link: Link | None = None
+    # The heading people read above these records, and what each column shows.
+    label: Text | None = None
+    columns: tuple[Column, ...] = ()
+
+    @property
+    def shown(self) -> tuple[Column, ...]:
+        """The columns people see, in the catalogue's order."""
+        return tuple(c for c in self.columns if c.shown)
 
 
 @dataclass(frozen=True)
@@ -131,6 +140,8 @@ class Catalogue:
     sources: tuple[Source, ...]
     digest: str
     categories: frozenset[str] = field(default=frozenset())
+    # Code lists (``[code_lists.NAME]``): a code's meaning in both languages.
+    code_lists: CodeLists = field(default_factory=dict)
 
     def source(self, name: str) -> Source:
         return next(s for s in self.sources if s.name == name)
@@ -189,7 +200,7 @@ def _identity(raw: Any, key: str, p: Problems) -> Identity | None:
     return Identity(**values)  # type: ignore[arg-type]
 
 
-def _table(name: str, raw: Any, key: str, p: Problems) -> DataTable | None:
+def _table(name: str, raw: Any, key: str, code_lists: CodeLists, p: Problems) -> DataTable | None:
     if not isinstance(raw, Mapping):
         p.add(key, "must be a table.")
         return None
@@ -204,6 +215,17 @@ def _table(name: str, raw: Any, key: str, p: Problems) -> DataTable | None:
         pk = None
     subject = _string(raw, "subject", key, p)
     date_column = _string(raw, "date_column", key, p)
+    label = None
+    if "label" not in raw:
+        p.add(
+            f"{key}.label",
+            'missing. Add label = { fr = "...", en = "..." }: the heading people read above '
+            "these records in their access package.",
+        )
+    else:
+        label = read_text(raw["label"], f"{key}.label", p)
+    internal = (*(pk or ()), *([subject] if subject else []))
+    columns = read_columns(raw.get("columns"), f"{key}.columns", internal, code_lists, p)
     link = None
     if "link" in raw:
         spec = raw["link"]
@@ -217,9 +239,9 @@ def _table(name: str, raw: Any, key: str, p: Problems) -> DataTable | None:
             link = Link(*parts)  # type: ignore[arg-type]
         else:
             return None
-    if not (category and pk and subject and date_column):
+    if not (category and pk and subject and date_column and label and columns):
         return None
-    return DataTable(name, category, tuple(pk), subject, date_column, link)
+    return DataTable(name, category, tuple(pk), subject, date_column, link, label, columns)
 
 
 def _category_info(raw: Any, key: str, p: Problems) -> CategoryInfo | None:
@@ -264,7 +286,9 @@ def _category_info(raw: Any, key: str, p: Problems) -> CategoryInfo | None:
     )
 
 
-def _source(name: str, raw: Any, variables: Mapping[str, str], p: Problems) -> Source | None:
+def _source(
+    name: str, raw: Any, variables: Mapping[str, str], code_lists: CodeLists, p: Problems
+) -> Source | None:
     key = f"sources.{name}"
     if not isinstance(raw, Mapping):
         p.add(key, "must be a table.")
@@ -295,7 +319,7 @@ def _source(name: str, raw: Any, variables: Mapping[str, str], p: Problems) -> S
         p.add(f"{key}.tables", f"no table listed. Add a [{key}.tables.NAME] section.")
     else:
         for table_name, spec in tables_raw.items():
-            table = _table(table_name, spec, f"{key}.tables.{table_name}", p)
+            table = _table(table_name, spec, f"{key}.tables.{table_name}", code_lists, p)
             if table:
                 tables.append(table)
     infos_raw = raw.get("categories")
@@ -340,20 +364,22 @@ def load_catalogue(path: Path, variables: Mapping[str, str] | None = None) -> Ca
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise CatalogueError([f"{path.name}: not valid TOML: {error}."]) from None
     env = dict(os.environ if variables is None else variables)
-    unknown_keys(raw, ("sources",), "(top level)", p)
+    unknown_keys(raw, ("sources", "code_lists"), "(top level)", p)
+    code_lists = read_code_lists(raw.get("code_lists"), p)
     sources_raw = raw.get("sources")
     sources: list[Source] = []
     if not isinstance(sources_raw, Mapping) or not sources_raw:
         p.add("sources", "no source described. Add a [sources.NAME] section.")
     else:
         for name, spec in sources_raw.items():
-            source = _source(name, spec, env, p)
+            source = _source(name, spec, env, code_lists, p)
             if source:
                 sources.append(source)
     if p.items:
         raise CatalogueError(p.items)
     categories = frozenset(t.category for s in sources for t in s.tables)
-    return Catalogue(path, tuple(sources), hashlib.sha256(data).hexdigest(), categories)
+    digest = hashlib.sha256(data).hexdigest()
+    return Catalogue(path, tuple(sources), digest, categories, code_lists)
 
 
 def _indexed(inspector: Any, table: str) -> set[str]:
@@ -407,6 +433,25 @@ class _LiveSource:
                 )
         return have
 
+    def described(
+        self, table: str, columns: tuple[Column, ...], have: set[str], where: str
+    ) -> None:
+        """Every live column is described, and every described column is live."""
+        listed = {c.name for c in columns}
+        for name in sorted(have - listed):
+            self.problems.append(
+                f"{self.file}: {where}: column '{name}' of table '{table}' is not described, "
+                "so people would see its database name. Add "
+                f'{name} = {{ fr = "...", en = "...", kind = "text" }}, '
+                f"or {name} = {{ shown = false }} if it is a technical key."
+            )
+        for name in sorted(listed - have):
+            guess = difflib.get_close_matches(name, sorted(have), n=1)
+            hint = f" Did you mean '{guess[0]}'?" if guess else " Remove it."
+            self.problems.append(
+                f"{self.file}: {where}.{name}: column '{name}' is not in table '{table}'.{hint}"
+            )
+
     def need_index(self, table: str, column: str, where: str) -> None:
         if column not in _indexed(self.inspector, table):
             self.problems.append(
@@ -432,8 +477,12 @@ class _LiveSource:
             tkey = f"{key}.tables.{table.name}"
             wanted = {"subject": table.subject, "date_column": table.date_column}
             wanted.update({f"primary_key[{i}]": c for i, c in enumerate(table.primary_key)})
-            if table.subject in self.need(table.name, wanted, tkey):
+            have = self.need(table.name, wanted, tkey)
+            if table.subject in have:
                 self.need_index(table.name, table.subject, f"{tkey}.subject")
+            # A key column already reported missing is one drift: say it once.
+            if have and set(wanted.values()) <= have:
+                self.described(table.name, table.columns, have, f"{tkey}.columns")
             if table.link:
                 link = table.link
                 linked = self.need(link.table, {"key": link.key, "subject": link.subject}, tkey)

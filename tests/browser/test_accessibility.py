@@ -133,6 +133,10 @@ def _public_pages(walk: Walk, page: Any) -> None:
     walk.check(page, "request form with errors")
     page.goto("/accessibility")
     walk.check(page, "accessibility statement")
+    for path, name in (("/privacy", "privacy notice"), ("/legal", "legal notice")):
+        page.goto(path)
+        walk.check(page, name)
+        walk.check_on_phone(page, name)
     page.goto("/status")
     walk.check(page, "status page without a link")
     page.goto("/status/link")

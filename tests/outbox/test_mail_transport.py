@@ -122,3 +122,26 @@ def test_a_job_keeps_its_message_id_on_every_attempt(app):
         assert derived == mailer.message_id_of(job, "portal.example.org")
         assert derived.startswith(f"<job-{job.id}.") and derived.endswith("@portal.example.org>")
         db.session.rollback()
+
+
+def test_the_sender_name_is_the_operators_and_the_address_stays(make_app, smtp):
+    """MAIL_SENDER_NAME names the operator in the From header of what arrives."""
+    app = make_app(
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp.port,
+        MAIL_DEFAULT_SENDER="Portail des droits <ne-pas-repondre@hopital.example.fr>",
+        MAIL_SENDER_NAME="Hôpital Exemple – Portail des droits",
+    )
+    _file(app, 1)
+    assert run_jobs(app) == 1
+    (message,) = smtp.received.messages
+    assert message["From"].addresses[0].display_name == "Hôpital Exemple – Portail des droits"
+    assert message["From"].addresses[0].addr_spec == "ne-pas-repondre@hopital.example.fr"
+
+
+def test_without_a_sender_name_the_default_sender_is_used_as_written():
+    """No MAIL_SENDER_NAME: the From header is MAIL_DEFAULT_SENDER, name and address."""
+    config = {"MAIL_DEFAULT_SENDER": "Portail <a@example.fr>", "MAIL_SENDER_NAME": ""}
+    assert mailer.sender_of(config) == "Portail <a@example.fr>"
+    config["MAIL_SENDER_NAME"] = "CHU, Lyon"
+    assert mailer.sender_of(config) == '"CHU, Lyon" <a@example.fr>'

@@ -187,6 +187,11 @@ first_name = "first_name"
 birth_date = "birth_date"
 email = "email"
 """
+COLUMNS = """id = { shown = false }
+person_id = { shown = false }
+on_date = { fr = "Date", en = "Date", kind = "date" }
+flag = { fr = "Signalé", en = "Flagged", kind = "yes_no" }
+"""
 INFO = """
 [sources.{source}.categories."{category}"]
 label = {{ fr = "L", en = "L" }}
@@ -287,7 +292,9 @@ def _write_world(world: dict, folder: Path) -> tuple[Path, Path, Path]:
             )
             catalogue += (
                 f'[sources.{source}.tables.{name}]\ncategory = "{category}"\n'
+                'label = { fr = "T", en = "T" }\n'
                 'primary_key = ["id"]\nsubject = "person_id"\ndate_column = "on_date"\n'
+                f"[sources.{source}.tables.{name}.columns]\n" + COLUMNS
             )
         for category in sorted(held):
             catalogue += INFO.format(source=source, category=category)
