@@ -154,6 +154,10 @@ class Request(Base):
     locale: Mapped[str] = mapped_column(String(5), default="fr")
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
+    # Keyed digests of the folded names, what the queue's name search reads
+    # (app/name_search.py); blanked with the names by the purge.
+    last_name_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    full_name_digest: Mapped[str | None] = mapped_column(String(64), index=True)
     birth_date: Mapped[date] = mapped_column(Date)
     email: Mapped[str] = mapped_column(String(254))
     email_normalized: Mapped[str] = mapped_column(String(254))

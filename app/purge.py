@@ -186,6 +186,8 @@ def blank_requests(session: Session, ids: list[int], now: datetime) -> Counts:
         .values(
             first_name="",
             last_name="",
+            last_name_digest=None,
+            full_name_digest=None,
             email="",
             email_normalized="",
             birth_date=PURGED_BIRTH_DATE,

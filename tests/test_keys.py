@@ -202,6 +202,7 @@ def _a_request(app) -> int:
             ),
             now=utcnow(),
             vault=portal.vault,
+            names=portal.names,
             mail=portal.mail,
             per_address_per_hour=5,
         )

@@ -78,6 +78,7 @@ def file_request() -> Response | tuple[str, int]:
         ),
         now=utcnow(),
         vault=services_of(current_app).vault,
+        names=services_of(current_app).names,
         mail=services_of(current_app).mail,
         per_address_per_hour=current_app.config["FILINGS_PER_ADDRESS_PER_HOUR"],
     )

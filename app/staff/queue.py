@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Iterator
 
-from flask import Response, render_template, request, stream_with_context
+from flask import Response, current_app, render_template, request, stream_with_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from app.casework import queue
 from app.deadlines import receipt_date
 from app.extensions import db
 from app.models import utcnow
+from app.services import services_of
 from app.staff.access import can, me, requires
 from app.staff.routes import bp
 from app.staffing import roles
@@ -51,7 +52,7 @@ DUE_CHOICES = ("overdue", "5", "10", "30")
 def _filter() -> tuple[queue.QueueFilter, list[str], list[queue.StaffOption]]:
     staff = queue.assignable_staff(db.session())
     flt, problems = queue.parse_filter(request.args, me().id, {s.id for s in staff})
-    return flt, problems, staff
+    return queue.with_names(flt, services_of(current_app).names), problems, staff
 
 
 def _seen(value: str | None) -> int:

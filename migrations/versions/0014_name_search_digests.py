@@ -1,0 +1,90 @@
+"""name search: keyed digests of the requester's folded names, indexed
+
+``last_name_digest`` and ``full_name_digest`` hold HMAC-SHA-256 digests, under the
+first key of ``NAME_SEARCH_KEYS``, of the names folded as matching folds them
+(app/name_search.py); the queue finds a request by name through their indexes.
+Existing requests are given their digests here, in batches; purged requests
+(names blanked) keep none.
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-12-11 00:00:00
+
+"""
+import sqlalchemy as sa
+from alembic import op
+from flask import current_app
+
+# revision identifiers, used by Alembic.
+revision = '0014'
+down_revision = '0013'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('requests', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('last_name_digest', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('full_name_digest', sa.String(length=64), nullable=True))
+        batch_op.create_index(
+            batch_op.f('ix_requests_last_name_digest'), ['last_name_digest'], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f('ix_requests_full_name_digest'), ['full_name_digest'], unique=False
+        )
+    _backfill()
+
+
+def _backfill():
+    # Imported here: the migration reads the keys of the application it runs in.
+    from app.name_search import NameIndex
+
+    index = NameIndex.of(current_app.config["NAME_SEARCH_KEYS"])
+    requests = sa.table(
+        'requests',
+        sa.column('id', sa.Integer),
+        sa.column('first_name', sa.String),
+        sa.column('last_name', sa.String),
+        sa.column('last_name_digest', sa.String),
+        sa.column('full_name_digest', sa.String),
+    )
+    connection = op.get_bind()
+    statement = (
+        sa.update(requests)
+        .where(requests.c.id == sa.bindparam('row_id'))
+        .values(
+            last_name_digest=sa.bindparam('new_last'), full_name_digest=sa.bindparam('new_full')
+        )
+    )
+    after = 0
+    while True:
+        rows = connection.execute(
+            sa.select(requests.c.id, requests.c.first_name, requests.c.last_name)
+            .where(requests.c.id > after)
+            .order_by(requests.c.id)
+            .limit(2000)
+        ).all()
+        if not rows:
+            return
+        changes = []
+        for row_id, first, last in rows:
+            digests = index.digests(first or "", last or "")
+            if digests['last_name_digest'] or digests['full_name_digest']:
+                changes.append(
+                    {
+                        'row_id': row_id,
+                        'new_last': digests['last_name_digest'],
+                        'new_full': digests['full_name_digest'],
+                    }
+                )
+        if changes:
+            connection.execute(statement, changes)
+        after = rows[-1][0]
+
+
+def downgrade():
+    with op.batch_alter_table('requests', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_requests_full_name_digest'))
+        batch_op.drop_index(batch_op.f('ix_requests_last_name_digest'))
+        batch_op.drop_column('full_name_digest')
+        batch_op.drop_column('last_name_digest')
