@@ -79,6 +79,12 @@ FORMS: dict[str, dict[str, str]] = {
     "staff.accounts_create": {"email": "new.agent@example.org", "role": "agent"},
     "staff.accounts_disable": {"confirm": "yes"},
     "staff.accounts_role": {"role": "agent"},
+    "staff.queue_bulk": {
+        "action": "claim",
+        "case": "DSR-2026-ABCDEF:1",
+        "assignee": "1",
+        "back": "due=overdue",
+    },
 }
 for _name in ("claim", "release", "send_back", "prepare_approval"):
     FORMS[f"staff.case_{_name}"] = VERSION

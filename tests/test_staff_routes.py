@@ -36,6 +36,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "staff.logout": ANYONE,
     "staff.queue": CASE_WORKERS,
     "staff.queue_export": CASE_WORKERS,
+    # Assigning in bulk is a DPO's (the view refuses an agent's), claim and release anyone's.
+    "staff.queue_bulk": CASE_WORKERS,
     "staff.dashboard": CASE_WORKERS,
     "staff.case": CASE_WORKERS,
     "staff.case_recompute": CASE_WORKERS,
@@ -88,6 +90,7 @@ FORM_DATA: dict[str, dict[str, str]] = {
     "staff.password_post": {"current": "not my password", "password": "x" * 12, "confirm": "y"},
     "staff.accounts_create": {"email": "", "role": "agent"},
     "staff.accounts_role": {"role": "agent"},
+    "staff.queue_bulk": {"action": "claim", "case": "DSR-2026-AAAAAA:1"},
 }
 
 

@@ -129,6 +129,7 @@ class QueueRow:
     assurance: str
     # The clock stands still (proof of identity awaited): the due date will move.
     paused: bool = False
+    version: int = 0  # what a bulk action from this page checks against
 
 
 @dataclass(frozen=True)
@@ -395,6 +396,7 @@ def _rows_query(flt: QueueFilter, today: date) -> Select[*tuple[Any, ...]]:
             Request.pending_decision,
             Request.assurance,
             Request.paused_at,
+            Request.version,
         )
         .outerjoin(StaffUser, StaffUser.id == Request.assignee_id)
         .where(*_conditions(flt, today))
@@ -437,6 +439,7 @@ def _row(values: Any, today: date) -> QueueRow:
         pending,
         assurance,
         paused_at,
+        version,
     ) = values
     return QueueRow(
         id=id_,
@@ -454,6 +457,7 @@ def _row(values: Any, today: date) -> QueueRow:
         pending_decision=pending,
         assurance=assurance,
         paused=paused_at is not None,
+        version=version,
     )
 
 

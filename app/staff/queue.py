@@ -10,14 +10,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 from flask import Response, current_app, render_template, request, stream_with_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app import audit
+from app.casework import bulk, queue
 from app.casework import export as csv_export
-from app.casework import queue
 from app.deadlines import receipt_date
 from app.extensions import db
 from app.models import utcnow
@@ -89,6 +90,9 @@ def queue_view() -> str:
         sortable=SORTABLE,
         filter_args={k: v for k, v in flt.args().items() if k not in ("sort", "dir")},
         can_approve=can(roles.APPROVE_SENSITIVE),
+        can_assign=can(roles.ASSIGN),
+        bulk_max=bulk.MAX_CASES,
+        back_query=urlencode(flt.args()),
         waiting_for_me=queue.waiting_for(session, me().id) if can(roles.APPROVE_SENSITIVE) else 0,
     )
 
