@@ -451,6 +451,24 @@ class CaseNote(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class SavedFilter(Base):
+    """A queue filter a member of staff named and kept: its name and its query string.
+
+    At most ``app.casework.saved_filters.MAX_PER_PERSON`` per person, counted under a
+    lock on the person's row. The query never holds the search box (a name or an
+    address is personal data); one name per person.
+    """
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (Index("uq_saved_filters_staff_id_name", "staff_id", "name", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    name: Mapped[str] = mapped_column(String(60))
+    query: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 PACKAGE_FORMATS = ("access", "portability")
 
 

@@ -85,6 +85,8 @@ FORMS: dict[str, dict[str, str]] = {
         "assignee": "1",
         "back": "due=overdue",
     },
+    "staff.queue_filter_save": {"name": "Overdue erasures", "query": "due=overdue"},
+    "staff.queue_filter_delete": {},
 }
 for _name in ("claim", "release", "send_back", "prepare_approval"):
     FORMS[f"staff.case_{_name}"] = VERSION
@@ -236,6 +238,7 @@ class Walk:
             "name": "a-message",
             "filename": "portal.css",
             "document_id": "1",
+            "filter_id": "1",
         }
         self.checked = 0
 

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode
 
-from flask import current_app, render_template, request
+from flask import abort, current_app, flash, redirect, render_template, request
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField
-from wtforms.validators import Optional
+from werkzeug.wrappers import Response
+from wtforms import HiddenField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
 
-from app.casework import bulk, case_page, cases
+from app.casework import bulk, case_page, cases, saved_filters
 from app.casework import queue as casework_queue
 from app.extensions import db
 from app.models import StaffUser, utcnow
 from app.services import services_of
 from app.staff import refusals
 from app.staff.access import can, me, requires
+from app.staff.forms import REQUIRED
+from app.staff.queue import render_queue
 from app.staff.routes import bp
 from app.staffing import roles
 
@@ -42,6 +45,30 @@ ACTION_TITLES = {
     "claim": _l("Claim the ticked requests"),
     "release": _l("Release the ticked requests"),
     "assign": _l("Assign the ticked requests"),
+}
+
+
+class SaveFilterForm(FlaskForm):
+    """Keep the filter the queue shows under a name (its query string, without the search)."""
+
+    name = StringField(
+        _l("Name of this filter"),
+        validators=[DataRequired(REQUIRED), Length(max=saved_filters.NAME_MAX)],
+    )
+    query = HiddenField()
+
+
+class DeleteFilterForm(FlaskForm):
+    """Only the CSRF token: the filter is in the address."""
+
+
+FILTER_REFUSALS = {
+    "empty_name": _l("Give the filter a name."),
+    "name_too_long": _l("The name is too long (at most 60 characters)."),
+    "query_too_long": _l("This filter is too long to keep."),
+    "too_many": _l(
+        "You already keep %(num)d filters: delete one before saving another. Nothing was saved."
+    ),
 }
 
 
@@ -157,3 +184,48 @@ def queue_bulk() -> tuple[str, int]:
         done=sum(1 for o in outcomes if o.done),
         back=back,
     ), 200
+
+
+@bp.post("/queue/filters")
+@requires(roles.VIEW_CASES)
+def queue_filter_save() -> Response | tuple[str, int]:
+    form = SaveFilterForm()
+    staff_ids = {person.id for person in casework_queue.assignable_staff(db.session())}
+    query = saved_filters.canonical(form.query.data or "", me().id, staff_ids)
+    shown = _pairs(query)
+    if not form.validate():
+        message = "; ".join(str(e) for errors in form.errors.values() for e in errors)
+        return render_queue(
+            shown, filter_error=message, filter_name=form.name.data or "", code=422
+        )
+    session = db.session()
+    try:
+        saved = saved_filters.save(session, me(), form.name.data or "", query, now=utcnow())
+    except saved_filters.FilterError as error:
+        session.rollback()
+        return render_queue(
+            shown,
+            filter_error=str(FILTER_REFUSALS[error.reason])
+            % {"num": saved_filters.MAX_PER_PERSON},
+            filter_name=form.name.data or "",
+            code=422,
+        )
+    name = saved.name
+    session.commit()
+    flash(_("The filter “%(name)s” is saved.", name=name))
+    return redirect(f"/staff/queue?{query}" if query else "/staff/queue", 303)
+
+
+@bp.post("/queue/filters/<int:filter_id>/delete")
+@requires(roles.VIEW_CASES)
+def queue_filter_delete(filter_id: int) -> Response:
+    form = DeleteFilterForm()
+    if not form.validate():
+        abort(400)
+    session = db.session()
+    if not saved_filters.remove(session, me(), filter_id):
+        session.rollback()
+        abort(404)
+    session.commit()
+    flash(_("The filter is deleted."))
+    return redirect("/staff/queue", 303)

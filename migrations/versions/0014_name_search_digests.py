@@ -1,10 +1,14 @@
-"""name search: keyed digests of the requester's folded names, indexed
+"""name search digests and saved queue filters
+
 
 ``last_name_digest`` and ``full_name_digest`` hold HMAC-SHA-256 digests, under the
 first key of ``NAME_SEARCH_KEYS``, of the names folded as matching folds them
 (app/name_search.py); the queue finds a request by name through their indexes.
 Existing requests are given their digests here, in batches; purged requests
 (names blanked) keep none.
+
+``saved_filters`` holds the queue filters each member of staff named and kept
+(at most ten each, counted under a lock on the person's row).
 
 Revision ID: 0014
 Revises: 0013
@@ -33,6 +37,21 @@ def upgrade():
             batch_op.f('ix_requests_full_name_digest'), ['full_name_digest'], unique=False
         )
     _backfill()
+    op.create_table(
+        'saved_filters',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('staff_id', sa.Integer(), nullable=False),
+        sa.Column('name', sa.String(length=60), nullable=False),
+        sa.Column('query', sa.String(length=1000), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ['staff_id'], ['staff_users.id'], name=op.f('fk_saved_filters_staff_id_staff_users')
+        ),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_saved_filters')),
+    )
+    op.create_index(
+        'uq_saved_filters_staff_id_name', 'saved_filters', ['staff_id', 'name'], unique=True
+    )
 
 
 def _backfill():
@@ -83,6 +102,8 @@ def _backfill():
 
 
 def downgrade():
+    op.drop_index('uq_saved_filters_staff_id_name', table_name='saved_filters')
+    op.drop_table('saved_filters')
     with op.batch_alter_table('requests', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_requests_full_name_digest'))
         batch_op.drop_index(batch_op.f('ix_requests_last_name_digest'))
