@@ -189,6 +189,9 @@ class Request(Base):
     # A decision prepared and waiting for a second person (four eyes).
     pending_decision: Mapped[str | None] = mapped_column(String(20))
     pending_ground: Mapped[str | None] = mapped_column(String(40))
+    # A refusal's optional message to the requester (Fernet: staff may write anything),
+    # written when the refusal is prepared, shown on the status page once it is approved.
+    refusal_message_encrypted: Mapped[str | None] = mapped_column(Text)
     prepared_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     prepared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     refusal_ground: Mapped[str | None] = mapped_column(String(40))

@@ -193,6 +193,7 @@ def blank_requests(session: Session, ids: list[int], now: datetime) -> Counts:
             birth_date=PURGED_BIRTH_DATE,
             nir_encrypted=None,
             details_encrypted=None,
+            refusal_message_encrypted=None,
             medical_newest_on=None,
             purged_at=now,
         ),

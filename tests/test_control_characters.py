@@ -66,7 +66,11 @@ FORMS: dict[str, dict[str, str]] = {
     "staff.password_post": {"current": PASSWORD, "password": "x" * 12, "confirm": "x" * 12},
     "staff.case_note": {"text": "Called the hospital records office."},
     "staff.case_ask": {**VERSION, "kind": "information", "question": "Which years?"},
-    "staff.case_prepare_refusal": {**VERSION, "ground": "legal_obligation"},
+    "staff.case_prepare_refusal": {
+        **VERSION,
+        "ground": "legal_obligation",
+        "message": "Nothing found for 2019.",
+    },
     "staff.case_extend": {**VERSION, "ground": "complexity"},
     "staff.case_unfounded": {**VERSION, "ground": "excessive", "justification": "Tenth one."},
     "staff.case_assign": {**VERSION, "assignee": "1"},

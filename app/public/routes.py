@@ -246,6 +246,9 @@ def _status_page(request: Request, answer: AnswerForm, code: int = 200) -> tuple
         can_withdraw=lifecycle.can_move(request.status, "withdrawn"),
         question=question,
         answer_form=answer if waiting else None,
+        refusal_message=services_of(current_app).vault.decrypt(request.refusal_message_encrypted)
+        if request.status == "denied"
+        else None,
     ), code
 
 

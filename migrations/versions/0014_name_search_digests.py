@@ -1,4 +1,4 @@
-"""name search digests and saved queue filters
+"""name search digests, saved queue filters, a refusal's message to the requester
 
 
 ``last_name_digest`` and ``full_name_digest`` hold HMAC-SHA-256 digests, under the
@@ -9,6 +9,8 @@ Existing requests are given their digests here, in batches; purged requests
 
 ``saved_filters`` holds the queue filters each member of staff named and kept
 (at most ten each, counted under a lock on the person's row).
+``refusal_message_encrypted`` holds the optional message a refusal carries to the
+requester's status page (Fernet, like case notes).
 
 Revision ID: 0014
 Revises: 0013
@@ -30,6 +32,7 @@ def upgrade():
     with op.batch_alter_table('requests', schema=None) as batch_op:
         batch_op.add_column(sa.Column('last_name_digest', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('full_name_digest', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('refusal_message_encrypted', sa.Text(), nullable=True))
         batch_op.create_index(
             batch_op.f('ix_requests_last_name_digest'), ['last_name_digest'], unique=False
         )
@@ -107,5 +110,6 @@ def downgrade():
     with op.batch_alter_table('requests', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_requests_full_name_digest'))
         batch_op.drop_index(batch_op.f('ix_requests_last_name_digest'))
+        batch_op.drop_column('refusal_message_encrypted')
         batch_op.drop_column('full_name_digest')
         batch_op.drop_column('last_name_digest')
