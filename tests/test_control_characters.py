@@ -118,6 +118,14 @@ FORMS |= {
     "staff.accounts_confirm": {},
     "staff.accounts_refuse": {},
 }
+AUDIT_FILTERS = {
+    "reference": "DSR-2026-ABCDEF",
+    "actor": "staff:1",
+    "action": "case.",
+    "date_from": "2026-01-01",
+    "date_to": "2026-12-31",
+    "before": "10",
+}
 QUEUE = {
     "q": "martin",
     "status": "triage",
@@ -139,14 +147,8 @@ QUEUE = {
 QUERIES: dict[str, dict[str, str]] = {
     "staff.queue": QUEUE,
     "staff.queue_export": QUEUE,
-    "staff.audit_log": {
-        "reference": "DSR-2026-ABCDEF",
-        "actor": "staff:1",
-        "action": "case.",
-        "date_from": "2026-01-01",
-        "date_to": "2026-12-31",
-        "before": "10",
-    },
+    "staff.audit_log": AUDIT_FILTERS,
+    "staff.audit_export": AUDIT_FILTERS,
     "staff.login": {"next": "/staff/queue"},
     "staff.login_post": {"next": "/staff/queue"},
 }

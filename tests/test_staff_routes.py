@@ -62,6 +62,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "staff.case_unfounded": DPO,
     "staff.audit_log": AUDITORS,
     "staff.audit_verify": AUDITORS,
+    "staff.audit_export": AUDITORS,
     # DPOs see the accounts to confirm the DPO role an administrator gave (four eyes).
     "staff.accounts": AUDITORS,
     "staff.accounts_create": ADMIN,

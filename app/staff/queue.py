@@ -118,7 +118,7 @@ def render_queue(
     ), code
 
 
-def _csv_text(session: Session, batches: Iterator[list[list[str]]]) -> Iterator[str]:
+def csv_text(session: Session, batches: Iterator[list[list[str]]]) -> Iterator[str]:
     """Each batch as CSV text, the read transaction ended before the client gets it.
 
     ``session`` is the one the batches are read with: once the view has
@@ -158,7 +158,7 @@ def queue_export() -> Response:
     # A generator: the export is written batch by batch as the client reads,
     # never whole in memory. The request context stays for its duration.
     response = Response(
-        stream_with_context(_csv_text(session, batches)), content_type="text/csv; charset=utf-8"
+        stream_with_context(csv_text(session, batches)), content_type="text/csv; charset=utf-8"
     )
     response.headers["Content-Disposition"] = (
         f'attachment; filename="queue-{today.isoformat()}.csv"'
