@@ -79,3 +79,77 @@ def test_bulk_claim_and_saved_filters_with_the_keyboard(browser, portal, lang):
     assert page.locator(".saved-filters li").count() == 0
     page.context.close()
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_audit_filters_by_pick_lists_and_the_pages_changed_with_them(browser, portal, lang):
+    """The audit page's pick-lists chosen with the keyboard; the dashboard's counts and the
+    case page's sections: axe on each, screenshots at both widths."""
+    problems: list[str] = []
+    dpo = portal.staff(f"dpo.audit.{lang}@example.org", "dpo")
+    page = new_page(browser, portal)
+    sign_in(page, portal, dpo, lang)
+    page.goto(f"/staff/audit?lang={lang}")
+    page.locator("#actor").select_option(label=dpo.email)
+    page.locator("#action").focus()
+    page.locator("#action").select_option("staff.")
+    page.get_by_role("button", name=exactly("Show", lang)).click()
+    page.wait_for_url("**/staff/audit?**")
+    assert "actor=staff" in page.url and "action=staff." in page.url
+    actions = page.locator("table.queue-table tbody td:nth-child(4)").all_inner_texts()
+    assert actions and all(a.startswith("staff.") for a in actions)
+    problems += check_accessibility(page, f"audit {lang}")
+    shoot(page, f"audit-filters-{lang}")
+
+    page.goto(f"/staff/dashboard?lang={lang}")
+    problems += check_accessibility(page, f"dashboard {lang}")
+    shoot(page, f"dashboard-{lang}")
+
+    page.goto(f"/staff/queue?lang={lang}")
+    page.locator("a.reference").first.click()
+    page.wait_for_url("**/staff/cases/**")
+    headings = page.locator("h2[id]").evaluate_all("hs => hs.map(h => h.id)")
+    assert headings[:2] == ["asked", "requester"] and headings[-1] == "history"
+    problems += check_accessibility(page, f"case {lang}")
+    shoot(page, f"case-{lang}")
+    page.context.close()
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_refusal_message_is_previewed_before_the_dpo_confirms(browser, portal, lang):
+    """An agent prepares a refusal with a message; the DPO's confirmation shows it."""
+    problems: list[str] = []
+    agent = portal.staff(f"agent.refuse.{lang}@example.org", "agent")
+    dpo = portal.staff(f"dpo.refuse.{lang}@example.org", "dpo")
+    page = new_page(browser, portal)
+    sign_in(page, portal, agent, lang)
+    page.goto(f"/staff/queue?lang={lang}&assignee=unassigned&status=triage")
+    page.locator("a.reference").first.click()
+    page.wait_for_url("**/staff/cases/**")
+    case_url = page.url.split("?")[0]
+    page.get_by_role("button", name=exactly("Claim this case", lang)).click()
+    page.locator("summary", has_text=t("Prepare a refusal", lang)).click()
+    page.locator("#refuse-ground").select_option("legal_obligation")
+    page.locator("#refuse-message").fill(
+        "Merci de nous écrire si vous pensez que c'est une erreur."
+    )
+    page.get_by_role("button", name=exactly("Prepare the refusal", lang)).click()
+    assert page.get_by_text(
+        t("A data protection officer will approve it.", lang)
+    ).first.is_visible()
+    page.context.close()
+
+    page = new_page(browser, portal)
+    sign_in(page, portal, dpo, lang)
+    page.goto(f"{case_url}?lang={lang}")
+    late = page.locator("#late-justification")
+    if late.count():  # past the month from receipt: the DPO justifies the late refusal
+        late.fill("The hospital answered late.")
+    page.get_by_role("button", name=exactly("Approve this decision", lang)).click()
+    preview = page.locator("blockquote.preview").all_inner_texts()
+    assert "Merci de nous écrire si vous pensez que c'est une erreur." in preview
+    problems += check_accessibility(page, f"refusal confirmation {lang}")
+    shoot(page, f"refusal-confirmation-{lang}")
+    page.context.close()
+    assert problems == [], "\n".join(problems)
