@@ -19,14 +19,15 @@ distribution meant to look like a portal in service (printed by the script):
   the newest case in review and 19 closed requests carry one real name with its
   real keyed digests, which the name searches look for.
 
-Then it times what the queue view asks of the database, ``app.casework.queue.page``
-plus ``app.casework.queue.counts`` plus ``app.casework.queue.assignable_staff``, for the
-default view, each filter, each sort, the received-date range, the DPO's
-approval view and the searches (whole reference, address, the last four
-characters of a reference, a last name, a first and last name), interleaved
-across the sizes after a warm-up (median and 95th percentile in ms, ratio of
-the medians, target at most 1.5, PASS or FAIL); the same for the whole page
-through a signed-in Flask test client; and the throughput of the CSV export of the default view. It repeats
+Then it times what the queue view asks of the database,
+``app.casework.queue.page`` plus ``app.casework.queue.counts`` plus
+``app.casework.queue.assignable_staff``, for the default view, each filter,
+each sort, the received-date range, the DPO's approval view and the searches
+(whole reference, address, the last four characters of a reference, a last
+name, a first and last name), interleaved across the sizes after a warm-up
+(median and 95th percentile in ms, ratio of the medians, target at most 1.5,
+PASS or FAIL); the same for the whole page through a signed-in Flask test
+client; and the throughput of the CSV export of the default view. It repeats
 the domain timing on the 1,000,000 database with its backlog cut to the 1,000
 one's (600), which separates what the history costs from what the backlog
 costs. A measurement, not a test: the exit code is 0 either way.
