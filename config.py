@@ -139,6 +139,30 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             '(python -c "import secrets; print(secrets.token_urlsafe(32))").'
         )
 
+    # The keys of the requester-name digests the queue searches (app/name_search.py),
+    # newest first: the first writes, every one is searched until `flask keys rotate`
+    # has rewritten the digests under the first.
+    names_raw = env.get("NAME_SEARCH_KEYS", "")
+    if not names_raw and shape == "demo":
+        names_raw = _instance_secret("name_search_key", lambda: secrets.token_urlsafe(32))
+    if not names_raw and shape == "test":
+        names_raw = "test-only-name-search-key-" + "x" * 32
+    name_keys = [k.strip() for k in names_raw.split(",") if k.strip()]
+    if any(len(key) < MIN_SECRET_LENGTH for key in name_keys):
+        problems.append(
+            f"NAME_SEARCH_KEYS holds a key shorter than {MIN_SECRET_LENGTH} characters."
+        )
+    elif set(name_keys) & ({secret_key} | set(audit_keys)):
+        problems.append(
+            "NAME_SEARCH_KEYS must not reuse SECRET_KEY or AUDIT_KEYS: each secret has one use."
+        )
+    if not name_keys:
+        problems.append(
+            f"NAME_SEARCH_KEYS must list at least one key of {MIN_SECRET_LENGTH} random "
+            "characters or more, newest first, kept outside the database "
+            '(python -c "import secrets; print(secrets.token_urlsafe(32))").'
+        )
+
     base_url = env.get("PORTAL_BASE_URL", "").strip().rstrip("/")
     if not base_url:
         if strict:
@@ -337,6 +361,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "METRICS_TOKEN": metrics_token or None,
         "DATA_ENCRYPTION_KEYS": keys,
         "AUDIT_KEYS": audit_keys,
+        "NAME_SEARCH_KEYS": name_keys,
         # Append-only; in production, on a disk that is not the database's (README).
         "AUDIT_ANCHOR_FILE": env.get("AUDIT_ANCHOR_FILE") or str(INSTANCE / "audit-anchors.log"),
         "PORTAL_BASE_URL": base_url,

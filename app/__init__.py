@@ -16,6 +16,7 @@ from app.audit.keys import Keyring
 from app.crypto import Vault
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 from app.identity.policy import AssuranceError, AssurancePolicy, load_assurance
+from app.name_search import NameIndex
 from app.outbox.emails import MailSettings
 from app.outbox.mailer import Mailer
 from app.rules.catalogue import Catalogue, CatalogueError, load_catalogue
@@ -104,6 +105,7 @@ def register_services(app: Flask) -> None:
             anchor_file=Path(app.config["AUDIT_ANCHOR_FILE"]),
         ),
         assurance=load_assurance_policy(app.config),
+        names=NameIndex.of(app.config["NAME_SEARCH_KEYS"]),
         operator=Operator.of(app.config),
     )
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app import audit, deadlines, lifecycle, locks, tokens
 from app.crypto import Vault
 from app.models import AuditEvent, Job, LinkToken, Request
+from app.name_search import NameIndex
 from app.outbox import emails, jobs
 
 REQUESTER = "requester"
@@ -52,6 +53,7 @@ def file_request(
     *,
     now: datetime,
     vault: Vault,
+    names: NameIndex,
     mail: emails.MailSettings,
     per_address_per_hour: int,
 ) -> int | None:
@@ -76,6 +78,7 @@ def file_request(
         "locale": filing.locale,
         "first_name": filing.first_name,
         "last_name": filing.last_name,
+        **names.digests(filing.first_name, filing.last_name),
         "birth_date": filing.birth_date,
         "email": filing.email.strip(),
         "email_normalized": address,

@@ -44,6 +44,7 @@ class Column:
 ENCRYPTED = (
     Column(Request, "nir_encrypted"),
     Column(Request, "details_encrypted"),
+    Column(Request, "refusal_message_encrypted"),
     Column(StaffUser, "totp_secret_encrypted"),
     Column(CaseNote, "body_encrypted"),
     Column(AccessPackage, "json_encrypted"),

@@ -132,6 +132,8 @@ def change_status(
         # left in place, it kept an "approve" button on a closed case (bench/soak.py).
         values["pending_decision"] = None
         values["pending_ground"] = None
+        if target != "denied":  # a refusal's message is shown with the refusal only
+            values["refusal_message_encrypted"] = None
     result = session.execute(
         update(Request)
         .where(

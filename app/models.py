@@ -154,6 +154,10 @@ class Request(Base):
     locale: Mapped[str] = mapped_column(String(5), default="fr")
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
+    # Keyed digests of the folded names, what the queue's name search reads
+    # (app/name_search.py); blanked with the names by the purge.
+    last_name_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    full_name_digest: Mapped[str | None] = mapped_column(String(64), index=True)
     birth_date: Mapped[date] = mapped_column(Date)
     email: Mapped[str] = mapped_column(String(254))
     email_normalized: Mapped[str] = mapped_column(String(254))
@@ -185,6 +189,9 @@ class Request(Base):
     # A decision prepared and waiting for a second person (four eyes).
     pending_decision: Mapped[str | None] = mapped_column(String(20))
     pending_ground: Mapped[str | None] = mapped_column(String(40))
+    # A refusal's optional message to the requester (Fernet: staff may write anything),
+    # written when the refusal is prepared, shown on the status page once it is approved.
+    refusal_message_encrypted: Mapped[str | None] = mapped_column(Text)
     prepared_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     prepared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     refusal_ground: Mapped[str | None] = mapped_column(String(40))
@@ -444,6 +451,24 @@ class CaseNote(Base):
     # "staff:<id>" or "requester"
     author: Mapped[str] = mapped_column(String(80))
     body_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SavedFilter(Base):
+    """A queue filter a member of staff named and kept: its name and its query string.
+
+    At most ``app.casework.saved_filters.MAX_PER_PERSON`` per person, counted under a
+    lock on the person's row. The query never holds the search box (a name or an
+    address is personal data); one name per person.
+    """
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (Index("uq_saved_filters_staff_id_name", "staff_id", "name", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    name: Mapped[str] = mapped_column(String(60))
+    query: Mapped[str] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -22,6 +22,7 @@ from app.audit.keys import Keyring
 from app.crypto import Vault
 from app.identity.policy import AssurancePolicy
 from app.models import Job
+from app.name_search import NameIndex
 from app.outbox.emails import MailSettings
 from app.rules.catalogue import Catalogue
 from app.rules.policy import Policy
@@ -96,6 +97,7 @@ class Services:
     postman: Postman
     audit: AuditSettings
     assurance: AssurancePolicy
+    names: NameIndex
     operator: Operator = field(default_factory=Operator)
 
 

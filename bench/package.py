@@ -73,6 +73,7 @@ from app.rules.sources import Warehouse
 from app.audit.keys import Keyring
 from app.services import AuditSettings, Limits, Services
 from app.tokens import LinkSigner
+from app.name_search import NameIndex
 
 root, url, first, last, born, email, mode = sys.argv[1:8]
 trace = mode == "trace"
@@ -87,7 +88,8 @@ limits = Limits(unverified_ttl=86400, reminder_hour=7, reminder_days=5,
 services = Services(catalogue, policy, warehouse, vault, LinkSigner("bench" * 8),
                     MailSettings(86400, 86400, "localhost"), limits, postman=None,
                     audit=AuditSettings(Keyring.of(["bench" * 8]), Path("/dev/null")),
-                    assurance=load_assurance(Path(root) / "catalogue" / "assurance.toml"))
+                    assurance=load_assurance(Path(root) / "catalogue" / "assurance.toml"),
+                    names=NameIndex.of(["bench" * 8]))
 applicant = Applicant(last, first, date.fromisoformat(born), email, None)
 started = time.perf_counter()
 draft = compute(applicant, "access", catalogue=catalogue, policy=policy, warehouse=warehouse,

@@ -368,6 +368,7 @@ def main() -> None:
             "WAREHOUSE_URL": f"sqlite:///{warehouse}",
             "SECRET_KEY": "bench-" + "k" * 40,
             "AUDIT_KEYS": "audit-" + "a" * 40,
+            "NAME_SEARCH_KEYS": "names-" + "n" * 40,
             "AUDIT_ANCHOR_FILE": str(workdir / "anchors.log"),
             "DATA_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "PORTAL_BASE_URL": BASE,

@@ -14,11 +14,17 @@ distribution meant to look like a portal in service (printed by the script):
   identity_review 8 %, triage 30 %, in_review 30 %, awaiting_requester 12 %,
   approved 10 %, fulfilling 5 %; rights access 45 %, objection 15 %, erasure
   20 %, portability 10 %, rectification 10 %; 40 % unassigned, the rest spread
-  over 10 agents; 30 % with retained categories.
+  over 10 agents; 30 % with retained categories. Every request has stand-in
+  name digests (last names shared by about 20 requests, whole names unique);
+  the newest case in review and 19 closed requests carry one real name with its
+  real keyed digests, which the name searches look for.
 
-Then it times what the queue view asks of the database, ``app.casework.queue.page``
-plus ``app.casework.queue.counts`` plus ``app.casework.queue.assignable_staff``, for the
-default view and each filter, interleaved across the sizes after a warm-up
+Then it times what the queue view asks of the database,
+``app.casework.queue.page`` plus ``app.casework.queue.counts`` plus
+``app.casework.queue.assignable_staff``, for the default view, each filter,
+each sort, the received-date range, the DPO's approval view and the searches
+(whole reference, address, the last four characters of a reference, a last
+name, a first and last name), interleaved across the sizes after a warm-up
 (median and 95th percentile in ms, ratio of the medians, target at most 1.5,
 PASS or FAIL); the same for the whole page through a signed-in Flask test
 client; and the throughput of the CSV export of the default view. It repeats
@@ -69,6 +75,7 @@ from app.deadlines import receipt_date  # noqa: E402
 from app.demo.warehouse import build  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Request, utcnow  # noqa: E402
+from app.services import services_of  # noqa: E402
 from tests.staffkit import Account, add_staff, sign_in  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -125,7 +132,7 @@ INSERT INTO requests (
     reference, kind, status, locale, first_name, last_name, birth_date, email,
     email_normalized, created_at, verified_at, received_on, due_on, closed_at, version,
     assignee_id, has_retained, medical_deadline, pending_decision, extended_on, paused_days,
-    assurance
+    assurance, last_name_digest, full_name_digest
 )
 SELECT
     CASE WHEN verified THEN
@@ -147,7 +154,11 @@ SELECT
     CASE WHEN status = 'in_review' AND r4 > 0.8 THEN 'erasure' END,
     CASE WHEN extended THEN received_on + 25 END,
     0,
-    CASE WHEN verified THEN 'contact_match' ELSE 'none' END
+    CASE WHEN verified THEN 'contact_match' ELSE 'none' END,
+    -- Stand-ins for the keyed digests (64 hex characters): last names shared by about
+    -- 20 requests each, whole names unique. One named row is set with real ones later.
+    md5('last' || (n % {last_names})) || md5('last-' || (n % {last_names})),
+    md5('full' || n) || md5('full-' || n)
 FROM (
     SELECT n, r3, r4, r5, {kind} AS kind, {status} AS status,
            {status} <> 'unverified' AS verified, r4 < 0.1 AS extended,
@@ -212,6 +223,7 @@ def fill(connection: sa.Connection, size: int, today: date, agent0: int) -> None
             kind=pick("r1", KINDS),
             status=status,
             days=days,
+            last_names=max(1, size // 20),
         )
         connection.execute(
             sa.text(statement),
@@ -245,11 +257,42 @@ def set_up(base_url: str, size: int, workdir: Path, warehouse: Path, drop: bool)
     with app.app_context(), db.engine.begin() as connection:
         fill(connection, size, today, ids[0])
     print(f"  {size:>9,}: filled in {time.monotonic() - started:.1f} s")
+    name_some(app)
     vacuum(app)
     client = app.test_client()
     sign_in(app, client, agents[0])
     engine = sa.create_engine(url)
     return Database(size, schema, app, engine, today, agents[0], ids, client)
+
+
+NAMED = ("Élodie", "Martin-Dupont")
+
+
+def name_some(app: Flask) -> None:
+    """The newest open case and 19 closed ones get one real name, with its real digests."""
+    digests = services_of(app).names.digests(*NAMED)
+    with app.app_context(), db.engine.begin() as connection:
+        open_one = connection.execute(
+            sa.text("SELECT id FROM requests WHERE status = 'in_review' ORDER BY id DESC LIMIT 1")
+        ).scalar_one()
+        closed = connection.execute(
+            sa.text("SELECT id FROM requests WHERE status = 'completed' ORDER BY id LIMIT 19")
+        ).scalars()
+        for request_id in [open_one, *closed]:
+            connection.execute(
+                sa.text(
+                    "UPDATE requests SET first_name = :first, last_name = :last, "
+                    "last_name_digest = :last_digest, full_name_digest = :full_digest "
+                    "WHERE id = :id"
+                ),
+                {
+                    "first": NAMED[0],
+                    "last": NAMED[1],
+                    "last_digest": digests["last_name_digest"],
+                    "full_digest": digests["full_name_digest"],
+                    "id": request_id,
+                },
+            )
 
 
 def vacuum(app: Flask) -> None:
@@ -290,6 +333,18 @@ def scenarios(database: Database) -> dict[str, dict[str, str]]:
         "retained=1&kind=erasure": {"retained": "1", "kind": "erasure"},
         "q=<reference>": {"q": f" {reference.lower()} "},
         "q=<email>": {"q": email.upper()},
+        "q=<last 4 of a reference>": {"q": reference[-4:].lower()},
+        "q=<last name>": {"q": "martin dupont"},
+        "q=<first and last name>": {"q": "Elodie MARTIN-DUPONT"},
+        "sort=received&dir=desc": {"sort": "received", "dir": "desc"},
+        "sort=status": {"sort": "status", "dir": "asc"},
+        "sort=kind&dir=desc": {"sort": "kind", "dir": "desc"},
+        "sort=assignee": {"sort": "assignee", "dir": "asc"},
+        "received last 7 days": {
+            "received_from": (today - timedelta(days=7)).isoformat(),
+            "received_to": today.isoformat(),
+        },
+        "approval=me": {"approval": "me"},
     }
 
 
@@ -300,7 +355,9 @@ def domain_call(database: Database, args: dict[str, str]) -> Callable[[], Any]:
         with Session(database.engine) as session:
             staff = queue.assignable_staff(session)
             flt, _ = queue.parse_filter(args, database.me.id, {s.id for s in staff})
-            shown = queue.page(session, flt, database.today, queue.parse_key(args.get("after")))
+            flt = queue.with_names(flt, services_of(database.app).names)
+            after = queue.parse_key(args.get("after"), flt.sort)
+            shown = queue.page(session, flt, database.today, after)
             queue.counts(session, database.today)
             return len(shown.rows)
 

@@ -227,6 +227,7 @@ class Shape:
             secrets.token_urlsafe(48),  # SECRET_KEY
             secrets.token_urlsafe(32),  # AUDIT_KEYS
             secrets.token_urlsafe(32),  # METRICS_TOKEN
+            secrets.token_urlsafe(32),  # NAME_SEARCH_KEYS
         ]
         self.env = {
             "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
@@ -249,6 +250,7 @@ class Shape:
             "SECRET_KEY": self.secrets[0],
             "DATA_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "AUDIT_KEYS": self.secrets[1],
+            "NAME_SEARCH_KEYS": self.secrets[3],
             "AUDIT_ANCHOR_FILE": str(work / "anchors" / "audit-anchors.log"),
             "DATABASE_URL": f"postgresql+psycopg://{self.database_server}/{DATABASE}",
             "WAREHOUSE_URL": f"sqlite:///{work / 'warehouse.sqlite3'}",

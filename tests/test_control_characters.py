@@ -66,7 +66,11 @@ FORMS: dict[str, dict[str, str]] = {
     "staff.password_post": {"current": PASSWORD, "password": "x" * 12, "confirm": "x" * 12},
     "staff.case_note": {"text": "Called the hospital records office."},
     "staff.case_ask": {**VERSION, "kind": "information", "question": "Which years?"},
-    "staff.case_prepare_refusal": {**VERSION, "ground": "legal_obligation"},
+    "staff.case_prepare_refusal": {
+        **VERSION,
+        "ground": "legal_obligation",
+        "message": "Nothing found for 2019.",
+    },
     "staff.case_extend": {**VERSION, "ground": "complexity"},
     "staff.case_unfounded": {**VERSION, "ground": "excessive", "justification": "Tenth one."},
     "staff.case_assign": {**VERSION, "assignee": "1"},
@@ -79,6 +83,14 @@ FORMS: dict[str, dict[str, str]] = {
     "staff.accounts_create": {"email": "new.agent@example.org", "role": "agent"},
     "staff.accounts_disable": {"confirm": "yes"},
     "staff.accounts_role": {"role": "agent"},
+    "staff.queue_bulk": {
+        "action": "claim",
+        "case": "DSR-2026-ABCDEF:1",
+        "assignee": "1",
+        "back": "due=overdue",
+    },
+    "staff.queue_filter_save": {"name": "Overdue erasures", "query": "due=overdue"},
+    "staff.queue_filter_delete": {},
 }
 for _name in ("claim", "release", "send_back", "prepare_approval"):
     FORMS[f"staff.case_{_name}"] = VERSION
@@ -106,6 +118,14 @@ FORMS |= {
     "staff.accounts_confirm": {},
     "staff.accounts_refuse": {},
 }
+AUDIT_FILTERS = {
+    "reference": "DSR-2026-ABCDEF",
+    "actor": "staff:1",
+    "action": "case.",
+    "date_from": "2026-01-01",
+    "date_to": "2026-12-31",
+    "before": "10",
+}
 QUEUE = {
     "q": "martin",
     "status": "triage",
@@ -127,14 +147,8 @@ QUEUE = {
 QUERIES: dict[str, dict[str, str]] = {
     "staff.queue": QUEUE,
     "staff.queue_export": QUEUE,
-    "staff.audit_log": {
-        "reference": "DSR-2026-ABCDEF",
-        "actor": "staff:1",
-        "action": "case.",
-        "date_from": "2026-01-01",
-        "date_to": "2026-12-31",
-        "before": "10",
-    },
+    "staff.audit_log": AUDIT_FILTERS,
+    "staff.audit_export": AUDIT_FILTERS,
     "staff.login": {"next": "/staff/queue"},
     "staff.login_post": {"next": "/staff/queue"},
 }
@@ -230,6 +244,7 @@ class Walk:
             "name": "a-message",
             "filename": "portal.css",
             "document_id": "1",
+            "filter_id": "1",
         }
         self.checked = 0
 

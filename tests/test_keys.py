@@ -61,6 +61,7 @@ def test_rotate_then_drop_the_old_key_and_everything_still_reads(make_app, smtp)
     with before_app.app_context():
         request = db.session.get(Request, request_id)
         request.details_encrypted = services_of(before_app).vault.encrypt("texte libre")
+        request.refusal_message_encrypted = services_of(before_app).vault.encrypt("un message")
         note = CaseNote(
             request_id=request_id,
             kind="note",
@@ -202,6 +203,7 @@ def _a_request(app) -> int:
             ),
             now=utcnow(),
             vault=portal.vault,
+            names=portal.names,
             mail=portal.mail,
             per_address_per_hour=5,
         )

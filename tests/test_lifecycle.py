@@ -41,6 +41,7 @@ def _request(session, app, status="unverified") -> Request:
         ),
         now=utcnow(),
         vault=portal.vault,
+        names=portal.names,
         mail=portal.mail,
         per_address_per_hour=5,
     )

@@ -218,6 +218,24 @@ def _walk_the_portal(app: Flask, smtp: Any, walker: Walker) -> None:
     ]:
         walker.page_and_odd_queries(dpo, path)
     walker.odd_paths(dpo, rules)
+    # The bulk action's result page: its "back" link is rebuilt from the filter, never
+    # taken as given (the only page here reached by a POST).
+    token = csrf_from(dpo.get("/staff/queue").data)
+    for back in ("//evil.example", "next=//evil.example&due=%2F%2Fevil.example"):
+        answer = dpo.post(
+            "/staff/queue/bulk",
+            data={
+                "csrf_token": token,
+                "action": "claim",
+                "case": "DSR-2026-AAAAAA:1",
+                "back": back,
+            },
+        )
+        html = answer.get_data(as_text=True)
+        for tag in BeautifulSoup(html, "html.parser").find_all(True):
+            for link in (str(tag.get(a)) for a in ("href", "src", "action") if tag.get(a)):
+                assert not leaves_the_site(link, "/staff/queue/bulk"), (back, link)
+        walker.pages += 1
     admin, _ = staff_client(app, "admin@example.org", "admin")
     walker.page_and_odd_queries(admin, "/staff/accounts")
     walker.odd_paths(admin, rules)

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import IdentityDocument, Request
+from app.models import IdentityDocument, Request, SavedFilter
 from app.services import services_of
 from tests.conftest import csrf_from
 from tests.staffkit import Account, add_staff, case_held_by, staff_client
@@ -36,6 +36,10 @@ MATRIX: dict[str, frozenset[str]] = {
     "staff.logout": ANYONE,
     "staff.queue": CASE_WORKERS,
     "staff.queue_export": CASE_WORKERS,
+    # Assigning in bulk is a DPO's (the view refuses an agent's), claim and release anyone's.
+    "staff.queue_bulk": CASE_WORKERS,
+    "staff.queue_filter_save": CASE_WORKERS,
+    "staff.queue_filter_delete": CASE_WORKERS,
     "staff.dashboard": CASE_WORKERS,
     "staff.case": CASE_WORKERS,
     "staff.case_recompute": CASE_WORKERS,
@@ -58,6 +62,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "staff.case_unfounded": DPO,
     "staff.audit_log": AUDITORS,
     "staff.audit_verify": AUDITORS,
+    "staff.audit_export": AUDITORS,
     # DPOs see the accounts to confirm the DPO role an administrator gave (four eyes).
     "staff.accounts": AUDITORS,
     "staff.accounts_create": ADMIN,
@@ -88,6 +93,8 @@ FORM_DATA: dict[str, dict[str, str]] = {
     "staff.password_post": {"current": "not my password", "password": "x" * 12, "confirm": "y"},
     "staff.accounts_create": {"email": "", "role": "agent"},
     "staff.accounts_role": {"role": "agent"},
+    "staff.queue_bulk": {"action": "claim", "case": "DSR-2026-AAAAAA:1"},
+    "staff.queue_filter_save": {"name": "Overdue erasures", "query": "due=overdue"},
 }
 
 
@@ -112,9 +119,12 @@ def held_case(app: Flask, holder: Account) -> tuple[str, int]:
     return reference, int(request_id)
 
 
-def url_for_rule(rule: str, reference: str, staff_id: int, document_id: int = 0) -> str:
+def url_for_rule(
+    rule: str, reference: str, staff_id: int, document_id: int = 0, filter_id: int = 0
+) -> str:
     return (
         rule.replace("<reference>", reference)
+        .replace("<int:filter_id>", str(filter_id))
         .replace("<int:staff_id>", str(staff_id))
         .replace("<int:document_id>", str(document_id))
         .replace("<token>", "not-a-real-token")
@@ -133,6 +143,17 @@ def with_document(app: Flask, request_id: int) -> int:
         db.session.add(document)
         db.session.commit()
         found = document.id
+        db.session.remove()
+    return found
+
+
+def with_saved_filter(app: Flask, staff_id: int) -> int:
+    """A saved queue filter of the walker's own, so that deleting it can be allowed."""
+    with app.app_context():
+        kept = SavedFilter(staff_id=staff_id, name=secrets.token_hex(4), query="due=overdue")
+        db.session.add(kept)
+        db.session.commit()
+        found = kept.id
         db.session.remove()
     return found
 
@@ -180,7 +201,8 @@ def test_each_role_reaches_exactly_what_the_matrix_allows(app: Flask, role: str)
         reference, request_id = held_case(app, owner)
         target = add_staff(app, f"target.{secrets.token_hex(3)}@example.org", "agent")
         document = with_document(app, request_id) if "document_id" in rule else 0
-        url = url_for_rule(rule, reference, target.id, document)
+        kept = with_saved_filter(app, me.id) if "filter_id" in rule else 0
+        url = url_for_rule(rule, reference, target.id, document, kept)
         answer = call(client, method, url, endpoint, token)
         allowed = role in MATRIX[endpoint] and role not in NOT_THEIRS.get(endpoint, set())
         if allowed:

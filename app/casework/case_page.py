@@ -36,6 +36,7 @@ class CasePage:
     # The social-security number, masked; None when not given.
     nir: str | None
     details: str | None
+    refusal_message: str | None
     notes: tuple[tuple[CaseNote, str | None], ...]
     audit_events: tuple[AuditEvent, ...]
     views: int
@@ -129,6 +130,7 @@ def case_page(
         preparer=session.get(StaffUser, case.prepared_by_id) if case.prepared_by_id else None,
         nir=mask_nir(nir) if nir else None,
         details=vault.decrypt(case.details_encrypted) if case.details_encrypted else None,
+        refusal_message=vault.decrypt(case.refusal_message_encrypted),
         notes=tuple((n, vault.decrypt(n.body_encrypted)) for n in notes),
         audit_events=tuple(audit_events),
         views=views or 0,

@@ -36,6 +36,9 @@ from app.models import Request, StaffUser
 from app.outbox import emails
 from app.staffing import roles
 
+# A refusal's message to the requester, shown on their status page.
+REFUSAL_MESSAGE_MAX = 2000
+
 
 def prepare(
     session: Session,
@@ -44,11 +47,17 @@ def prepare(
     decision: str,
     *,
     ground: str | None = None,
+    message: str | None = None,
+    vault: Vault | None = None,
     version: int,
     now: datetime,
     assurance: AssurancePolicy,
 ) -> None:
-    """Put a decision before a data protection officer: an erasure plan, or a refusal."""
+    """Put a decision before a data protection officer: an erasure plan, or a refusal.
+
+    A refusal needs its ground, and may carry ``message``: a few words to the
+    requester, shown on their status page once approved (never in an email).
+    """
     require(staff, roles.WORK_CASES)
     check_fresh(session, request, version)
     check_holding(request, staff)
@@ -65,6 +74,9 @@ def prepare(
             raise CaseError("wrong_status")
         if ground not in REFUSAL_GROUNDS:
             raise CaseError("unknown_ground")
+        message = (message or "").strip() or None
+        if message and len(message) > REFUSAL_MESSAGE_MAX:
+            raise CaseError("text_too_long")
     else:
         raise CaseError("unknown_decision")
     who = actor(staff)
@@ -77,6 +89,9 @@ def prepare(
         pending_ground=ground,
         prepared_by_id=staff.id,
         prepared_at=now,
+        refusal_message_encrypted=(
+            vault.encrypt(message) if decision == "refuse" and message and vault else None
+        ),
     )
     audit.record(
         session,
@@ -84,7 +99,9 @@ def prepare(
         action="case.prepared",
         now=now,
         request_id=request.id,
-        details={"decision": decision} | ({"ground": ground} if ground else {}),
+        details={"decision": decision}
+        | ({"ground": ground} if ground else {})
+        | ({"message": True} if decision == "refuse" and message else {}),
     )
 
 
@@ -120,6 +137,7 @@ def send_back(
         pending_ground=None,
         prepared_by_id=None,
         prepared_at=None,
+        refusal_message_encrypted=None,
     )
     audit.record(
         session,
@@ -262,4 +280,5 @@ def mark_unfounded(
         refusal_ground=ground,
         pending_decision=None,
         pending_ground=None,
+        refusal_message_encrypted=None,
     )

@@ -15,16 +15,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, func, select, tuple_
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 
 from app import lifecycle
 from app.intake import normalize_email
 from app.models import ASSURANCE_LEVELS, KINDS, STATUSES, Request, StaffUser
+from app.name_search import NameIndex
 from app.staffing import roles
 
 # The queue is the work to do: not the unconfirmed filings (their address is
@@ -67,6 +78,8 @@ class QueueFilter:
     received_to: date | None = None
     sort: str = "due"  # a key of SORTS
     descending: bool = False
+    # The keyed digests the search term's name may be stored as (``with_names``).
+    name_digests: tuple[str, ...] = ()
 
     def args(self) -> dict[str, str]:
         """The filter as query-string arguments: links to other pages keep it."""
@@ -116,6 +129,7 @@ class QueueRow:
     assurance: str
     # The clock stands still (proof of identity awaited): the due date will move.
     paused: bool = False
+    version: int = 0  # what a bulk action from this page checks against
 
 
 @dataclass(frozen=True)
@@ -325,7 +339,7 @@ def _conditions(flt: QueueFilter, today: date) -> list[ColumnElement[bool]]:
     if flt.retained:
         conditions.append(Request.has_retained.is_(True))
     if flt.search:
-        conditions.append(_search(flt.search))
+        conditions.append(_search(flt.search, flt.name_digests))
     if flt.approver_id is not None:
         conditions.append(Request.pending_decision.is_not(None))
         conditions.append(Request.prepared_by_id != flt.approver_id)
@@ -336,11 +350,20 @@ def _conditions(flt: QueueFilter, today: date) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _search(text: str) -> ColumnElement[bool]:
-    """An address if it has an @; a whole reference exactly, or a part of one.
+def with_names(flt: QueueFilter, names: NameIndex) -> QueueFilter:
+    """``flt`` with the digests its search term would have as a requester's name."""
+    if not flt.search or "@" in flt.search:
+        return flt
+    return replace(flt, name_digests=names.search(flt.search))
+
+
+def _search(text: str, name_digests: tuple[str, ...] = ()) -> ColumnElement[bool]:
+    """An address if it has an @; else a whole reference, a part of one, or a name.
 
     A whole reference and an address use their indexes. A part ("the last four
-    characters", "7K3Q") is a substring of the open rows' references only.
+    characters", "7K3Q") is a substring of the open rows' references only. A name
+    is matched whole (folded), as a last name or a first name and last name,
+    through the indexed keyed digests (``app.name_search``).
     """
     if "@" in text:
         return Request.email_normalized == normalize_email(text)
@@ -348,7 +371,14 @@ def _search(text: str) -> ColumnElement[bool]:
     wanted = text.strip().upper()
     if _WHOLE_REFERENCE.match(wanted):
         return Request.reference == wanted
-    return Request.reference.contains(wanted, autoescape=True)
+    reference = Request.reference.contains(wanted, autoescape=True)
+    if not name_digests:
+        return reference
+    return or_(
+        reference,
+        Request.last_name_digest.in_(name_digests),
+        Request.full_name_digest.in_(name_digests),
+    )
 
 
 def _rows_query(flt: QueueFilter, today: date) -> Select[*tuple[Any, ...]]:
@@ -366,6 +396,7 @@ def _rows_query(flt: QueueFilter, today: date) -> Select[*tuple[Any, ...]]:
             Request.pending_decision,
             Request.assurance,
             Request.paused_at,
+            Request.version,
         )
         .outerjoin(StaffUser, StaffUser.id == Request.assignee_id)
         .where(*_conditions(flt, today))
@@ -408,6 +439,7 @@ def _row(values: Any, today: date) -> QueueRow:
         pending,
         assurance,
         paused_at,
+        version,
     ) = values
     return QueueRow(
         id=id_,
@@ -425,6 +457,7 @@ def _row(values: Any, today: date) -> QueueRow:
         pending_decision=pending,
         assurance=assurance,
         paused=paused_at is not None,
+        version=version,
     )
 
 

@@ -247,12 +247,14 @@ def answers_by_kind(
 ) -> dict[str, Answers]:
     """Time to answer and answers in time per right, over requests closed in the window.
 
-    Days to answer are the Paris date of closing minus the date of receipt; in
-    time means closed on or before the due date.
+    Days to answer are the Paris date of closing minus the date of receipt, less
+    the days the clock was suspended (waiting for the requester or for a proof of
+    identity: ``paused_days``, which also moved the due date); in time means
+    closed on or before the due date.
     """
     since = answered_since(today, months)
     closed_on = ParisDate(Request.closed_at)
-    days = DaysBetween(Request.received_on, closed_on)
+    days = DaysBetween(Request.received_on, closed_on) - func.coalesce(Request.paused_days, 0)
     on_time = closed_on <= Request.due_on
     rows = session.execute(
         select(Request.kind, days, on_time, func.count())

@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
-from app import keyrotation
+from app import keyrotation, name_search
 from app.crypto import Vault
 from app.extensions import db
 from app.services import services_of
@@ -45,6 +45,15 @@ def keys_rotate(batch: int) -> None:
             + (f", {outcome.unreadable} UNREADABLE" if outcome.unreadable else "")
         )
     _report(vault, session)
+
+
+@keys_group.command("rehash-names")
+@click.option("--batch", default=1000, show_default=True, help="Rows committed at a time.")
+def keys_rehash_names(batch: int) -> None:
+    """Write the name-search digests under the first key of NAME_SEARCH_KEYS. Run it after
+    putting a new key first; once done, the old key can be removed. Safe to run again."""
+    written = name_search.rehash(db.session(), services_of(current_app).names, batch=batch)
+    click.echo(f"name digests: {written} rewritten under the newest key")
 
 
 @contextmanager

@@ -166,6 +166,7 @@ def file_one(session: Session, demo: Demo, filed_at: datetime) -> Request | None
         filing,
         now=filed_at,
         vault=services.vault,
+        names=services.names,
         mail=services.mail,
         per_address_per_hour=current_app.config["FILINGS_PER_ADDRESS_PER_HOUR"],
     )

@@ -78,6 +78,7 @@ def file_request() -> Response | tuple[str, int]:
         ),
         now=utcnow(),
         vault=services_of(current_app).vault,
+        names=services_of(current_app).names,
         mail=services_of(current_app).mail,
         per_address_per_hour=current_app.config["FILINGS_PER_ADDRESS_PER_HOUR"],
     )
@@ -245,6 +246,9 @@ def _status_page(request: Request, answer: AnswerForm, code: int = 200) -> tuple
         can_withdraw=lifecycle.can_move(request.status, "withdrawn"),
         question=question,
         answer_form=answer if waiting else None,
+        refusal_message=services_of(current_app).vault.decrypt(request.refusal_message_encrypted)
+        if request.status == "denied"
+        else None,
     ), code
 
 

@@ -11,6 +11,7 @@ from app.staff import (  # noqa: F401
     dashboard,
     identity_views,
     queue,
+    queue_actions,
     rectify_views,
 )
 from app.staff.routes import bp

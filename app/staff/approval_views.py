@@ -68,6 +68,9 @@ def _confirmation(reference: str, form: ApproveForm) -> Response | tuple[str, in
             preparer=_preparer(found),
             late=_late(found, decision),
             ground_text=_ground_text(found, preview.ground),
+            refusal_message=services_of(current_app).vault.decrypt(found.refusal_message_encrypted)
+            if decision == "refuse"
+            else None,
         ),
         200,
     )

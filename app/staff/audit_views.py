@@ -9,21 +9,32 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from werkzeug.wrappers import Response
-from wtforms import DateField, IntegerField, StringField
+from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
 from app import audit
 from app.audit import anchors
 from app.audit import trail as trail
 from app.extensions import db
-from app.models import utcnow
+from app.models import StaffUser, utcnow
 from app.services import services_of
+from app.staff import timeline
 from app.staff.access import me, requires
+from app.staff.queue import csv_text
 from app.staff.routes import bp
 from app.staffing import roles
 
@@ -55,19 +66,56 @@ class AuditFilterForm(FlaskForm):
     reference = StringField(
         _l("Request reference"), validators=[Optional(), Length(max=20)], filters=[_strip]
     )
-    actor = StringField(
-        _l("Actor (staff:3, requester, system:routing, or a staff email)"),
+    # Pick-lists, filled by ``_choices``. A value typed in the address (an email, an
+    # actor code, an action's first letters) still works: it is checked, then offered.
+    actor = SelectField(
+        _l("Who"),
         validators=[Optional(), Length(max=254)],
         filters=[_strip],
+        validate_choice=False,
     )
-    action = StringField(
-        _l("Action starting with (case., status., staff.)"),
+    action = SelectField(
+        _l("Kind of event"),
         validators=[Optional(), Length(max=60)],
         filters=[_strip],
+        validate_choice=False,
     )
     date_from = DateField(_l("From (Paris date)"), validators=[Optional()])
     date_to = DateField(_l("To (Paris date, included)"), validators=[Optional()])
     before = IntegerField(validators=[Optional(), NumberRange(min=1)])
+
+
+# The kinds of event the pick-list offers: the first word of their action.
+EVENT_KINDS = {
+    "request.": _l("Requests filed or withdrawn"),
+    "status.": _l("Status changes"),
+    "case.": _l("Case work (views, claims, notes, decisions)"),
+    "identity.": _l("Identity checks"),
+    "plan.": _l("Plans computed"),
+    "package.": _l("Access packages"),
+    "erasure.": _l("Erasures"),
+    "recipient.": _l("Recipients told (GDPR Art. 19)"),
+    "staff.": _l("Staff accounts and sign-ins"),
+    "queue.": _l("Queue exports"),
+    "audit.": _l("Audit trail checks and exports"),
+}
+
+
+def _choices(form: AuditFilterForm) -> None:
+    """The pick-lists: every account by its address, the fixed actors; the kinds of event."""
+    people = [
+        (f"staff:{staff_id}", email)
+        for staff_id, email in db.session.execute(
+            select(StaffUser.id, StaffUser.email).order_by(StaffUser.email)
+        )
+    ]
+    fixed = [(code, str(name)) for code, name in timeline.ACTORS.items()]
+    actors = [("", _("Anyone")), *people, *fixed]
+    kinds = [("", _("Any kind")), *((code, str(name)) for code, name in EVENT_KINDS.items())]
+    for field, options in ((form.actor, actors), (form.action, kinds)):
+        if field.data and field.data not in {value for value, _label in options}:
+            options.append((field.data, field.data))
+        field.choices = options
 
 
 def _filters(form: AuditFilterForm) -> trail.Filters | None:
@@ -108,6 +156,7 @@ def _query_args() -> dict[str, str]:
 @requires(roles.VIEW_AUDIT)
 def audit_log() -> str | tuple[str, int]:
     form = AuditFilterForm(request.args)
+    _choices(form)
     filters = _filters(form)
     if filters is None:
         return render_template("staff/audit.html", form=form, page=None, args=_query_args()), 400
@@ -120,6 +169,43 @@ def audit_log() -> str | tuple[str, int]:
         details_text=trail.details_text,
         staff_id_of=trail.staff_id_of,
     )
+
+
+@bp.get("/audit.csv")
+@requires(roles.VIEW_AUDIT)
+def audit_export() -> Response | tuple[str, int]:
+    """The filtered trail as CSV, streamed; the export is itself an audit event."""
+    form = AuditFilterForm(request.args)
+    _choices(form)
+    filters = _filters(form)
+    if filters is None:
+        return render_template("staff/audit.html", form=form, page=None, args=_query_args()), 400
+    now = utcnow()
+    session = db.session()
+    chosen = {
+        "request_id": filters.request_id,
+        "actor": filters.actor,
+        "action": filters.action_prefix,
+        "date_from": filters.date_from.isoformat() if filters.date_from else None,
+        "date_to": filters.date_to.isoformat() if filters.date_to else None,
+    }
+    audit.record(
+        session,
+        actor=f"staff:{me().id}",
+        action="audit.exported",
+        now=now,
+        details={key: value for key, value in chosen.items() if value is not None},
+    )
+    session.commit()
+    batches = trail.export_batches(session, filters)
+    response = Response(
+        stream_with_context(csv_text(session, batches)), content_type="text/csv; charset=utf-8"
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="audit-{now.date().isoformat()}.csv"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/audit/verify")

@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import HiddenInput
 
-from app.casework import cases
+from app.casework import cases, decisions
 from app.staff.forms import REQUIRED
 
 QUESTION_LABELS = {
@@ -50,6 +50,10 @@ class NoteForm(FlaskForm):
 
 class RefuseForm(CaseForm):
     ground = SelectField(_l("Ground for refusal"), validators=[DataRequired(REQUIRED)])
+    message = TextAreaField(
+        _l("Message to the requester (optional)"),
+        validators=[Length(max=decisions.REFUSAL_MESSAGE_MAX)],
+    )
 
 
 class AskForm(CaseForm):

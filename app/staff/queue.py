@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from urllib.parse import urlencode
 
-from flask import Response, render_template, request, stream_with_context
+from flask import Response, current_app, render_template, request, stream_with_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app import audit
+from app.casework import bulk, queue, saved_filters
 from app.casework import export as csv_export
-from app.casework import queue
 from app.deadlines import receipt_date
 from app.extensions import db
 from app.models import utcnow
+from app.services import services_of
 from app.staff.access import can, me, requires
 from app.staff.routes import bp
 from app.staffing import roles
@@ -48,10 +50,13 @@ SORTABLE = ("kind", "status", "received", "due", "assignee")
 DUE_CHOICES = ("overdue", "5", "10", "30")
 
 
-def _filter() -> tuple[queue.QueueFilter, list[str], list[queue.StaffOption]]:
+def _filter(
+    args: Mapping[str, str] | None = None,
+) -> tuple[queue.QueueFilter, list[str], list[queue.StaffOption]]:
     staff = queue.assignable_staff(db.session())
-    flt, problems = queue.parse_filter(request.args, me().id, {s.id for s in staff})
-    return flt, problems, staff
+    given = request.args if args is None else args
+    flt, problems = queue.parse_filter(given, me().id, {s.id for s in staff})
+    return queue.with_names(flt, services_of(current_app).names), problems, staff
 
 
 def _seen(value: str | None) -> int:
@@ -62,14 +67,27 @@ def _seen(value: str | None) -> int:
 @bp.get("/queue", endpoint="queue")
 @requires(roles.VIEW_CASES)
 def queue_view() -> str:
-    flt, problems, staff = _filter()
-    after = queue.parse_key(request.args.get("after"), flt.sort)
-    if request.args.get("after") and after is None:
+    page, _code = render_queue()
+    return page
+
+
+def render_queue(
+    args: Mapping[str, str] | None = None,
+    *,
+    filter_error: str | None = None,
+    filter_name: str = "",
+    code: int = 200,
+) -> tuple[str, int]:
+    """The queue page for ``args`` (the query string by default), with a save form's error."""
+    given = request.args if args is None else args
+    flt, problems, staff = _filter(given)
+    after = queue.parse_key(given.get("after"), flt.sort)
+    if given.get("after") and after is None:
         problems.append("after")
     today = receipt_date(utcnow())
     session = db.session()
     shown = queue.page(session, flt, today, after)
-    seen = _seen(request.args.get("seen")) if after else 0
+    seen = _seen(given.get("seen")) if after else 0
     return render_template(
         "staff/queue.html",
         flt=flt,
@@ -88,11 +106,19 @@ def queue_view() -> str:
         sortable=SORTABLE,
         filter_args={k: v for k, v in flt.args().items() if k not in ("sort", "dir")},
         can_approve=can(roles.APPROVE_SENSITIVE),
+        can_assign=can(roles.ASSIGN),
+        bulk_max=bulk.MAX_CASES,
+        back_query=urlencode(flt.args()),
+        saved=saved_filters.listed(session, me().id),
+        saved_max=saved_filters.MAX_PER_PERSON,
+        saved_query=saved_filters.canonical(urlencode(flt.args()), me().id, {s.id for s in staff}),
+        filter_error=filter_error,
+        filter_name=filter_name,
         waiting_for_me=queue.waiting_for(session, me().id) if can(roles.APPROVE_SENSITIVE) else 0,
-    )
+    ), code
 
 
-def _csv_text(session: Session, batches: Iterator[list[list[str]]]) -> Iterator[str]:
+def csv_text(session: Session, batches: Iterator[list[list[str]]]) -> Iterator[str]:
     """Each batch as CSV text, the read transaction ended before the client gets it.
 
     ``session`` is the one the batches are read with: once the view has
@@ -132,7 +158,7 @@ def queue_export() -> Response:
     # A generator: the export is written batch by batch as the client reads,
     # never whole in memory. The request context stays for its duration.
     response = Response(
-        stream_with_context(_csv_text(session, batches)), content_type="text/csv; charset=utf-8"
+        stream_with_context(csv_text(session, batches)), content_type="text/csv; charset=utf-8"
     )
     response.headers["Content-Disposition"] = (
         f'attachment; filename="queue-{today.isoformat()}.csv"'

@@ -61,6 +61,7 @@ def demo_portal(tmp_path_factory: pytest.TempPathFactory, warehouse: Path) -> It
             "SECRET_KEY": secrets.token_urlsafe(48),
             "DATA_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "AUDIT_KEYS": secrets.token_urlsafe(40),
+            "NAME_SEARCH_KEYS": secrets.token_urlsafe(40),
             "OIDC_CLIENT_SECRET": secrets.token_urlsafe(32),
             "PORTAL_BASE_URL": url,
             "MAIL_SERVER": "127.0.0.1",

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from bs4 import BeautifulSoup
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_babel import force_locale
@@ -518,3 +519,28 @@ def test_twenty_people_claiming_at_once_give_one_holder(smtp_app, smtp, camille_
         ).all()
         db.session.remove()
     assert claims == [f"staff:{case.assignee_id}"]
+
+
+def test_the_case_page_follows_the_work_and_names_who_approves_and_who_prepared(
+    smtp_app, smtp, camille_erasure
+):
+    """Sections in the order of the work; an agent reads that a DPO will approve; the DPO's
+    send-back button names the preparer."""
+    _, reference = camille_erasure
+    agent, _ = staff_client(smtp_app, "agent@example.org", "agent")
+    dpo, _ = staff_client(smtp_app, "dpo@example.org", "dpo")
+    act(agent, reference, "claim")
+    page = BeautifulSoup(agent.get(f"/staff/cases/{reference}?lang=en").data, "html.parser")
+    ids = [h["id"] for h in page.select("h2[id]")]
+    assert ids[:3] == ["asked", "requester", "plan"]
+    assert ids.index("decisions") < ids.index("history") == len(ids) - 1
+    prepare = page.select_one("form[action$='/prepare-approval']").get_text(" ", strip=True)
+    assert "A data protection officer will approve it." in prepare
+    assert act(agent, reference, "prepare-approval").status_code == 303
+    waiting = agent.get(f"/staff/cases/{reference}?lang=en").get_data(as_text=True)
+    assert "A data protection officer will approve it. Until then nothing is sent or erased." in (
+        waiting
+    )
+    as_dpo = BeautifulSoup(dpo.get(f"/staff/cases/{reference}?lang=en").data, "html.parser")
+    button = as_dpo.select_one("form[action$='/send-back'] button").get_text(strip=True)
+    assert button == "Send back to the preparer, agent@example.org"

@@ -361,3 +361,38 @@ def test_signed_out_visitors_are_sent_to_the_login_page(client):
 
     assert answer.status_code == 302
     assert answer.headers["Location"].startswith("/staff/login")
+
+
+def test_time_to_answer_leaves_out_the_suspended_days(session):
+    """Answered 40 days after receipt with 15 days suspended: 25 days to answer."""
+    late_looking = closed(date(2026, 1, 5), 40, due_in=45)
+    late_looking.paused_days = 15
+    session.add_all([late_looking])
+    session.flush()
+    figures = stats.dashboard(session, NOW)
+    assert figures.answers.median_days == 25
+    assert figures.answers.in_time == 1
+
+
+def test_each_figure_says_how_many_cases_it_covers(app):
+    """ "100 % in time" on 2 answers beside overdue open ones says both counts, in English."""
+    today = receipt_date(utcnow())
+    _add_rows(
+        app,
+        [
+            closed(today - timedelta(days=20), 4),
+            closed(today - timedelta(days=20), 5),
+            *[
+                make_request(
+                    received_on=today - timedelta(days=40), due_on=today - timedelta(days=2)
+                )
+                for _ in range(6)
+            ],
+        ],
+    )
+    client, _ = staff_client(app, "agent@example.org", "agent")
+    soup = BeautifulSoup(client.get("/staff/dashboard?lang=en").data, "html.parser")
+    basis = [dd.get_text(" ", strip=True) for dd in soup.select(".tile-basis")]
+    assert basis[1] == "of 6 open requests, clock running"
+    assert basis[2] == "over 2 requests answered in 12 months, suspended days left out"
+    assert basis[3] == "2 of 2 answered requests; 6 open requests already overdue are not counted"

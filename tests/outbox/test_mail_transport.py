@@ -31,6 +31,7 @@ def _file(app, count: int) -> None:
                 ),
                 now=utcnow(),
                 vault=portal.vault,
+                names=portal.names,
                 mail=portal.mail,
                 per_address_per_hour=5,
             )

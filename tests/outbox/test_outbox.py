@@ -40,6 +40,7 @@ def _file_many(app, count: int) -> list[str]:
                 ),
                 now=utcnow(),
                 vault=portal.vault,
+                names=portal.names,
                 mail=portal.mail,
                 per_address_per_hour=5,
             )
