@@ -397,7 +397,7 @@ def _body(text: str, linesep: str) -> tuple[str, str]:
         body = linesep.join(lines) + linesep
         return ("7bit" if body.isascii() else "8bit"), body
     encoded = quoprimime.body_encode(
-        (linesep.join(lines) + linesep).encode("utf-8").decode("latin-1"), MAX_LINE - 2, linesep
+        (linesep.join(lines) + linesep).encode("utf-8").decode("latin-1"), MAX_LINE, linesep
     )
     return "quoted-printable", encoded if encoded.endswith(linesep) else encoded + linesep
 
