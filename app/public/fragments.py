@@ -90,9 +90,7 @@ class LRU:
 def cache_of(app: Flask) -> LRU:
     cache = app.extensions.get(EXTENSION)
     if cache is None:
-        cache = app.extensions[EXTENSION] = LRU(
-            int(app.config.get("STATUS_FRAGMENT_CACHE_SIZE", DEFAULT_SIZE))
-        )
+        cache = app.extensions[EXTENSION] = LRU(DEFAULT_SIZE)
     return cache
 
 
