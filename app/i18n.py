@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import date
+from typing import Any
 
-from flask import Flask, request, session
-from flask_babel import format_decimal
+from flask import Flask, g, request, session
+from flask_babel import (
+    format_date,
+    format_datetime,
+    format_decimal,
+    get_locale,
+    get_timezone,
+    get_translations,
+)
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from app.labels import (
     ACTION_LABELS,
@@ -32,10 +44,116 @@ def _remember_choice() -> None:
         session["lang"] = chosen
 
 
+def translations() -> Any:
+    """Flask-Babel's translations for the locale in force, looked up once per locale change.
+
+    Flask-Babel finds them again on every ``_()`` of a template (four lookups of the
+    request's context and the locale's name each time); a page calls it some thirty
+    times. The result is kept beside Flask-Babel's own locale on the context and used
+    while that locale object is the same: ``force_locale`` (emails) sets another one,
+    so it is never the wrong language."""
+    holder = g.get("_flask_babel") if g else None
+    if holder is None:
+        return get_translations()
+    locale = getattr(holder, "babel_locale", None)
+    kept = getattr(holder, "portal_translations", None)
+    if locale is not None and kept is not None and kept[0] is locale:
+        return kept[1]
+    found = get_translations()
+    holder.portal_translations = (get_locale(), found)
+    return found
+
+
+class _Formatted:
+    """Dates as the templates' ``dateformat``/``datetimeformat`` write them, remembered.
+
+    Babel builds the text from the locale's patterns each time; the same few dates
+    (received, due, each event) come back on every view of a page. The text depends
+    on the value, the format, the locale and the time zone only: it is kept under
+    those four, in a bounded table (the oldest entry goes first)."""
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self.kept: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+
+    def __call__(self, formatter: Any, value: Any, format: str | None = None) -> str:
+        key = (formatter, value, format, str(get_locale()), str(get_timezone()))
+        found = self.kept.get(key)
+        if found is None:
+            found = self.kept[key] = formatter(value, format)
+            if len(self.kept) > self.SIZE:
+                self.kept.popitem(last=False)
+        return found
+
+
+_formatted = _Formatted()
+
+
+def dateformat(value: Any, format: str | None = None) -> str:
+    return _formatted(format_date, value, format)
+
+
+def datetimeformat(value: Any, format: str | None = None) -> str:
+    return _formatted(format_datetime, value, format)
+
+
+# The code-to-words tables the templates read, by the name they read them under.
+LABEL_TABLES = {
+    "kind_labels": KIND_LABELS,
+    "status_labels": STATUS_LABELS,
+    "action_labels": ACTION_LABELS,
+    "refusal_labels": REFUSAL_LABELS,
+    "extension_labels": EXTENSION_LABELS,
+    "assurance_labels": ASSURANCE_LABELS,
+    "document_reason_labels": DOCUMENT_REASON_LABELS,
+}
+_translated_tables: dict[str, dict[str, dict[str, str]]] = {}
+
+
+def label_tables() -> dict[str, dict[str, str]]:
+    """LABEL_TABLES translated into the locale in force, once per locale for the process.
+
+    The tables hold lazy strings, each translated again whenever a page prints one
+    (the status page prints one per event of its timeline); the catalogues do not
+    change while the process runs."""
+    locale = str(get_locale())
+    found = _translated_tables.get(locale)
+    if found is None:
+        found = {
+            name: {code: str(words) for code, words in table.items()}
+            for name, table in LABEL_TABLES.items()
+        }
+        _translated_tables[locale] = found
+    return found
+
+
+@pass_context
+def _template_gettext(context: Context, string: str, **variables: Any) -> str:
+    """``_()`` in templates: Jinja's newstyle gettext (escaped, always %-formatted) in one call."""
+    text = translations().ugettext(string)
+    if context.eval_ctx.autoescape:
+        # As Jinja's own newstyle gettext: the catalogue's text is trusted, the
+        # variables are escaped by the % below.
+        text = Markup(text)  # noqa: S704
+    return text % variables
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_remember_choice)
+    # Templates' _() and ngettext() through the lookup above (Flask-Babel installs its own).
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+    )
+    app.jinja_env.globals["_"] = _template_gettext
     # Numbers grouped as the reader expects: 12 345 in French, 12,345 in English.
     app.add_template_filter(format_decimal, "format_number")
+    app.add_template_filter(dateformat, "dateformat")
+    app.add_template_filter(datetimeformat, "datetimeformat")
     # Email payloads carry dates as ISO text (JSON); templates format them per locale.
     app.add_template_filter(date.fromisoformat, "isodate")
 
@@ -50,11 +168,5 @@ def init_app(app: Flask) -> None:
             "current_endpoint": request.endpoint,
             "languages": LANGUAGES,
             "current_locale": select_locale(),
-            "kind_labels": KIND_LABELS,
-            "status_labels": STATUS_LABELS,
-            "action_labels": ACTION_LABELS,
-            "refusal_labels": REFUSAL_LABELS,
-            "extension_labels": EXTENSION_LABELS,
-            "assurance_labels": ASSURANCE_LABELS,
-            "document_reason_labels": DOCUMENT_REASON_LABELS,
+            **label_tables(),
         }

@@ -41,3 +41,27 @@ def lock_address(session: Session, address: str) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(address)})
+
+
+# Duties that one worker at a time does for all (housekeeping, sealing the audit chain).
+DUTY_NAMESPACE = b"portal:duty:"
+
+
+def duty_key(name: str) -> int:
+    digest = hashlib.sha256(DUTY_NAMESPACE + name.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def try_duty(session: Session, name: str) -> bool:
+    """Take, until the end of the transaction, the lock of a shared duty, if it is free.
+
+    False when another worker holds it: that worker is doing the duty right now,
+    so this one skips it instead of waiting (two workers never queue behind each
+    other's housekeeping or sealing). On SQLite the database's single write lock
+    already serialises writers: always True.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(
+        session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": duty_key(name)})
+    )

@@ -22,7 +22,7 @@ same client, is measured in the same run: every rate is also printed as a
 ratio to it. A measurement, not a test: the exit code is 0 unless a job fails.
 
     .venv/bin/python bench/pipeline.py [--requests 1000] [--workers 1,2,4]
-        [--clients 8] [--port 7110] [--batch 10]
+        [--clients 8] [--port 7110] [--batch 10] [--database-url URL]
 
 ``BENCH_ADMIN_URL`` (default the local server's ``test`` database) is where
 the bench database is created from; ``--port`` is the first of three loopback
@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from email import message_from_bytes, policy
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
@@ -227,6 +227,23 @@ def wait_until(done: Callable[[], bool], timeout: float, what: str) -> float:
 
 
 @contextmanager
+def schema_of(url: str) -> Iterator[str]:
+    """A schema of its own in an existing database (``--database-url``), dropped at the end:
+    for a shared server where the bench may not create databases."""
+    schema = f"bench_{os.urandom(5).hex()}"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with engine.connect() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@contextmanager
 def database(admin_url: str) -> Iterator[str]:
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -348,6 +365,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--port", type=int, default=7110)
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="run in a schema of its own in this existing database instead of creating one",
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.workers.split(",") if c.strip()]
 
@@ -360,7 +382,12 @@ def main() -> None:
     sink = Sink()
     smtp = Controller(sink, hostname="127.0.0.1", port=args.port + 2)
     smtp.start()
-    with database(os.environ.get("BENCH_ADMIN_URL", ADMIN_URL)) as url:
+    place = (
+        schema_of(args.database_url)
+        if args.database_url
+        else database(os.environ.get("BENCH_ADMIN_URL", ADMIN_URL))
+    )
+    with place as url:
         env = {
             **os.environ,
             "PORTAL_ENV": "production",

@@ -124,6 +124,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--profile",
+        choices=("status", "form"),
+        help="instead of timing, cProfile this page's views and print the top functions",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-status-"))
@@ -184,6 +189,17 @@ def main() -> None:
         }
         for call in calls.values():  # warm-up: templates compiled, caches filled
             timed(call, 50)
+        if args.profile:
+            import cProfile
+            import pstats
+
+            name = "GET /status (plan shown)" if args.profile == "status" else "GET / (the form)"
+            profiler = cProfile.Profile()
+            profiler.runcall(timed, calls[name], args.requests)
+            stats = pstats.Stats(profiler).strip_dirs()
+            stats.sort_stats("cumulative").print_stats(60)
+            stats.sort_stats("tottime").print_stats(30)
+            return
         results = {name: [] for name in calls}  # type: dict[str, list[float]]
         rounds = 10
         for _ in range(rounds):  # interleaved, so a slow moment hits every figure alike

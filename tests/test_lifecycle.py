@@ -163,3 +163,55 @@ def test_references_look_like_the_vocabulary_says(session):
     references = {intake.new_reference(session, 2026) for _ in range(500)}
     assert len(references) == 500
     assert all(re.fullmatch(r"DSR-2026-[0-9A-HJKMNP-TV-Z]{6}", r) for r in references)
+
+
+def test_a_move_is_one_statement_on_postgresql_and_a_lost_race_writes_nothing(session, app):
+    """The UPDATE and the four inserts (event, audit, link, job) are one round trip on
+    PostgreSQL, five on SQLite; when the UPDATE matches no row (a stale version), no
+    insert happens either, even before the caller rolls back."""
+    from sqlalchemy import event, update
+
+    from app.extensions import db
+    from app.models import LinkToken
+
+    request = _request(session, app)
+    request.reference, request.received_on, request.due_on = (
+        "DSR-2026-ABCDEG",
+        date.today(),
+        date.today(),
+    )
+    session.flush()
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, _params, _context, _many) -> None:
+        if not statement.startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
+            seen.append(statement)
+
+    tables = (StatusEvent, AuditEvent, Job, LinkToken)
+    before = [session.scalar(select(func.count()).select_from(t)) for t in tables]
+    mail = services_of(app).mail
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        lifecycle.change_status(
+            session, request, "received", actor="requester", now=utcnow(), mail=mail
+        )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    assert len(seen) == (1 if postgres else 5), seen
+    after = [session.scalar(select(func.count()).select_from(t)) for t in tables]
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1, 1]
+    assert (request.status, request.version) == ("received", 2)
+    # Another writer moves it on; this copy's next move loses and writes nothing.
+    session.execute(
+        update(Request)
+        .where(Request.id == request.id)
+        .values(version=7)
+        .execution_options(synchronize_session=False)
+    )
+    with pytest.raises(lifecycle.StaleRequest):
+        lifecycle.change_status(
+            session, request, "triage", actor="system", now=utcnow(), mail=mail
+        )
+    assert [session.scalar(select(func.count()).select_from(t)) for t in tables] == after
+    session.rollback()

@@ -117,27 +117,35 @@ def lease(
 ) -> list[Row[Any]]:
     """Lease up to ``limit`` due jobs to ``worker`` in one statement; the caller commits at once.
 
-    One ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING`` takes the jobs
-    and returns their rows, so the worker never reads a job again before
-    running it (``held``). On PostgreSQL the inner select skips rows another
-    worker has locked (``FOR UPDATE SKIP LOCKED``); the claim condition is
+    One ``UPDATE ... RETURNING`` takes the jobs and returns their rows, so the
+    worker never reads a job again before running it (``held``). On PostgreSQL
+    the due ids come from ``WITH due AS MATERIALIZED (SELECT ... LIMIT n FOR
+    UPDATE SKIP LOCKED)``, skipping rows another worker is claiming; elsewhere
+    from ``WHERE id IN (SELECT ... LIMIT n)``. The claim condition is
     repeated outside so that a racing claim on a database without row locks
     still lets only one worker win each job.
     """
     due = select(Job.id).where(_claimable(now)).order_by(Job.run_after, Job.id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
     table = cast(Table, Job.__table__)
-    rows = session.execute(
-        update(table)
-        .where(table.c.id.in_(due.scalar_subquery()), _claimable(now))
-        .values(
-            locked_by=worker,
-            locked_until=now + timedelta(seconds=lease_seconds),
-            attempts=table.c.attempts + 1,
+    values = {
+        "locked_by": worker,
+        "locked_until": now + timedelta(seconds=lease_seconds),
+        "attempts": table.c.attempts + 1,
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        # The due ids in a materialised CTE, joined: as "id IN (subquery)" PostgreSQL
+        # may run the subquery again for each row it updates, and with SKIP LOCKED
+        # each run finds further rows, so one claim took every due job whatever
+        # the limit (two workers: the first took them all; tests/outbox/test_two_workers.py).
+        chosen = (
+            due.with_for_update(skip_locked=True)
+            .cte("due")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
         )
-        .returning(*table.c)
-    ).all()
+        statement = update(table).where(table.c.id == chosen.c.id, _claimable(now))
+    else:
+        statement = update(table).where(table.c.id.in_(due.scalar_subquery()), _claimable(now))
+    rows = session.execute(statement.values(**values).returning(*table.c)).all()
     return sorted(rows, key=lambda row: (row.run_after, row.id))
 
 

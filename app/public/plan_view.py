@@ -6,8 +6,9 @@ reads one card per category, saying what happens to each part and why. The
 summary adds up the records per action ("15 records will be erased; 10 are
 kept, the longest until ...").
 
-Plain functions over what the template already has in hand (the plan's lines,
-loaded with the request; the report's JSON lines): no query, no Flask.
+Plain functions over lines already in hand (the plan's lines as rows, the
+report's JSON lines): no query, no Flask. ``app.public.fragments`` renders
+their result once per plan and language.
 """
 
 from __future__ import annotations
@@ -94,17 +95,21 @@ def _same_kind(a: Outcome, b: Outcome) -> bool:
     )
 
 
-def plan_cards(lines: Iterable[PlanLine], locale: str) -> list[Card]:
-    """The plan's lines as one card per category, in the plan's order."""
+def plan_cards(lines: Iterable[PlanLine | Any], locale: str) -> list[Card]:
+    """The plan's lines as one card per category, in the plan's order.
+
+    A line is a ``PlanLine`` or any row with its columns as attributes (the status
+    page reads plain rows, ``app.public.fragments``)."""
+    lang = "en" if locale.startswith("en") else "fr"
     return _cards(
         (
             line.category,
-            line.text("label", locale),
+            str(getattr(line, f"label_{lang}")),
             Outcome(
                 line.action,
                 line.record_count,
-                line.text("explanation", locale) or None,
-                line.text("basis", locale) or None,
+                getattr(line, f"explanation_{lang}") or None,
+                getattr(line, f"basis_{lang}") or None,
                 line.kept_until,
             ),
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -23,7 +24,8 @@ from flask import (
 )
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.interfaces import ORMOption
 from werkzeug.wrappers import Response
 
@@ -31,8 +33,8 @@ from app import deadlines, intake, lifecycle, tokens
 from app.casework import cases, clock
 from app.extensions import db, limiter
 from app.identity import assurance
-from app.models import Plan, Request, utcnow
-from app.public import plan_view, status_session
+from app.models import Plan, Request, StatusEvent, utcnow
+from app.public import fragments, status_session
 from app.public.forms import (
     KIND_HELP,
     AnswerForm,
@@ -55,7 +57,10 @@ def _filing_limit() -> str:
 
 @bp.get("/")
 def index() -> str:
-    return render_template("public/index.html", form=RequestForm(), kind_help=KIND_HELP)
+    form = RequestForm()
+    # The blank fields are rendered once per language; the page writes the CSRF token.
+    fields = fragments.blank_request_form(form, KIND_HELP, str(get_locale()))
+    return render_template("public/index.html", form=form, kind_help=KIND_HELP, form_fields=fields)
 
 
 @bp.post("/")
@@ -188,6 +193,14 @@ def status_link(token: str) -> Response | tuple[str, int]:
 
 def _followed_request(loads: Sequence[ORMOption] = ()) -> Request | None:
     """The request of this browser's status session; None, and why if it timed out."""
+    request_id = _followed_id()
+    if request_id is None:
+        return None
+    return db.session.get(Request, request_id, options=loads)
+
+
+def _followed_id() -> int | None:
+    """The id of the request this browser follows; None, and why if it timed out (flashed)."""
     found = status_session.followed(utcnow())
     if found.expired:
         minutes = max(1, current_app.config["STATUS_SESSION_IDLE"] // 60)
@@ -202,45 +215,92 @@ def _followed_request(loads: Sequence[ORMOption] = ()) -> Request | None:
                 minutes,
             )
         )
-    if found.request_id is None:
-        return None
-    return db.session.get(Request, found.request_id, options=loads)
+    return found.request_id
 
 
-# What the status page's template reads, loaded with the request: one statement per
-# collection instead of a lazy load fired from the template (tests/test_status_queries.py).
+# What the status page reads: the request with its report and the head of the plan in
+# force (one statement), then the timeline (one more), as plain rows where the template
+# only displays them. A plan's cards come rendered from app.public.fragments, its lines
+# read only the first time (tests/test_status_queries.py counts the statements).
 STATUS_PAGE = (
-    joinedload(Request.report),
-    selectinload(Request.plans).selectinload(Plan.lines),
-    selectinload(Request.events),
+    select(Request, *fragments.PLAN_HEAD_COLUMNS)
+    .outerjoin(
+        Plan,
+        and_(
+            Plan.request_id == Request.id,
+            Plan.number
+            == select(func.max(Plan.number))
+            .where(Plan.request_id == Request.id)
+            .correlate(Request)
+            .scalar_subquery(),
+        ),
+    )
+    .where(Request.id == bindparam("request_id"))
+    .options(joinedload(Request.report))
+)
+TIMELINE = (
+    select(StatusEvent.occurred_at, StatusEvent.to_status)
+    .where(StatusEvent.request_id == bindparam("request_id"))
+    .order_by(StatusEvent.id)
 )
 
 
 @bp.get("/status")
 def status() -> tuple[str, int]:
-    request = _followed_request(STATUS_PAGE)
-    if request is None:
-        return render_template("public/status_link.html", form=EmailOnlyForm()), 403
-    return _status_page(request, AnswerForm())
-
-
-def _status_page(request: Request, answer: AnswerForm, code: int = 200) -> tuple[str, int]:
-    waiting = request.status == "awaiting_requester"
-    question = (
-        clock.open_question(db.session(), request, services_of(current_app).vault)
-        if waiting
+    request_id = _followed_id()
+    row = (
+        db.session.execute(STATUS_PAGE, {"request_id": request_id}).first()
+        if request_id is not None
         else None
     )
+    if row is None:
+        return render_template("public/status_link.html", form=EmailOnlyForm()), 403
+    plan = fragments.PlanHead(*row[1:]) if row[1] is not None else None
+    return _status_page(row[0], AnswerForm(), plan=plan)
+
+
+_UNREAD: Any = object()
+
+
+def _status_page(
+    request: Request, answer: AnswerForm, code: int = 200, plan: Any = _UNREAD
+) -> tuple[str, int]:
+    """The status page of ``request``; ``plan``: the head of its plan in force, if read."""
+    session = db.session()
+    waiting = request.status == "awaiting_requester"
+    question = (
+        clock.open_question(session, request, services_of(current_app).vault) if waiting else None
+    )
     policy = services_of(current_app).assurance
+    # Nothing about the data, not even which kinds exist, below the level (app.identity):
+    # decided here, per view, before any cached fragment is looked up.
+    plan_shown = assurance.shows_plan(policy, request)
+    locale = str(get_locale())
+    if not plan_shown:
+        plan = None
+    elif plan is _UNREAD:
+        plan = fragments.plan_in_force(session, request.id)
+    plan_cards = report_cards = None
+    report = request.report if plan_shown else None
+    if report is not None and request.status == "completed" and report.lines:
+        report_cards = fragments.report_cards(report, locale)
+    elif (
+        plan is not None
+        and request.report is None
+        and request.status != "withdrawn"
+        and plan.outcome not in ("identity_review", "no_data")
+    ):
+        plan_cards = fragments.plan_cards(session, plan, locale)
+    events = session.execute(TIMELINE, {"request_id": request.id}).all()
     return render_template(
         "public/status.html",
         request=request,
         deadline_track=_deadline_track(request),
-        plan_cards=plan_view.plan_cards,
-        report_cards=plan_view.report_cards,
-        plan_summary=plan_view.summary,
-        # Nothing about the data, not even which kinds exist, below the level (app.identity).
-        plan_shown=assurance.shows_plan(policy, request),
+        plan=plan,
+        plan_cards=plan_cards,
+        report_cards=report_cards,
+        events=events,
+        plan_shown=plan_shown,
         can_prove=assurance.can_prove(request),
         is_open=lifecycle.is_open(request.status),
         can_withdraw=lifecycle.can_move(request.status, "withdrawn"),

@@ -22,6 +22,10 @@ from flask import current_app, session
 KEY = "status_request"
 # However active, a status session ends after this long; the link opens a new one.
 MAX_SECONDS = 12 * 3600
+# The idle clock is restarted (the cookie written again) at most this often: a page
+# reloaded within it sends no new cookie. The session may so end up to this much
+# sooner than STATUS_SESSION_IDLE after the last view, never later.
+REFRESH_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -54,5 +58,6 @@ def followed(now: datetime) -> Followed:
     if stamp - seen > idle or stamp - since > MAX_SECONDS:
         session.pop(KEY, None)
         return Followed(None, expired=True)
-    session[KEY] = {"id": request_id, "since": since, "seen": stamp}
+    if stamp - seen >= REFRESH_SECONDS or stamp < seen:
+        session[KEY] = {"id": request_id, "since": since, "seen": stamp}
     return Followed(request_id)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from tests.browser.kit import (
@@ -27,6 +30,18 @@ def _fits(page, name: str) -> None:
     assert width <= inner, f"{name}: {width}px wide on a {inner}px screen"
 
 
+def _shoot(page, name: str) -> None:
+    """Full-page screenshots at both widths to SHOTS_DIR, when it is set."""
+    folder = os.environ.get("SHOTS_DIR")
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=f"{folder}/{name}-{width}.png", full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
 def _focused_class(page) -> str:
     return str(page.evaluate("document.activeElement.className"))
 
@@ -46,6 +61,12 @@ def test_plan_and_withdrawal_error_fit_and_read_well(browser, portal, lang):
         titles = page.locator(".plan-card-title").all_inner_texts()
         assert len(titles) == len(set(titles)) > 3
         problems += check_accessibility(page, f"status page with plan at {width} ({lang})")
+    # The plan's cards come from the fragment cache from the second view on.
+    page.reload()
+    _shoot(page, f"status-plan-{lang}")
+    page.goto(f"{portal.url}/?lang={lang}")
+    _shoot(page, f"form-{lang}")
+    page.goto(f"{portal.url}/status")
 
     page.get_by_role("link", name=exactly("Withdraw my request", lang)).click()
     page.wait_for_url("**/status/withdraw")

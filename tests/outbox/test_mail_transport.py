@@ -97,13 +97,13 @@ def test_accented_subjects_arrive_as_written_through_smtp(smtp_app, smtp):
     connection = mailer.Connection(smtp_app.config)
     try:
         for number, subject in enumerate(subjects):
-            message = mailer.build_message(
+            data = mailer.message_bytes(
                 "Portail des droits <ne-pas-repondre@localhost>",
                 "elodie@example.fr",
                 mailer.Rendered(subject, "Bonjour, à bientôt.", "<p>Bonjour, à bientôt.</p>"),
                 f"<fold-{number}@portal.example.org>",
             )
-            connection.send("ne-pas-repondre@localhost", "elodie@example.fr", message.as_bytes())
+            connection.send("ne-pas-repondre@localhost", "elodie@example.fr", data)
     finally:
         connection.close()
     assert [m["Subject"] for m in smtp.received.messages] == subjects
