@@ -183,11 +183,17 @@ def post_form(
     return client.post(action or page, data={**data, "csrf_token": csrf_from(shown.data)})
 
 
+def birth_parts(iso: str, name: str = "birth_date") -> dict[str, str]:
+    """An ISO date as the three boxes of a date of birth send it (day, month, year)."""
+    year, month, day = iso.split("-")
+    return {f"{name}-day": day, f"{name}-month": month, f"{name}-year": year}
+
+
 VALID_FILING = {
     "kind": "erasure",
     "first_name": "Élodie",
     "last_name": "Martin-Dupont",
-    "birth_date": "1980-07-14",
+    **birth_parts("1980-07-14"),
     "email": "elodie.martin@example.fr",
     "nir": "255081416802538",
     "details": "Séjours à l'hôpital de Lyon entre 2015 et 2018.",

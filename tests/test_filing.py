@@ -26,10 +26,6 @@ BAD_INPUT = [
     ("first_name", "<script>", "Use letters only"),
     ("last_name", "Dupont\u202e", "Use letters only"),  # a right-to-left override
     ("last_name", "1234", "Use letters only"),
-    ("birth_date", NEXT_MONTH, "The date of birth cannot be in the future."),
-    ("birth_date", "1850-01-01", "Check the year of your date of birth."),
-    ("birth_date", "14/07/1980x", "Enter a real date"),
-    ("birth_date", "", "Enter your date of birth."),
     ("email", "not-an-address", "Enter an email address such as name@example.fr."),
     ("email", "a@example.fr\r\nBcc: victim@example.org", "Enter an email address"),
     ("email", "a@example.fr\nX", "Enter an email address"),
@@ -179,9 +175,77 @@ def test_an_oversized_body_is_refused(app):
     assert _counts(app) == (0, 0)
 
 
-def test_a_birth_date_typed_the_french_way_is_accepted(app):
-    """Without a date picker people type 14/07/1980; it is read as 14 July 1980."""
-    response = post_form(app.test_client(), "/", {**VALID_FILING, "birth_date": "14/07/1980"})
+# (day, month, year) typed -> the message, and the boxes marked wrong (the summary's link
+# goes to the first of them).
+BAD_DATES = [
+    (("", "", ""), "Enter your date of birth.", ["day", "month", "year"]),
+    (("14", "", "1980"), "The date of birth must include a month.", ["month"]),
+    (("", "", "1980"), "The date of birth must include a day and a month.", ["day", "month"]),
+    (("32", "7", "1980"), "The day must be a number between 1 and 31.", ["day"]),
+    (("x", "7", "1980"), "The day must be a number between 1 and 31.", ["day"]),
+    (("14", "13", "1980"), "The month must be a number between 1 and 12.", ["month"]),
+    (("14", "0", "1980"), "The month must be a number between 1 and 12.", ["month"]),
+    (("14", "7", "80"), "The year must have 4 digits, for example 1980.", ["year"]),
+    (("14", "7", "١٩٨٠"), "The year must have 4 digits", ["year"]),  # Arabic-Indic digits
+    (("31", "2", "1980"), "31/02/1980 does not exist: check the day", ["day", "month"]),
+    (("29", "2", "1981"), "29/02/1981 does not exist", ["day", "month"]),
+    (
+        (NEXT_MONTH[8:], NEXT_MONTH[5:7], NEXT_MONTH[:4]),
+        "The date of birth cannot be in the future.",
+        ["day", "month", "year"],
+    ),
+    (("1", "1", "1850"), "Check the year of your date of birth.", ["year"]),
+]
+
+
+@pytest.mark.parametrize(("typed", "message", "wrong"), BAD_DATES)
+def test_a_wrong_date_of_birth_names_the_part_that_is_wrong(app, typed, message, wrong):
+    """The date's own message, the wrong boxes marked, the summary linking to the first one."""
+    day, month, year = typed
+    data = {
+        **VALID_FILING,
+        "birth_date-day": day,
+        "birth_date-month": month,
+        "birth_date-year": year,
+    }
+    client = app.test_client()
+    client.get("/?lang=en")
+    response = post_form(client, "/?lang=en", data, action="/")
+    assert response.status_code == 422
+    soup = BeautifulSoup(response.data, "html.parser")
+    assert message in soup.find(id="birth_date-error").get_text()
+    boxes = {p: soup.find(id=f"birth_date-{p}") for p in ("day", "month", "year")}
+    marked = [p for p, box in boxes.items() if box.get("aria-invalid")]
+    assert marked == wrong
+    link = soup.select_one(".error-summary a")
+    assert link["href"] == f"#birth_date-{wrong[0]}"
+    assert _counts(app) == (0, 0)
+
+
+def test_a_date_of_birth_keeps_what_was_typed_after_an_error(app):
+    """Boxes typed in keep their value when the page comes back with an error."""
+    data = {**VALID_FILING, "birth_date-day": "31", "birth_date-month": "2"}
+    response = post_form(app.test_client(), "/", data)
+    soup = BeautifulSoup(response.data, "html.parser")
+    assert soup.find(id="birth_date-day")["value"] == "31"
+    assert soup.find(id="birth_date-year")["value"] == "1980"
+
+
+def test_the_date_boxes_are_numeric_and_autocompleted_as_a_birthday(app):
+    """inputmode numeric, bday-day/-month/-year, in a group named by the legend."""
+    soup = BeautifulSoup(app.test_client().get("/").data, "html.parser")
+    group = soup.find("fieldset", class_="date-input")
+    assert group.find("legend").get_text(strip=True) == "Date de naissance"
+    for part in ("day", "month", "year"):
+        box = soup.find(id=f"birth_date-{part}")
+        assert (box["inputmode"], box["autocomplete"]) == ("numeric", f"bday-{part}")
+        assert soup.find("label", attrs={"for": f"birth_date-{part}"})
+
+
+def test_a_date_of_birth_typed_with_leading_zeros_or_none_is_the_same_date(app):
+    """14 / 07 / 1980 and 14 / 7 / 1980 are both 14 July 1980."""
+    data = {**VALID_FILING, "birth_date-day": " 14 ", "birth_date-month": "07"}
+    response = post_form(app.test_client(), "/", data)
     assert response.status_code == 303
     with app.app_context():
         assert db.session.scalar(select(Request.birth_date)) == date(1980, 7, 14)

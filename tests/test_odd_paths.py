@@ -25,7 +25,7 @@ from app.extensions import db
 from app.models import utcnow
 from app.services import services_of
 from app.staffing import accounts
-from tests.conftest import ROOT, VALID_FILING, csrf_from, link_in, post_form, run_jobs
+from tests.conftest import ROOT, VALID_FILING, birth_parts, csrf_from, link_in, post_form, run_jobs
 from tests.fulfilment.test_download import CAMILLE_BORN, download_link
 from tests.fulfilment.test_packages import CAMILLE, fulfilled
 from tests.staffkit import case_held_by, staff_client
@@ -168,7 +168,7 @@ def _walk_the_portal(app: Flask, smtp: Any, walker: Walker) -> None:
     download = download_link(smtp)
     walker.page_and_odd_queries(requester, download)
     page = requester.get(download)
-    data = {"csrf_token": csrf_from(page.data), "birth_date": CAMILLE_BORN}
+    data = {"csrf_token": csrf_from(page.data), **birth_parts(CAMILLE_BORN)}
     assert requester.post(download, data=data).status_code == 303
     walker.page_and_odd_queries(requester, "/download")
     walker.odd_paths(requester, rules)

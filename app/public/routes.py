@@ -70,7 +70,7 @@ def file_request() -> Response | tuple[str, int]:
             kind=form.kind.data,
             first_name=form.first_name.data,
             last_name=form.last_name.data,
-            birth_date=form.birth_date.data,  # type: ignore[arg-type]  # validated above
+            birth_date=form.birth_date.data,  # validated above
             email=form.email.data,
             locale=str(get_locale() or "fr"),
             nir=form.nir.data,

@@ -191,13 +191,21 @@ def new_page(browser: Any, portal: Portal, **options: Any) -> Any:
     return context.new_page()
 
 
+def fill_birth_date(page: Any, iso: str) -> None:
+    """Type an ISO date in the three boxes of a date of birth (day, month, year)."""
+    year, month, day = iso.split("-")
+    page.locator("#birth_date-day").fill(day)
+    page.locator("#birth_date-month").fill(month)
+    page.locator("#birth_date-year").fill(year)
+
+
 def fill_form(page: Any, filing: Filing, lang: str) -> None:
     """Open the form in ``lang`` and fill it in (with the mouse and the keyboard)."""
     page.goto(f"/?lang={lang}")
     page.locator(f"input[name=kind][value={filing.kind}]").check()
     page.locator("#first_name").fill(filing.first_name)
     page.locator("#last_name").fill(filing.last_name)
-    page.locator("#birth_date").fill(filing.birth_date)
+    fill_birth_date(page, filing.birth_date)
     page.locator("#email").fill(filing.email)
     page.locator("#nir").fill(filing.nir)
     page.locator("#details").fill(filing.details)

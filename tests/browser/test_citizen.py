@@ -173,12 +173,11 @@ def test_keyboard_only_journey(browser, portal):
     page.keyboard.type(filing.first_name)
     _tab_to(page, "#last_name")
     page.keyboard.type(filing.last_name)
-    _tab_to(page, "#birth_date")
-    # Headless Chromium lays date fields out as mm/dd/yyyy whatever the locale
-    # (a French desktop Chromium shows jj/mm/aaaa): type the digits in that order.
+    # The date of birth is three boxes, day, month and year, in that order.
     year, month, day = filing.birth_date.split("-")
-    page.keyboard.type(month + day + year)
-    assert page.locator("#birth_date").input_value() == filing.birth_date
+    for part, typed in (("day", day), ("month", month), ("year", year)):
+        _tab_to(page, f"#birth_date-{part}")
+        page.keyboard.type(typed)
     _tab_to(page, "#email")
     page.keyboard.type(filing.email)
     _tab_to(page, "#nir")

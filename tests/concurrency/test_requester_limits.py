@@ -21,7 +21,7 @@ from app.extensions import db
 from app.models import AccessPackage, AuditEvent, CaseNote, Job, LinkToken, Request, utcnow
 from tests.casework.test_cases import act
 from tests.concurrency.conftest import CROWD, Server, Visitor, at_once, slow_writes
-from tests.conftest import VALID_FILING, link_in, post_form, run_jobs
+from tests.conftest import VALID_FILING, birth_parts, link_in, post_form, run_jobs
 from tests.fulfilment.test_download import CAMILLE_BORN, download_link
 from tests.fulfilment.test_packages import CAMILLE, fulfilled
 from tests.rules.test_routing import file_and_route, filing_for, persona
@@ -79,7 +79,7 @@ def test_sixteen_wrong_birth_dates_at_once_are_compared_at_most_five_times(
 
     def guess(i: int, ready: tuple[Visitor, str]) -> Any:
         visitor, csrf = ready
-        return visitor.post(link, {"csrf_token": csrf, "birth_date": f"1990-01-{i + 1:02d}"})
+        return visitor.post(link, {"csrf_token": csrf, **birth_parts(f"1990-01-{i + 1:02d}")})
 
     with slow_writes(scene, "access_packages", "UPDATE"):
         answers = at_once(CROWD, lambda i: (v := Visitor(server), v.csrf(link)), guess)
@@ -103,7 +103,9 @@ def test_sixteen_right_birth_dates_at_once_unlock_the_package_once(
     answers = at_once(
         CROWD,
         lambda i: (v := Visitor(server), v.csrf(link)),
-        lambda i, ready: ready[0].post(link, {"csrf_token": ready[1], "birth_date": CAMILLE_BORN}),
+        lambda i, ready: ready[0].post(
+            link, {"csrf_token": ready[1], **birth_parts(CAMILLE_BORN)}
+        ),
     )
     assert statuses(answers) == {303: 1, 409: CROWD - 1}, server.tail()
     unlocked = select(func.count()).where(AuditEvent.action == "package.unlocked")

@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import AuditEvent, Plan, Request, utcnow
 from app.rules import plans, routing
 from app.services import services_of
-from tests.conftest import ROOT, csrf_from, link_in, post_form, run_jobs
+from tests.conftest import ROOT, birth_parts, csrf_from, link_in, post_form, run_jobs
 from tests.identity.kit import prove
 
 
@@ -28,7 +28,7 @@ def filing_for(p, kind: str = "erasure") -> dict[str, str]:
         "kind": kind,
         "first_name": p.first_name,
         "last_name": p.last_name,
-        "birth_date": p.birth_date.isoformat(),
+        **birth_parts(p.birth_date.isoformat()),
         "email": p.email or f"{p.first_name.lower()}@example.org",
         "nir": p.nir or "",
         "details": "",
