@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from flask import Flask, request, session
-from flask_babel import format_decimal
+from flask_babel import format_decimal, get_locale
 
+from app import dates
 from app.labels import (
     ACTION_LABELS,
     ASSURANCE_LABELS,
@@ -32,12 +33,32 @@ def _remember_choice() -> None:
         session["lang"] = chosen
 
 
+def _locale() -> str:
+    return str(get_locale() or DEFAULT)
+
+
+def long_date(value: date | datetime) -> str:
+    return dates.long_date(value, _locale())
+
+
+def short_date(value: date | datetime) -> str:
+    return dates.short_date(value, _locale())
+
+
+def date_time(value: datetime) -> str:
+    return dates.date_time(value, _locale())
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_remember_choice)
     # Numbers grouped as the reader expects: 12 345 in French, 12,345 in English.
     app.add_template_filter(format_decimal, "format_number")
     # Email payloads carry dates as ISO text (JSON); templates format them per locale.
     app.add_template_filter(date.fromisoformat, "isodate")
+    # The one way dates are written (app.dates), in the page's or the email's language.
+    app.add_template_filter(long_date, "long_date")
+    app.add_template_filter(short_date, "short_date")
+    app.add_template_filter(date_time, "date_time")
 
     @app.context_processor
     def _languages() -> dict[str, object]:

@@ -189,6 +189,26 @@ def birth_parts(iso: str, name: str = "birth_date") -> dict[str, str]:
     return {f"{name}-day": day, f"{name}-month": month, f"{name}-year": year}
 
 
+def file_form(client: FlaskClient, data: dict[str, Any], page: str = "/") -> Any:
+    """Fill in the public form with ``data``, then send it from the "check your answers" page.
+
+    Returns the answer to the send (303 to /request/sent), or the form's answer when it
+    was refused (422) and no check page came.
+    """
+    checked = post_form(client, page, data, action="/")
+    if checked.status_code != 200:
+        return checked
+    return client.post("/request/send", data=send_data(checked.data))
+
+
+def send_data(check_page: bytes | str) -> dict[str, str]:
+    """What the "Send my request" button of a check page sends: its token and the answers."""
+    soup = BeautifulSoup(check_page, "html.parser")
+    answers = soup.find("input", attrs={"name": "answers"})
+    assert answers is not None, "the check page has no answers"
+    return {"csrf_token": csrf_from(check_page), "answers": str(answers["value"])}
+
+
 VALID_FILING = {
     "kind": "erasure",
     "first_name": "Élodie",

@@ -56,7 +56,9 @@ WHO: dict[tuple[str, str], str] = {
 VERSION = {"version": "1"}
 # Valid data of each form, so that only the poisoned character can be refused.
 FORMS: dict[str, dict[str, str]] = {
-    "public.file_request": VALID_FILING,
+    "public.check_answers": VALID_FILING,
+    # The check page's buttons: the signed answers, and "Change" naming one of them.
+    "public.file_request": {"answers": "signed-answers", "change": "email"},
     "public.new_status_link": {"email": "elodie.martin@example.fr"},
     "public.verify_resend": {"token": "a-token"},
     "public.answer": {"answer": "Les années 2015 à 2018."},

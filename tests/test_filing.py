@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Job, Request
 from app.services import services_of
-from tests.conftest import VALID_FILING, post_form
+from tests.conftest import VALID_FILING, file_form, post_form
 
 # Far enough ahead that a run crossing midnight still sees it in the future.
 NEXT_MONTH = (date.today() + timedelta(days=30)).isoformat()
@@ -54,7 +54,7 @@ def test_bad_input_is_refused_with_a_message_beside_the_field(app, field, value,
     """Each bad value gives a 422 page with its message next to the field; nothing is stored."""
     client = app.test_client()
     client.get("/?lang=en")
-    response = post_form(client, "/", {**VALID_FILING, field: value})
+    response = file_form(client, {**VALID_FILING, field: value})
     assert response.status_code == 422
     soup = BeautifulSoup(response.data, "html.parser")
     error = soup.find(id=f"{field}-error")
@@ -75,7 +75,7 @@ def test_control_characters_get_the_refusal_page(app, field, value):
     """Control characters never reach the form: a 400 page saying why, nothing stored."""
     client = app.test_client()
     client.get("/?lang=en")
-    response = post_form(client, "/", {**VALID_FILING, field: value})
+    response = file_form(client, {**VALID_FILING, field: value})
     assert response.status_code == 400
     assert "invisible control character" in response.get_data(as_text=True)
     assert _counts(app) == (0, 0)
@@ -84,7 +84,7 @@ def test_control_characters_get_the_refusal_page(app, field, value):
 def test_a_field_in_error_points_to_its_message(app):
     """The input is marked invalid and described by its error message, for screen readers."""
     client = app.test_client()
-    response = post_form(client, "/", {**VALID_FILING, "email": "nope"})
+    response = file_form(client, {**VALID_FILING, "email": "nope"})
     soup = BeautifulSoup(response.data, "html.parser")
     field = soup.find("input", attrs={"name": "email"})
     assert field["aria-invalid"] == "true"
@@ -110,13 +110,13 @@ def test_the_form_works_in_french_by_default(app):
     client = app.test_client()
     page = client.get("/")
     assert b'<html lang="fr">' in page.data
-    response = post_form(client, "/", {**VALID_FILING, "first_name": ""})
+    response = file_form(client, {**VALID_FILING, "first_name": ""})
     assert "Saisissez votre prénom" in response.get_data(as_text=True)
 
 
 def test_a_valid_filing_stores_an_unverified_request_and_one_email_job(app):
     """A valid form stores the request unverified, encrypted, with one verification job."""
-    response = post_form(app.test_client(), "/", VALID_FILING)
+    response = file_form(app.test_client(), VALID_FILING)
     assert response.status_code == 303
     assert _counts(app) == (1, 1)
     with app.app_context():
@@ -133,7 +133,7 @@ def test_a_valid_filing_stores_an_unverified_request_and_one_email_job(app):
 
 def test_corsican_number_and_spaces_are_accepted(app):
     """A Corsican number typed with spaces is accepted and stored in canonical form."""
-    response = post_form(app.test_client(), "/", {**VALID_FILING, "nir": "2 53 07 2A 073 004 43"})
+    response = file_form(app.test_client(), {**VALID_FILING, "nir": "2 53 07 2A 073 004 43"})
     assert response.status_code == 303
     with app.app_context():
         request = db.session.scalar(select(Request))
@@ -150,7 +150,7 @@ def test_a_missing_csrf_token_is_refused_and_changes_nothing(app):
 def test_filings_per_address_are_capped_silently(make_app):
     """Past the hourly cap for one address, the same page shows but nothing is stored."""
     app = make_app(FILINGS_PER_ADDRESS_PER_HOUR=2)
-    answers = [post_form(app.test_client(), "/", VALID_FILING) for _ in range(4)]
+    answers = [file_form(app.test_client(), VALID_FILING) for _ in range(4)]
     assert {a.status_code for a in answers} == {303}
     assert {a.headers["Location"] for a in answers} == {"/request/sent"}
     assert _counts(app) == (2, 2)
@@ -161,7 +161,7 @@ def test_filings_per_ip_are_rate_limited(make_app):
     app = make_app(RATELIMIT_FILING="3 per hour")
     client = app.test_client()
     codes = [
-        post_form(client, "/", {**VALID_FILING, "email": f"p{i}@example.fr"}).status_code
+        file_form(client, {**VALID_FILING, "email": f"p{i}@example.fr"}).status_code
         for i in range(4)
     ]
     assert codes == [303, 303, 303, 429]
@@ -225,7 +225,7 @@ def test_a_wrong_date_of_birth_names_the_part_that_is_wrong(app, typed, message,
 def test_a_date_of_birth_keeps_what_was_typed_after_an_error(app):
     """Boxes typed in keep their value when the page comes back with an error."""
     data = {**VALID_FILING, "birth_date-day": "31", "birth_date-month": "2"}
-    response = post_form(app.test_client(), "/", data)
+    response = file_form(app.test_client(), data)
     soup = BeautifulSoup(response.data, "html.parser")
     assert soup.find(id="birth_date-day")["value"] == "31"
     assert soup.find(id="birth_date-year")["value"] == "1980"
@@ -245,7 +245,7 @@ def test_the_date_boxes_are_numeric_and_autocompleted_as_a_birthday(app):
 def test_a_date_of_birth_typed_with_leading_zeros_or_none_is_the_same_date(app):
     """14 / 07 / 1980 and 14 / 7 / 1980 are both 14 July 1980."""
     data = {**VALID_FILING, "birth_date-day": " 14 ", "birth_date-month": "07"}
-    response = post_form(app.test_client(), "/", data)
+    response = file_form(app.test_client(), data)
     assert response.status_code == 303
     with app.app_context():
         assert db.session.scalar(select(Request.birth_date)) == date(1980, 7, 14)
@@ -280,7 +280,7 @@ def test_rate_limits_are_counted_in_redis_when_configured(make_app):
     )
     client = app.test_client()
     codes = [
-        post_form(client, "/", {**VALID_FILING, "email": f"r{i}@example.fr"}).status_code
+        file_form(client, {**VALID_FILING, "email": f"r{i}@example.fr"}).status_code
         for i in range(3)
     ]
     assert codes == [303, 303, 429]
@@ -302,7 +302,7 @@ def test_rate_limits_fall_back_to_memory_when_redis_is_down(make_app):
     )
     client = app.test_client()
     codes = [
-        post_form(client, "/", {**VALID_FILING, "email": f"f{i}@example.fr"}).status_code
+        file_form(client, {**VALID_FILING, "email": f"f{i}@example.fr"}).status_code
         for i in range(3)
     ]
     assert codes == [303, 303, 429]

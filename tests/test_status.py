@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Request, utcnow
-from tests.conftest import VALID_FILING, csrf_from, link_in, post_form, run_jobs
+from tests.conftest import VALID_FILING, csrf_from, file_form, link_in, post_form, run_jobs
 
 
 def _received(app, smtp, client):
     """File, confirm and let the worker route: the request ends in triage, 3 emails sent."""
-    post_form(client, "/", VALID_FILING)
+    file_form(client, VALID_FILING)
     run_jobs(app)
     path = link_in(smtp.received.messages[-1])
     client.post(path, data={"csrf_token": csrf_from(client.get(path).data)})
@@ -33,7 +33,7 @@ def test_the_status_page_shows_reference_right_dates_and_timeline(smtp_app, smtp
     assert request.reference in page
     assert "Erasure of my data" in page
     assert "Request sent" in page and "Received" in page
-    assert f"{request.due_on:%B} {request.due_on.day}, {request.due_on.year}" in page
+    assert f"{request.due_on.day} {request.due_on:%B} {request.due_on.year}" in page
 
 
 def test_withdrawing_needs_a_confirmation(smtp_app, smtp):
@@ -134,7 +134,7 @@ def test_the_demo_mailbox_lists_and_shows_emails(make_app):
     """In demo mode the mailbox lists written emails and opens one; unknown names are 404."""
     app = make_app(PORTAL_ENV="demo", DEMO=True, SESSION_COOKIE_SECURE=False)
     client = app.test_client()
-    post_form(client, "/", VALID_FILING)
+    file_form(client, VALID_FILING)
     run_jobs(app)
     listing = client.get("/demo/mailbox")
     assert listing.status_code == 200

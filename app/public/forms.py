@@ -9,7 +9,7 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, EmailField, RadioField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
@@ -156,6 +156,13 @@ class RequestForm(FlaskForm):
         # WTForms' own message for an unknown choice is in English only.
         if field.data not in KINDS:
             raise ValidationError(_l("Choose what you want to do."))
+
+
+class CheckForm(FlaskForm):
+    """The check page: the signed answers, and the one to change (none: send them)."""
+
+    answers = HiddenField(validators=[DataRequired(), Length(max=20_000)])
+    change = StringField(validators=[Optional(), Length(max=50)])
 
 
 class ConfirmForm(FlaskForm):

@@ -211,14 +211,21 @@ def fill_form(page: Any, filing: Filing, lang: str) -> None:
     page.locator("#details").fill(filing.details)
 
 
+def send_form(page: Any, lang: str) -> None:
+    """Continue from the filled-in form, then send it from the "check your answers" page."""
+    page.get_by_role("button", name=exactly("Continue", lang)).click()
+    page.locator("form[action='/request/send']").wait_for()  # the check page
+    page.get_by_role("button", name=exactly("Send my request", lang)).click()
+    page.wait_for_url("**/request/sent")
+
+
 def file_and_confirm(page: Any, portal: Portal, filing: Filing, lang: str) -> str:
     """File a request, open the emailed link, confirm: the page ends on /status.
 
     Returns the verification link (opening it again shows the "used" page).
     """
     fill_form(page, filing, lang)
-    page.get_by_role("button", name=exactly("Send my request", lang)).click()
-    page.wait_for_url("**/request/sent")
+    send_form(page, lang)
     [verification] = portal.mail_to(filing.email, 1)
     link = portal.link_in(verification)
     page.goto(link)
