@@ -118,7 +118,9 @@ def test_agent_claims_prepares_and_a_dpo_approves_an_erasure(smtp_app, smtp, cam
     run_jobs(smtp_app)
     mails = subjects(smtp, CAMILLE)
     assert any("est en cours d’examen" in s or "est en cours d'examen" in s for s in mails), mails
-    assert any("a été approuvée" in s for s in mails), mails
+    # The approval is not written about: the completion, seconds later, says it.
+    assert not any("a été approuvée" in s for s in mails), mails
+    assert any("vos données ont été effacées" in s for s in mails), mails
     actions = audit_actions(smtp_app, request_id)
     assert (agent_account.actor, "case.claimed") in actions
     assert (agent_account.actor, "case.prepared") in actions
