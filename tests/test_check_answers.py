@@ -77,6 +77,19 @@ def test_change_goes_back_to_the_form_with_every_answer_kept(app, change, focuse
     assert soup.find(id=focused).has_attr("autofocus")
     assert not soup.find(class_="error-summary")
     assert _counts(app) == (0, 0)
+    # The form shown again can be sent: it carries its own CSRF token.
+    resent = client.post("/", data=send_data_of_form(soup))
+    assert resent.status_code == 200 and b"/request/send" in resent.data
+
+
+def send_data_of_form(soup):
+    """What the form shown again sends as it is: its inputs, the checked radio."""
+    data = {}
+    for field in soup.select("form input, form textarea"):
+        if field.get("type") == "radio" and not field.has_attr("checked"):
+            continue
+        data[field["name"]] = field.get("value", field.get_text())
+    return data
 
 
 def test_changed_answers_are_refused_and_nothing_is_stored(app):

@@ -61,7 +61,9 @@ def test_file_verify_follow_and_withdraw_over_smtp(smtp_app, smtp):
 
         # Nobody on file has this address: before anything is said, proof of identity.
         found = smtp.received.to(address)[2]
-        assert found["Subject"] == f"Votre demande {reference.group(0)} : prouvez votre identité"
+        assert (
+            found["Subject"] == f"Votre demande {reference.group(0)}\u00a0: prouvez votre identité"
+        )
 
         withdrawal = post_form(client, "/status/withdraw", {"confirm": "y"})
         assert withdrawal.status_code == 303

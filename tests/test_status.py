@@ -150,6 +150,27 @@ def test_the_demo_mailbox_lists_and_shows_emails(make_app):
     assert client.get("/demo/mailbox/nothing").status_code == 404
 
 
+def test_the_demo_mailbox_dates_emails_in_the_pages_language_and_paris_time(make_app):
+    """A Date header (RFC 2822, UTC) reads '1er décembre 2026 à 0 h 30' on a French page."""
+    from email.message import EmailMessage
+    from pathlib import Path
+
+    app = make_app(PORTAL_ENV="demo", DEMO=True, SESSION_COOKIE_SECURE=False)
+    message = EmailMessage()
+    message["Date"] = "Mon, 30 Nov 2026 23:30:00 +0000"
+    message["To"] = "someone@example.org"
+    message["Subject"] = "Un message"
+    message.set_content("Bonjour")
+    folder = Path(app.config["MAIL_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "one.eml").write_bytes(bytes(message))
+    client = app.test_client()
+    french = client.get("/demo/mailbox").get_data(as_text=True)
+    assert "1er décembre 2026 à 0\u00a0h\u00a030" in french
+    english = client.get("/demo/mailbox/one?lang=en").get_data(as_text=True)
+    assert "1 December 2026 at 00:30" in english
+
+
 def _status_link(smtp) -> str:
     """The status link of the latest email that carries one."""
     return next(

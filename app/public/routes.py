@@ -104,11 +104,14 @@ def file_request() -> Response | str | tuple[str, int]:
         return render_template(
             "public/index.html", form=RequestForm(formdata=None), kind_help=KIND_HELP
         ), 422
-    form = RequestForm(formdata=answers, meta={"csrf": False})
     if check.change.data in CHANGEABLE:
-        # Back to the form, every answer kept, the one to change under the cursor.
+        # Back to the form (with a CSRF token of its own), every answer kept, the one
+        # to change under the cursor.
+        form = RequestForm(formdata=answers)
         form[check.change.data].render_kw = {"autofocus": True}
         return render_template("public/index.html", form=form, kind_help=KIND_HELP)
+    # The check page's token was checked above; the answers carry none of their own.
+    form = RequestForm(formdata=answers, meta={"csrf": False})
     if not form.validate():
         return render_template("public/index.html", form=form, kind_help=KIND_HELP), 422
     intake.file_request(

@@ -289,7 +289,7 @@ def test_the_status_page_shows_progress_while_the_package_is_built(smtp_app, smt
         db.session.remove()
     page = client.get("/status").get_data(as_text=True)
     assert '<progress max="10" value="3"' in page
-    assert "3 enregistrements sur 10" in page
+    assert "3 sur 10 enregistrements" in page
 
 
 def test_progress_is_committed_on_its_own_while_the_sources_are_read(smtp_app, smtp, monkeypatch):

@@ -20,7 +20,7 @@ from app.extensions import db
 from app.models import Job
 from app.outbox.registry import EMAILS, Audience
 from tests.casework.test_cases import act, case_of
-from tests.conftest import post_form, run_jobs
+from tests.conftest import post_form, run_jobs, text_of
 from tests.fulfilment.test_erasure import copy_of, warehouse_app
 from tests.fulfilment.test_packages import reflection_over
 from tests.fulfilment.test_rectification import restrictions, submit
@@ -66,7 +66,7 @@ def _claimed(app: Flask, reference: str) -> Any:
 
 def test_an_access_sends_the_download_link_alone_at_the_end(journey_app, smtp):
     """Access: the receipt, what we found, a person examining it, then the link, alone."""
-    request_id, reference, _ = _filed(journey_app, smtp, "Camille", "access")
+    request_id, reference, requester = _filed(journey_app, smtp, "Camille", "access")
     reflection_over(journey_app, request_id)
     agent = _claimed(journey_app, reference)
     assert act(agent, reference, "approve").status_code == 303
@@ -78,6 +78,11 @@ def test_an_access_sends_the_download_link_alone_at_the_end(journey_app, smtp):
         "in_review",
         "package_ready",
     ]
+    # An access is not a portability request: neither the page nor the email speaks of it.
+    page = requester.get("/status").get_data(as_text=True)
+    assert "portabilit" not in page.lower() and "package-title" in page
+    for message in smtp.received.to(persona("Camille").email):
+        assert "portabilit" not in text_of(message).lower()
 
 
 def test_an_erasure_sends_its_completion_without_an_approval_before_it(journey_app, smtp):
