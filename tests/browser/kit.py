@@ -53,8 +53,12 @@ def t(message: str, lang: str) -> str:
 
 
 def exactly(message: str, lang: str) -> re.Pattern[str]:
-    """A pattern matching exactly the text of ``message`` in ``lang``."""
-    return re.compile(f"^{re.escape(t(message, lang))}$")
+    """A pattern matching exactly the text of ``message`` in ``lang``.
+
+    Accessible names collapse white space, the French non-breaking spaces included.
+    """
+    text = re.sub(r"[\s\u00a0\u202f]+", " ", t(message, lang))
+    return re.compile(f"^{re.escape(text)}$")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -87,6 +88,14 @@ def test_approved_access_is_downloaded_after_the_birth_date_check(browser, porta
     fill_birth_date(citizen, "1978-02-31")
     citizen.locator("form button[type=submit]").click()
     assert "31/02/1978" in citizen.locator("#birth_date-error").inner_text()
+    folder = os.environ.get("SHOTS_DIR")
+    if folder:  # the date check with its error, to be looked at
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        for width in (1280, 375):
+            citizen.set_viewport_size({"width": width, "height": 900})
+            assert citizen.evaluate("document.documentElement.scrollWidth") <= width
+            citizen.screenshot(path=f"{folder}/download-date-{lang}-{width}.png", full_page=True)
+        citizen.set_viewport_size({"width": 1280, "height": 900})
 
     fill_birth_date(citizen, filing.birth_date)
     citizen.locator("form button[type=submit]").click()
