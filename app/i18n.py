@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from datetime import date
+import functools
+from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, g, request, session
-from flask_babel import (
-    format_date,
-    format_datetime,
-    format_decimal,
-    get_locale,
-    get_timezone,
-    get_translations,
-)
+from flask_babel import format_decimal, get_locale, get_translations
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from app import dates
 from app.labels import (
     ACTION_LABELS,
     ASSURANCE_LABELS,
@@ -64,40 +58,6 @@ def translations() -> Any:
     return found
 
 
-class _Formatted:
-    """Dates as the templates' ``dateformat``/``datetimeformat`` write them, remembered.
-
-    Babel builds the text from the locale's patterns each time; the same few dates
-    (received, due, each event) come back on every view of a page. The text depends
-    on the value, the format, the locale and the time zone only: it is kept under
-    those four, in a bounded table (the oldest entry goes first)."""
-
-    SIZE = 4096
-
-    def __init__(self) -> None:
-        self.kept: OrderedDict[tuple[Any, ...], str] = OrderedDict()
-
-    def __call__(self, formatter: Any, value: Any, format: str | None = None) -> str:
-        key = (formatter, value, format, str(get_locale()), str(get_timezone()))
-        found = self.kept.get(key)
-        if found is None:
-            found = self.kept[key] = formatter(value, format)
-            if len(self.kept) > self.SIZE:
-                self.kept.popitem(last=False)
-        return found
-
-
-_formatted = _Formatted()
-
-
-def dateformat(value: Any, format: str | None = None) -> str:
-    return _formatted(format_date, value, format)
-
-
-def datetimeformat(value: Any, format: str | None = None) -> str:
-    return _formatted(format_datetime, value, format)
-
-
 # The code-to-words tables the templates read, by the name they read them under.
 LABEL_TABLES = {
     "kind_labels": KIND_LABELS,
@@ -139,6 +99,30 @@ def _template_gettext(context: Context, string: str, **variables: Any) -> str:
     return text % variables
 
 
+def _locale() -> str:
+    return str(get_locale() or DEFAULT)
+
+
+# Babel builds each text from the locale's patterns; the same few dates come back on
+# every view of a page (received, due, each event), and the text depends on the value
+# and the locale only.
+_long_date = functools.lru_cache(maxsize=4096)(dates.long_date)
+_short_date = functools.lru_cache(maxsize=4096)(dates.short_date)
+_date_time = functools.lru_cache(maxsize=4096)(dates.date_time)
+
+
+def long_date(value: date | datetime) -> str:
+    return _long_date(value, _locale())
+
+
+def short_date(value: date | datetime) -> str:
+    return _short_date(value, _locale())
+
+
+def date_time(value: datetime) -> str:
+    return _date_time(value, _locale())
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_remember_choice)
     # Templates' _() and ngettext() through the lookup above (Flask-Babel installs its own).
@@ -152,10 +136,12 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["_"] = _template_gettext
     # Numbers grouped as the reader expects: 12 345 in French, 12,345 in English.
     app.add_template_filter(format_decimal, "format_number")
-    app.add_template_filter(dateformat, "dateformat")
-    app.add_template_filter(datetimeformat, "datetimeformat")
     # Email payloads carry dates as ISO text (JSON); templates format them per locale.
     app.add_template_filter(date.fromisoformat, "isodate")
+    # The one way dates are written (app.dates), in the page's or the email's language.
+    app.add_template_filter(long_date, "long_date")
+    app.add_template_filter(short_date, "short_date")
+    app.add_template_filter(date_time, "date_time")
 
     @app.context_processor
     def _languages() -> dict[str, object]:

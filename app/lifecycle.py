@@ -9,7 +9,7 @@ concurrent change fail instead of overwriting another.
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, cast, insert, select, update
@@ -65,8 +65,39 @@ EMAIL_FOR_MOVE = {
 }
 
 
-def email_for(current: str, target: str) -> str:
-    """The registered email a move sends the requester when its caller names none."""
+# One email per step the requester must know about or act on (issue 14: an access sent
+# "approved", "updated", "ready to download" and "completed" in the same second, and the
+# download link got lost among them). These moves are not written about: the email of
+# the next step, seconds later, says it. tests/outbox/test_email_journeys.py counts them.
+QUIET_MOVES = frozenset({("approved", "fulfilling")})
+# Approval starts the work at once; the person hears of it when it is done (the download
+# link, the completion). Only where the work then waits is the approval news of its own.
+WAITS_AFTER_APPROVAL = frozenset({"rectification"})  # staff correct the records by hand
+
+
+def approval_is_news(request: Request, now: datetime) -> bool:
+    """Whether approving ``request`` is written about: the work after it takes time."""
+    if request.kind in WAITS_AFTER_APPROVAL:
+        return True
+    # A copy of a medical record waits for the 48-hour reflection period (CSP L.1111-7).
+    held = request.release_not_before
+    if held is not None and held.tzinfo is None:
+        held = held.replace(tzinfo=UTC)
+    return request.kind in {"access", "portability"} and held is not None and now < held
+
+
+def email_for(
+    current: str, target: str, request: Request | None = None, now: datetime | None = None
+) -> str | None:
+    """The registered email a move sends the requester when its caller names none.
+
+    None for a move the next email says again (``QUIET_MOVES``, ``approval_is_news``).
+    """
+    if (current, target) in QUIET_MOVES:
+        return None
+    approved = target == "approved" and request is not None and now is not None
+    if approved and not approval_is_news(request, now):  # type: ignore[arg-type]
+        return None
     return EMAIL_FOR_MOVE.get((current, target)) or EMAIL_FOR.get(target, "status_changed")
 
 
@@ -161,9 +192,10 @@ def change_status(
     # The address is unproven before verification: nothing but the
     # verification email itself ever goes to it.
     if current != "unverified" or target == "received":
-        template = template or email_for(current, target)
-        link, job = emails.email_values(request.id, template, now, mail, email)
-        dependents += [(LinkToken, link), (Job, jobs.job_values(**job))]
+        template = template or email_for(current, target, request, now)
+        if template is not None:
+            link, job = emails.email_values(request.id, template, now, mail, email)
+            dependents += [(LinkToken, link), (Job, jobs.job_values(**job))]
     if session.get_bind().dialect.name == "postgresql":
         moved = _move_on_postgresql(session, request, current, values, dependents)
     else:

@@ -183,11 +183,37 @@ def post_form(
     return client.post(action or page, data={**data, "csrf_token": csrf_from(shown.data)})
 
 
+def birth_parts(iso: str, name: str = "birth_date") -> dict[str, str]:
+    """An ISO date as the three boxes of a date of birth send it (day, month, year)."""
+    year, month, day = iso.split("-")
+    return {f"{name}-day": day, f"{name}-month": month, f"{name}-year": year}
+
+
+def file_form(client: FlaskClient, data: dict[str, Any], page: str = "/") -> Any:
+    """Fill in the public form with ``data``, then send it from the "check your answers" page.
+
+    Returns the answer to the send (303 to /request/sent), or the form's answer when it
+    was refused (422) and no check page came.
+    """
+    checked = post_form(client, page, data, action="/")
+    if checked.status_code != 200:
+        return checked
+    return client.post("/request/send", data=send_data(checked.data))
+
+
+def send_data(check_page: bytes | str) -> dict[str, str]:
+    """What the "Send my request" button of a check page sends: its token and the answers."""
+    soup = BeautifulSoup(check_page, "html.parser")
+    answers = soup.find("input", attrs={"name": "answers"})
+    assert answers is not None, "the check page has no answers"
+    return {"csrf_token": csrf_from(check_page), "answers": str(answers["value"])}
+
+
 VALID_FILING = {
     "kind": "erasure",
     "first_name": "Élodie",
     "last_name": "Martin-Dupont",
-    "birth_date": "1980-07-14",
+    **birth_parts("1980-07-14"),
     "email": "elodie.martin@example.fr",
     "nir": "255081416802538",
     "details": "Séjours à l'hôpital de Lyon entre 2015 et 2018.",

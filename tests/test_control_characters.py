@@ -26,8 +26,9 @@ from wtforms.fields.core import UnboundField
 from app import input_guard
 from app.extensions import db
 from app.models import Base, Request
+from app.public.memorable_date import PARTS, MemorableDateField
 from app.staff.rectify_views import FIELD_PREFIX
-from tests.conftest import ROOT, VALID_FILING, csrf_from
+from tests.conftest import ROOT, VALID_FILING, birth_parts, csrf_from
 from tests.staffkit import PASSWORD, case_held_by, staff_client
 
 # One of each kind: NUL, another C0 control (ESC), DEL, a C1 control (CSI).
@@ -55,12 +56,14 @@ WHO: dict[tuple[str, str], str] = {
 VERSION = {"version": "1"}
 # Valid data of each form, so that only the poisoned character can be refused.
 FORMS: dict[str, dict[str, str]] = {
-    "public.file_request": VALID_FILING,
+    "public.check_answers": VALID_FILING,
+    # The check page's buttons: the signed answers, and "Change" naming one of them.
+    "public.file_request": {"answers": "signed-answers", "change": "email"},
     "public.new_status_link": {"email": "elodie.martin@example.fr"},
     "public.verify_resend": {"token": "a-token"},
     "public.answer": {"answer": "Les années 2015 à 2018."},
     "public.withdraw": {"confirm": "y"},
-    "public.download_check": {"birth_date": "1980-07-14"},
+    "public.download_check": birth_parts("1980-07-14"),
     "staff.login_post": {"email": "dpo.walker@example.org", "password": PASSWORD, "code": "1"},
     "staff.enrol_post": {"password": PASSWORD, "confirm": PASSWORD, "code": "123456"},
     "staff.password_post": {"current": PASSWORD, "password": "x" * 12, "confirm": "x" * 12},
@@ -175,12 +178,16 @@ def form_classes() -> Iterator[type[FlaskForm]]:
 
 
 def field_names(cls: type[FlaskForm]) -> set[str]:
-    return {
-        name
-        for klass in cls.__mro__
-        for name, value in vars(klass).items()
-        if isinstance(value, UnboundField)
-    }
+    """The names a form's fields send: a date of birth sends its three boxes."""
+    names = set()
+    for klass in cls.__mro__:
+        for name, value in vars(klass).items():
+            if isinstance(value, UnboundField):
+                if issubclass(value.field_class, MemorableDateField):
+                    names |= {f"{name}-{part}" for part in PARTS}
+                else:
+                    names.add(name)
+    return names
 
 
 def template_field_names() -> set[str]:
@@ -190,7 +197,11 @@ def template_field_names() -> set[str]:
         for tag in re.findall(r"<(?:input|select|textarea)\b[^>]*>", path.read_text()):
             match = re.search(r'name="([^"]*)"', tag)
             if match:
-                names.add(match.group(1).replace("{{ prefix }}{{ field.name }}", FIELD_PREFIX))
+                name = match.group(1).replace("{{ prefix }}{{ field.name }}", FIELD_PREFIX)
+                if name == "{{ field.part_name(part) }}":  # the boxes of a date of birth
+                    names |= {f"birth_date-{part}" for part in PARTS}
+                else:
+                    names.add(name)
     return names
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from app.serving import SizingError, sizing
-from tests.conftest import ROOT, VALID_FILING, csrf_from
+from tests.conftest import ROOT, VALID_FILING, csrf_from, send_data
 
 ENTRYPOINT = ROOT / "deploy" / "entrypoint.sh"
 TOKEN = "t" * 40
@@ -153,6 +153,26 @@ class Portal:
         except urllib.error.HTTPError as error:
             return error.code
 
+    def file(self, data: dict[str, str]) -> int:
+        """Fill in the public form, then send it from its "check your answers" page."""
+        shown = self.get("/")[1]
+        body = urllib.parse.urlencode({**data, "csrf_token": csrf_from(shown)}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/", data=body)
+        with self.opener.open(request, timeout=30) as response:
+            checked = response.read().decode()
+        return self.post_to("/request/send", send_data(checked))
+
+    def post_to(self, path: str, data: dict[str, str]) -> int:
+        """POST ``data`` as it is (its CSRF token included); the status of the answer."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", data=urllib.parse.urlencode(data).encode()
+        )
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
     def newest_link(self, prefix: str) -> str:
         for eml in sorted(self.mail.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True):
             message = message_from_bytes(eml.read_bytes(), policy=policy.default)
@@ -184,7 +204,7 @@ def test_a_journey_through_the_entrypoint(app, tmp_path, warehouse):
     web = portal.start("web")
     try:
         portal.wait_for("/healthz", 200)
-        assert portal.post("/", VALID_FILING) == 303
+        assert portal.file(VALID_FILING) == 303
         portal.run("worker", "--once")
         verify = portal.newest_link("/verify/")
         assert portal.post(verify, {}) == 303

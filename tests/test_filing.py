@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Job, Request
 from app.services import services_of
-from tests.conftest import VALID_FILING, post_form
+from tests.conftest import VALID_FILING, file_form, post_form
 
 # Far enough ahead that a run crossing midnight still sees it in the future.
 NEXT_MONTH = (date.today() + timedelta(days=30)).isoformat()
@@ -26,10 +26,6 @@ BAD_INPUT = [
     ("first_name", "<script>", "Use letters only"),
     ("last_name", "Dupont\u202e", "Use letters only"),  # a right-to-left override
     ("last_name", "1234", "Use letters only"),
-    ("birth_date", NEXT_MONTH, "The date of birth cannot be in the future."),
-    ("birth_date", "1850-01-01", "Check the year of your date of birth."),
-    ("birth_date", "14/07/1980x", "Enter a real date"),
-    ("birth_date", "", "Enter your date of birth."),
     ("email", "not-an-address", "Enter an email address such as name@example.fr."),
     ("email", "a@example.fr\r\nBcc: victim@example.org", "Enter an email address"),
     ("email", "a@example.fr\nX", "Enter an email address"),
@@ -58,7 +54,7 @@ def test_bad_input_is_refused_with_a_message_beside_the_field(app, field, value,
     """Each bad value gives a 422 page with its message next to the field; nothing is stored."""
     client = app.test_client()
     client.get("/?lang=en")
-    response = post_form(client, "/", {**VALID_FILING, field: value})
+    response = file_form(client, {**VALID_FILING, field: value})
     assert response.status_code == 422
     soup = BeautifulSoup(response.data, "html.parser")
     error = soup.find(id=f"{field}-error")
@@ -79,7 +75,7 @@ def test_control_characters_get_the_refusal_page(app, field, value):
     """Control characters never reach the form: a 400 page saying why, nothing stored."""
     client = app.test_client()
     client.get("/?lang=en")
-    response = post_form(client, "/", {**VALID_FILING, field: value})
+    response = file_form(client, {**VALID_FILING, field: value})
     assert response.status_code == 400
     assert "invisible control character" in response.get_data(as_text=True)
     assert _counts(app) == (0, 0)
@@ -88,7 +84,7 @@ def test_control_characters_get_the_refusal_page(app, field, value):
 def test_a_field_in_error_points_to_its_message(app):
     """The input is marked invalid and described by its error message, for screen readers."""
     client = app.test_client()
-    response = post_form(client, "/", {**VALID_FILING, "email": "nope"})
+    response = file_form(client, {**VALID_FILING, "email": "nope"})
     soup = BeautifulSoup(response.data, "html.parser")
     field = soup.find("input", attrs={"name": "email"})
     assert field["aria-invalid"] == "true"
@@ -114,13 +110,13 @@ def test_the_form_works_in_french_by_default(app):
     client = app.test_client()
     page = client.get("/")
     assert b'<html lang="fr">' in page.data
-    response = post_form(client, "/", {**VALID_FILING, "first_name": ""})
+    response = file_form(client, {**VALID_FILING, "first_name": ""})
     assert "Saisissez votre prénom" in response.get_data(as_text=True)
 
 
 def test_a_valid_filing_stores_an_unverified_request_and_one_email_job(app):
     """A valid form stores the request unverified, encrypted, with one verification job."""
-    response = post_form(app.test_client(), "/", VALID_FILING)
+    response = file_form(app.test_client(), VALID_FILING)
     assert response.status_code == 303
     assert _counts(app) == (1, 1)
     with app.app_context():
@@ -137,7 +133,7 @@ def test_a_valid_filing_stores_an_unverified_request_and_one_email_job(app):
 
 def test_corsican_number_and_spaces_are_accepted(app):
     """A Corsican number typed with spaces is accepted and stored in canonical form."""
-    response = post_form(app.test_client(), "/", {**VALID_FILING, "nir": "2 53 07 2A 073 004 43"})
+    response = file_form(app.test_client(), {**VALID_FILING, "nir": "2 53 07 2A 073 004 43"})
     assert response.status_code == 303
     with app.app_context():
         request = db.session.scalar(select(Request))
@@ -154,7 +150,7 @@ def test_a_missing_csrf_token_is_refused_and_changes_nothing(app):
 def test_filings_per_address_are_capped_silently(make_app):
     """Past the hourly cap for one address, the same page shows but nothing is stored."""
     app = make_app(FILINGS_PER_ADDRESS_PER_HOUR=2)
-    answers = [post_form(app.test_client(), "/", VALID_FILING) for _ in range(4)]
+    answers = [file_form(app.test_client(), VALID_FILING) for _ in range(4)]
     assert {a.status_code for a in answers} == {303}
     assert {a.headers["Location"] for a in answers} == {"/request/sent"}
     assert _counts(app) == (2, 2)
@@ -165,7 +161,7 @@ def test_filings_per_ip_are_rate_limited(make_app):
     app = make_app(RATELIMIT_FILING="3 per hour")
     client = app.test_client()
     codes = [
-        post_form(client, "/", {**VALID_FILING, "email": f"p{i}@example.fr"}).status_code
+        file_form(client, {**VALID_FILING, "email": f"p{i}@example.fr"}).status_code
         for i in range(4)
     ]
     assert codes == [303, 303, 303, 429]
@@ -179,9 +175,77 @@ def test_an_oversized_body_is_refused(app):
     assert _counts(app) == (0, 0)
 
 
-def test_a_birth_date_typed_the_french_way_is_accepted(app):
-    """Without a date picker people type 14/07/1980; it is read as 14 July 1980."""
-    response = post_form(app.test_client(), "/", {**VALID_FILING, "birth_date": "14/07/1980"})
+# (day, month, year) typed -> the message, and the boxes marked wrong (the summary's link
+# goes to the first of them).
+BAD_DATES = [
+    (("", "", ""), "Enter your date of birth.", ["day", "month", "year"]),
+    (("14", "", "1980"), "The date of birth must include a month.", ["month"]),
+    (("", "", "1980"), "The date of birth must include a day and a month.", ["day", "month"]),
+    (("32", "7", "1980"), "The day must be a number between 1 and 31.", ["day"]),
+    (("x", "7", "1980"), "The day must be a number between 1 and 31.", ["day"]),
+    (("14", "13", "1980"), "The month must be a number between 1 and 12.", ["month"]),
+    (("14", "0", "1980"), "The month must be a number between 1 and 12.", ["month"]),
+    (("14", "7", "80"), "The year must have 4 digits, for example 1980.", ["year"]),
+    (("14", "7", "١٩٨٠"), "The year must have 4 digits", ["year"]),  # Arabic-Indic digits
+    (("31", "2", "1980"), "31/02/1980 does not exist: check the day", ["day", "month"]),
+    (("29", "2", "1981"), "29/02/1981 does not exist", ["day", "month"]),
+    (
+        (NEXT_MONTH[8:], NEXT_MONTH[5:7], NEXT_MONTH[:4]),
+        "The date of birth cannot be in the future.",
+        ["day", "month", "year"],
+    ),
+    (("1", "1", "1850"), "Check the year of your date of birth.", ["year"]),
+]
+
+
+@pytest.mark.parametrize(("typed", "message", "wrong"), BAD_DATES)
+def test_a_wrong_date_of_birth_names_the_part_that_is_wrong(app, typed, message, wrong):
+    """The date's own message, the wrong boxes marked, the summary linking to the first one."""
+    day, month, year = typed
+    data = {
+        **VALID_FILING,
+        "birth_date-day": day,
+        "birth_date-month": month,
+        "birth_date-year": year,
+    }
+    client = app.test_client()
+    client.get("/?lang=en")
+    response = post_form(client, "/?lang=en", data, action="/")
+    assert response.status_code == 422
+    soup = BeautifulSoup(response.data, "html.parser")
+    assert message in soup.find(id="birth_date-error").get_text()
+    boxes = {p: soup.find(id=f"birth_date-{p}") for p in ("day", "month", "year")}
+    marked = [p for p, box in boxes.items() if box.get("aria-invalid")]
+    assert marked == wrong
+    link = soup.select_one(".error-summary a")
+    assert link["href"] == f"#birth_date-{wrong[0]}"
+    assert _counts(app) == (0, 0)
+
+
+def test_a_date_of_birth_keeps_what_was_typed_after_an_error(app):
+    """Boxes typed in keep their value when the page comes back with an error."""
+    data = {**VALID_FILING, "birth_date-day": "31", "birth_date-month": "2"}
+    response = file_form(app.test_client(), data)
+    soup = BeautifulSoup(response.data, "html.parser")
+    assert soup.find(id="birth_date-day")["value"] == "31"
+    assert soup.find(id="birth_date-year")["value"] == "1980"
+
+
+def test_the_date_boxes_are_numeric_and_autocompleted_as_a_birthday(app):
+    """inputmode numeric, bday-day/-month/-year, in a group named by the legend."""
+    soup = BeautifulSoup(app.test_client().get("/").data, "html.parser")
+    group = soup.find("fieldset", class_="date-input")
+    assert group.find("legend").get_text(strip=True) == "Date de naissance"
+    for part in ("day", "month", "year"):
+        box = soup.find(id=f"birth_date-{part}")
+        assert (box["inputmode"], box["autocomplete"]) == ("numeric", f"bday-{part}")
+        assert soup.find("label", attrs={"for": f"birth_date-{part}"})
+
+
+def test_a_date_of_birth_typed_with_leading_zeros_or_none_is_the_same_date(app):
+    """14 / 07 / 1980 and 14 / 7 / 1980 are both 14 July 1980."""
+    data = {**VALID_FILING, "birth_date-day": " 14 ", "birth_date-month": "07"}
+    response = file_form(app.test_client(), data)
     assert response.status_code == 303
     with app.app_context():
         assert db.session.scalar(select(Request.birth_date)) == date(1980, 7, 14)
@@ -216,7 +280,7 @@ def test_rate_limits_are_counted_in_redis_when_configured(make_app):
     )
     client = app.test_client()
     codes = [
-        post_form(client, "/", {**VALID_FILING, "email": f"r{i}@example.fr"}).status_code
+        file_form(client, {**VALID_FILING, "email": f"r{i}@example.fr"}).status_code
         for i in range(3)
     ]
     assert codes == [303, 303, 429]
@@ -238,7 +302,7 @@ def test_rate_limits_fall_back_to_memory_when_redis_is_down(make_app):
     )
     client = app.test_client()
     codes = [
-        post_form(client, "/", {**VALID_FILING, "email": f"f{i}@example.fr"}).status_code
+        file_form(client, {**VALID_FILING, "email": f"f{i}@example.fr"}).status_code
         for i in range(3)
     ]
     assert codes == [303, 303, 429]

@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import LinkToken, Request, utcnow
-from tests.conftest import VALID_FILING, csrf_from, link_in, post_form, run_jobs
+from tests.conftest import VALID_FILING, csrf_from, file_form, link_in, run_jobs
 
 
 def _file_and_get_link(app, smtp, client=None):
     client = client or app.test_client()
-    post_form(client, "/", VALID_FILING)
+    file_form(client, VALID_FILING)
     run_jobs(app)
     return link_in(smtp.received.messages[-1])
 

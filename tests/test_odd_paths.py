@@ -25,7 +25,7 @@ from app.extensions import db
 from app.models import utcnow
 from app.services import services_of
 from app.staffing import accounts
-from tests.conftest import ROOT, VALID_FILING, csrf_from, link_in, post_form, run_jobs
+from tests.conftest import ROOT, VALID_FILING, birth_parts, csrf_from, file_form, link_in, run_jobs
 from tests.fulfilment.test_download import CAMILLE_BORN, download_link
 from tests.fulfilment.test_packages import CAMILLE, fulfilled
 from tests.staffkit import case_held_by, staff_client
@@ -168,14 +168,14 @@ def _walk_the_portal(app: Flask, smtp: Any, walker: Walker) -> None:
     download = download_link(smtp)
     walker.page_and_odd_queries(requester, download)
     page = requester.get(download)
-    data = {"csrf_token": csrf_from(page.data), "birth_date": CAMILLE_BORN}
+    data = {"csrf_token": csrf_from(page.data), **birth_parts(CAMILLE_BORN)}
     assert requester.post(download, data=data).status_code == 303
     walker.page_and_odd_queries(requester, "/download")
     walker.odd_paths(requester, rules)
 
     # A visitor filing a request: the verification page, then the request it follows.
     visitor = app.test_client()
-    assert post_form(visitor, "/", VALID_FILING).status_code == 303
+    assert file_form(visitor, VALID_FILING).status_code == 303
     run_jobs(app)
     verify = link_in(smtp.received.to(VALID_FILING["email"])[-1])
     for path in [
@@ -246,7 +246,7 @@ def _walk_the_demo(make_app: Any, portal: Flask, walker: Walker) -> None:
     keys = {name: portal.config[name] for name in ("SECRET_KEY", "DATA_ENCRYPTION_KEYS")}
     app = make_app(PORTAL_ENV="demo", DEMO=True, SESSION_COOKIE_SECURE=False, **keys)
     client = app.test_client()
-    post_form(client, "/", VALID_FILING)
+    file_form(client, VALID_FILING)
     run_jobs(app)
     walker.page_and_odd_queries(client, "/demo/mailbox")
     listing = client.get("/demo/mailbox").get_data(as_text=True)

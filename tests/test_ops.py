@@ -17,7 +17,7 @@ from app import logs
 from app.extensions import db
 from app.models import Job, utcnow
 from app.outbox import heartbeat, jobs
-from tests.conftest import ROOT, VALID_FILING, post_form, run_jobs
+from tests.conftest import ROOT, VALID_FILING, file_form, run_jobs
 
 TOKEN = "m" * 40
 
@@ -105,7 +105,7 @@ def test_metrics_count_requests_jobs_and_http(make_app):
     emails, workers and HTTP counts by route pattern (never a path with a token)."""
     app = make_app(METRICS_TOKEN=TOKEN)
     client = app.test_client()
-    post_form(client, "/", VALID_FILING)
+    file_form(client, VALID_FILING)
     client.get("/s/not-a-real-token")
     _beat(app)
     page = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
@@ -229,7 +229,7 @@ def test_a_filing_after_the_database_dropped_the_connection_succeeds(app):
         if db.engine.dialect.name != "postgresql":
             pytest.skip("connections that die under the pool: a PostgreSQL server is needed")
     client = app.test_client()
-    assert post_form(client, "/", VALID_FILING).status_code == 303  # fills the pool
+    assert file_form(client, VALID_FILING).status_code == 303  # fills the pool
     with app.app_context():
         db.session.remove()
         # The pooled connection the request used (the pool hands back the same one).
@@ -243,7 +243,7 @@ def test_a_filing_after_the_database_dropped_the_connection_succeeds(app):
     outside.dispose()
     assert killed == 1
     again = {**VALID_FILING, "email": "apres.redemarrage@example.fr"}
-    assert post_form(client, "/", again).status_code == 303
+    assert file_form(client, again).status_code == 303
 
 
 def test_gunicorn_error_lines_are_masked_too():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from tests.conftest import VALID_FILING, post_form
+from tests.conftest import VALID_FILING, file_form
 
 
 def test_every_page_sends_the_security_headers(client):
@@ -49,12 +49,15 @@ def test_emailed_links_ignore_the_host_header(app):
 
     client = app.test_client()
     page = client.get("/", headers={"Host": "evil.example.com"})
-    from tests.conftest import csrf_from
+    from tests.conftest import csrf_from, send_data
 
-    client.post(
+    checked = client.post(
         "/",
         data={**VALID_FILING, "csrf_token": csrf_from(page.data)},
         headers={"Host": "evil.example.com"},
+    )
+    client.post(
+        "/request/send", data=send_data(checked.data), headers={"Host": "evil.example.com"}
     )
     run_jobs(app)
     [eml] = Path(app.config["MAIL_DIR"]).glob("*.eml")
@@ -109,5 +112,5 @@ def test_the_demo_mailbox_does_not_exist_outside_the_demo(client):
 
 def test_a_post_without_a_form_does_nothing(client):
     """Posting to the confirmation of a link without a CSRF token is refused."""
-    post_form(client, "/", VALID_FILING)
+    file_form(client, VALID_FILING)
     assert client.post("/verify/whatever").status_code == 400

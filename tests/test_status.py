@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Request, utcnow
-from tests.conftest import VALID_FILING, csrf_from, link_in, post_form, run_jobs
+from tests.conftest import VALID_FILING, csrf_from, file_form, link_in, post_form, run_jobs
 
 
 def _received(app, smtp, client):
     """File, confirm and let the worker route: the request ends in triage, 3 emails sent."""
-    post_form(client, "/", VALID_FILING)
+    file_form(client, VALID_FILING)
     run_jobs(app)
     path = link_in(smtp.received.messages[-1])
     client.post(path, data={"csrf_token": csrf_from(client.get(path).data)})
@@ -33,7 +33,7 @@ def test_the_status_page_shows_reference_right_dates_and_timeline(smtp_app, smtp
     assert request.reference in page
     assert "Erasure of my data" in page
     assert "Request sent" in page and "Received" in page
-    assert f"{request.due_on:%B} {request.due_on.day}, {request.due_on.year}" in page
+    assert f"{request.due_on.day} {request.due_on:%B} {request.due_on.year}" in page
 
 
 def test_withdrawing_needs_a_confirmation(smtp_app, smtp):
@@ -134,7 +134,7 @@ def test_the_demo_mailbox_lists_and_shows_emails(make_app):
     """In demo mode the mailbox lists written emails and opens one; unknown names are 404."""
     app = make_app(PORTAL_ENV="demo", DEMO=True, SESSION_COOKIE_SECURE=False)
     client = app.test_client()
-    post_form(client, "/", VALID_FILING)
+    file_form(client, VALID_FILING)
     run_jobs(app)
     listing = client.get("/demo/mailbox")
     assert listing.status_code == 200
@@ -148,6 +148,27 @@ def test_the_demo_mailbox_lists_and_shows_emails(make_app):
     assert "/verify/" in message
     assert client.get("/demo/mailbox/..%2F..%2Fconfig").status_code == 404
     assert client.get("/demo/mailbox/nothing").status_code == 404
+
+
+def test_the_demo_mailbox_dates_emails_in_the_pages_language_and_paris_time(make_app):
+    """A Date header (RFC 2822, UTC) reads '1er décembre 2026 à 0 h 30' on a French page."""
+    from email.message import EmailMessage
+    from pathlib import Path
+
+    app = make_app(PORTAL_ENV="demo", DEMO=True, SESSION_COOKIE_SECURE=False)
+    message = EmailMessage()
+    message["Date"] = "Mon, 30 Nov 2026 23:30:00 +0000"
+    message["To"] = "someone@example.org"
+    message["Subject"] = "Un message"
+    message.set_content("Bonjour")
+    folder = Path(app.config["MAIL_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "one.eml").write_bytes(bytes(message))
+    client = app.test_client()
+    french = client.get("/demo/mailbox").get_data(as_text=True)
+    assert "1er décembre 2026 à 0\u00a0h\u00a030" in french
+    english = client.get("/demo/mailbox/one?lang=en").get_data(as_text=True)
+    assert "1 December 2026 at 00:30" in english
 
 
 def _status_link(smtp) -> str:

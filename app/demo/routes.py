@@ -8,15 +8,32 @@ from __future__ import annotations
 import email
 import email.policy
 from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, render_template
+
+from app.i18n import date_time
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
 
 
 def _folder() -> Path:
     return Path(current_app.config["MAIL_DIR"])
+
+
+def sent_on(message: EmailMessage) -> str:
+    """The message's Date header as the page writes dates: Paris time, the page's language."""
+    try:
+        when = parsedate_to_datetime(str(message["Date"]))
+    except (TypeError, ValueError):
+        return str(message["Date"] or "")
+    return date_time(when)
+
+
+@bp.context_processor
+def _demo_helpers() -> dict[str, object]:
+    return {"sent_on": sent_on}
 
 
 def _read(path: Path) -> EmailMessage:

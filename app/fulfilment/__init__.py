@@ -65,8 +65,12 @@ def complete(
     now: datetime,
     mail: emails.MailSettings,
     email: dict[str, Any] | None = None,
+    template: str | None = None,
 ) -> FulfilmentReport:
-    """Close a fulfilled request: its report, the status, the completion email, together."""
+    """Close a fulfilled request: its report, the status, the completion email, together.
+
+    The email is ``completed_<kind>`` unless the caller names another (the download link).
+    """
     report = session.scalar(
         select(FulfilmentReport).where(FulfilmentReport.request_id == request.id)
     )
@@ -83,7 +87,7 @@ def complete(
         mail=mail,
         details={"report_lines": len(lines)},
         email=email,
-        template=f"completed_{request.kind}",
+        template=template or f"completed_{request.kind}",
     )
     return report
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app import audit, fulfilment
 from app.models import AccessPackage, FulfilmentReport, Job, Request
-from app.outbox import emails, jobs
+from app.outbox import jobs
 from app.services import Services
 
 RELEASE_PACKAGE = "release_package"
@@ -84,7 +84,9 @@ def release(
     services: Services,
     now: datetime,
 ) -> None:
-    """Open the download, email the link and complete the request, together."""
+    """Open the download and complete the request, together: the completion email is the
+    download link (``package_ready``), the one email of this step, so that it is not lost
+    among others (issue 14)."""
     package.ready_at = now
     package.expires_at = now + timedelta(seconds=services.limits.download_link_max_age)
     # How long the link works and which copy is given: never how many records or categories.
@@ -92,8 +94,9 @@ def release(
         "hours": services.limits.download_link_max_age // 3600,
         "portability_refused": package.portability_refused,
     }
-    emails.queue_email(session, request, "package_ready", now, services.mail, extra=codes)
-    fulfilment.complete(session, request, lines, now, services.mail, email=codes)
+    fulfilment.complete(
+        session, request, lines, now, services.mail, email=codes, template="package_ready"
+    )
 
 
 def release_package_job(session: Session, job: Job, now: datetime, services: Services) -> None:

@@ -66,7 +66,8 @@ EMAILS: dict[str, Email] = {
         _to_requester("acknowledgement"),
         _to_requester("status_link"),
         _to_requester("withdrawn"),
-        # A change of status (``lifecycle.email_for``).
+        # A change of status (``lifecycle.email_for``; some moves send none, since the
+        # next email says them: ``lifecycle.QUIET_MOVES``, ``lifecycle.approval_is_news``).
         _to_requester("status_changed"),
         _to_requester("plan_ready"),
         _to_requester("identity_check"),
@@ -80,7 +81,8 @@ EMAILS: dict[str, Email] = {
         _to_requester("information_needed"),
         _to_requester("answer_received"),
         _to_requester("extended"),
-        # Fulfilment: the download link, then one completion email per right.
+        # Fulfilment: one completion email per right; for a copy of the data, the
+        # completion email is the download link (package_release.release).
         _to_requester("package_ready", tokens.DOWNLOAD),
         _to_requester("completed_access"),
         _to_requester("completed_portability"),

@@ -21,6 +21,7 @@ from app.extensions import db
 from app.fulfilment import package_download
 from app.models import AccessPackage, Request, utcnow
 from app.public.forms import BirthDateForm
+from app.public.memorable_date import PARTS
 from app.public.routes import bp
 from app.services import services_of
 
@@ -142,6 +143,7 @@ def download_check(token: str) -> Any:
         form.birth_date.errors = [
             _("This date of birth does not match our records. Check it and try again.")
         ]
+        form.birth_date.wrong = PARTS
         return _form_page(form, failed, 422)
     try:
         tokens.consume(db.session(), link, now)

@@ -9,7 +9,7 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, DateField, EmailField, RadioField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
@@ -23,6 +23,7 @@ from wtforms.validators import (
 from app.deadlines import receipt_date
 from app.models import utcnow
 from app.nir import NirError, normalize_nir
+from app.public.memorable_date import MemorableDateField
 
 KIND_CHOICES = [
     SelectChoice("access", _l("See my data")),
@@ -53,7 +54,6 @@ NIR_MESSAGES = {
 }
 NAME_PATTERN = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ '’.\-])*$")
 DETAILS_MAX = 2000
-EARLIEST_BIRTH = date(1900, 1, 1)
 
 
 def _has_control_characters(text: str, allowed: str = "") -> bool:
@@ -75,15 +75,9 @@ def safe_email(form: FlaskForm, field: EmailField) -> None:
         raise ValidationError(_l("Enter an email address such as name@example.fr."))
 
 
-def valid_birth_date(form: FlaskForm, field: DateField) -> None:
+def _paris_today() -> date:
     # The requester's calendar is Paris's, whatever zone the server runs in.
-    today = receipt_date(utcnow())
-    if field.data is None:
-        return
-    if field.data > today:
-        raise ValidationError(_l("The date of birth cannot be in the future."))
-    if field.data < EARLIEST_BIRTH:
-        raise ValidationError(_l("Check the year of your date of birth."))
+    return receipt_date(utcnow())
 
 
 def valid_nir(form: FlaskForm, field: StringField) -> None:
@@ -111,17 +105,6 @@ def email_validators() -> list[object]:
     ]
 
 
-class BirthDateField(DateField):
-    """A date field whose parse error speaks the citizen's language, not WTForms'."""
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            self.data = None
-            raise ValueError(str(_l("Enter a real date, for example 14/07/1980."))) from None
-
-
 class RequestForm(FlaskForm):
     """The public form: which right, and what we need to find the person in our sources."""
 
@@ -147,13 +130,7 @@ class RequestForm(FlaskForm):
             valid_name,
         ],
     )
-    birth_date = BirthDateField(
-        _l("Date of birth"),
-        validators=[InputRequired(_l("Enter your date of birth.")), valid_birth_date],
-        # Browsers with a date picker send ISO dates; people typing in a plain
-        # text box write them the French way.
-        format=["%Y-%m-%d", "%d/%m/%Y"],
-    )
+    birth_date = MemorableDateField(_l("Date of birth"), today=_paris_today)
     email = EmailField(
         _l("Email address"),
         validators=email_validators(),
@@ -179,6 +156,13 @@ class RequestForm(FlaskForm):
         # WTForms' own message for an unknown choice is in English only.
         if field.data not in KINDS:
             raise ValidationError(_l("Choose what you want to do."))
+
+
+class CheckForm(FlaskForm):
+    """The check page: the signed answers, and the one to change (none: send them)."""
+
+    answers = HiddenField(validators=[DataRequired(), Length(max=20_000)])
+    change = StringField(validators=[Optional(), Length(max=50)])
 
 
 class ConfirmForm(FlaskForm):
@@ -227,8 +211,4 @@ class AnswerForm(FlaskForm):
 class BirthDateForm(FlaskForm):
     """The second check before a download: the requester's date of birth."""
 
-    birth_date = BirthDateField(
-        _l("Your date of birth"),
-        validators=[InputRequired(_l("Enter your date of birth."))],
-        format=["%Y-%m-%d", "%d/%m/%Y"],
-    )
+    birth_date = MemorableDateField(_l("Your date of birth"), today=_paris_today)

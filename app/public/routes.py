@@ -20,8 +20,10 @@ from flask import (
     flash,
     redirect,
     render_template,
+    session,
     url_for,
 )
+from flask import request as http_request
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import and_, bindparam, func, select
@@ -34,10 +36,12 @@ from app.casework import cases, clock
 from app.extensions import db, limiter
 from app.identity import assurance
 from app.models import Plan, Request, StatusEvent, utcnow
+from app.public import check_answers as check_answers_
 from app.public import fragments, status_session
 from app.public.forms import (
     KIND_HELP,
     AnswerForm,
+    CheckForm,
     ConfirmForm,
     EmailOnlyForm,
     RequestForm,
@@ -49,6 +53,9 @@ from app.services import services_of
 bp = Blueprint("public", __name__)
 # Moved forward whenever the accessibility statement is reviewed.
 STATEMENT_DATE = date(2026, 11, 29)
+SENT_TO = "sent_to"
+# The answers a "Change" button on the check page leads back to.
+CHANGEABLE = ("kind", "first_name", "last_name", "birth_date", "email", "nir", "details")
 
 
 def _filing_limit() -> str:
@@ -64,9 +71,52 @@ def index() -> str:
 
 
 @bp.post("/")
-@limiter.limit(_filing_limit)
-def file_request() -> Response | tuple[str, int]:
+def check_answers() -> str | tuple[str, int]:
+    """The answers shown back before sending ("check your answers"); nothing is written."""
     form = RequestForm()
+    if not form.validate():
+        return render_template("public/index.html", form=form, kind_help=KIND_HELP), 422
+    return _check_page(form, check_answers_.seal(http_request.form, _secret_key()))
+
+
+def _secret_key() -> str:
+    return str(current_app.config["SECRET_KEY"])
+
+
+def _check_page(form: RequestForm, sealed: str) -> str:
+    return render_template(
+        "public/check.html",
+        form=form,
+        check=CheckForm(formdata=None, answers=sealed),
+        kind_help=KIND_HELP,
+    )
+
+
+@bp.post("/request/send")
+@limiter.limit(_filing_limit)
+def file_request() -> Response | str | tuple[str, int]:
+    """File the checked answers, read again with the form's own checks; or change one."""
+    check = CheckForm()
+    if not check.validate_on_submit():
+        abort(400)
+    answers = check_answers_.unseal(
+        check.answers.data or "",
+        _secret_key(),
+        current_app.config.get("SECRET_KEY_FALLBACKS", ()),
+    )
+    if answers is None:
+        flash(_("Your answers were kept for one hour only: please fill in the form again."))
+        return render_template(
+            "public/index.html", form=RequestForm(formdata=None), kind_help=KIND_HELP
+        ), 422
+    if check.change.data in CHANGEABLE:
+        # Back to the form (with a CSRF token of its own), every answer kept, the one
+        # to change under the cursor.
+        form = RequestForm(formdata=answers)
+        form[check.change.data].render_kw = {"autofocus": True}
+        return render_template("public/index.html", form=form, kind_help=KIND_HELP)
+    # The check page's token was checked above; the answers carry none of their own.
+    form = RequestForm(formdata=answers, meta={"csrf": False})
     if not form.validate():
         return render_template("public/index.html", form=form, kind_help=KIND_HELP), 422
     intake.file_request(
@@ -75,7 +125,7 @@ def file_request() -> Response | tuple[str, int]:
             kind=form.kind.data,
             first_name=form.first_name.data,
             last_name=form.last_name.data,
-            birth_date=form.birth_date.data,  # type: ignore[arg-type]  # validated above
+            birth_date=form.birth_date.data,  # validated above
             email=form.email.data,
             locale=str(get_locale() or "fr"),
             nir=form.nir.data,
@@ -88,13 +138,18 @@ def file_request() -> Response | tuple[str, int]:
         per_address_per_hour=current_app.config["FILINGS_PER_ADDRESS_PER_HOUR"],
     )
     db.session.commit()
+    # Shown once on the next page, so that a mistyped address shows at once.
+    session[SENT_TO] = form.email.data
     return redirect(url_for("public.sent"), 303)
 
 
 @bp.get("/request/sent")
 def sent() -> str:
-    """The same page whatever the address: it reveals nothing about who filed before."""
-    return render_template("public/sent.html")
+    """The same page whatever the address: it reveals nothing about who filed before.
+
+    It repeats the address this browser just typed (never one from the database).
+    """
+    return render_template("public/sent.html", sent_to=session.pop(SENT_TO, None))
 
 
 def _link_problem(

@@ -11,7 +11,7 @@ from app import audit
 from app.extensions import db
 from app.models import AuditEvent, utcnow
 from app.services import services_of
-from tests.conftest import VALID_FILING, csrf_from, link_in, post_form, run_jobs
+from tests.conftest import VALID_FILING, csrf_from, file_form, link_in, run_jobs
 
 
 def _append(app, count: int, seal: bool = True) -> None:
@@ -98,7 +98,7 @@ def test_events_wait_unsealed_until_the_sealer_passes(app):
 def test_audit_events_of_a_journey_hold_no_personal_data(app):
     """After filing and confirming, no audit event mentions the name, email, NIR or free text."""
     client = app.test_client()
-    post_form(client, "/", VALID_FILING)
+    file_form(client, VALID_FILING)
     run_jobs(app)
     from email import message_from_bytes, policy
     from pathlib import Path

@@ -53,8 +53,12 @@ def t(message: str, lang: str) -> str:
 
 
 def exactly(message: str, lang: str) -> re.Pattern[str]:
-    """A pattern matching exactly the text of ``message`` in ``lang``."""
-    return re.compile(f"^{re.escape(t(message, lang))}$")
+    """A pattern matching exactly the text of ``message`` in ``lang``.
+
+    Accessible names collapse white space, the French non-breaking spaces included.
+    """
+    text = re.sub(r"[\s\u00a0\u202f]+", " ", t(message, lang))
+    return re.compile(f"^{re.escape(text)}$")
 
 
 @dataclass(frozen=True)
@@ -191,16 +195,32 @@ def new_page(browser: Any, portal: Portal, **options: Any) -> Any:
     return context.new_page()
 
 
+def fill_birth_date(page: Any, iso: str) -> None:
+    """Type an ISO date in the three boxes of a date of birth (day, month, year)."""
+    year, month, day = iso.split("-")
+    page.locator("#birth_date-day").fill(day)
+    page.locator("#birth_date-month").fill(month)
+    page.locator("#birth_date-year").fill(year)
+
+
 def fill_form(page: Any, filing: Filing, lang: str) -> None:
     """Open the form in ``lang`` and fill it in (with the mouse and the keyboard)."""
     page.goto(f"/?lang={lang}")
     page.locator(f"input[name=kind][value={filing.kind}]").check()
     page.locator("#first_name").fill(filing.first_name)
     page.locator("#last_name").fill(filing.last_name)
-    page.locator("#birth_date").fill(filing.birth_date)
+    fill_birth_date(page, filing.birth_date)
     page.locator("#email").fill(filing.email)
     page.locator("#nir").fill(filing.nir)
     page.locator("#details").fill(filing.details)
+
+
+def send_form(page: Any, lang: str) -> None:
+    """Continue from the filled-in form, then send it from the "check your answers" page."""
+    page.get_by_role("button", name=exactly("Continue", lang)).click()
+    page.locator("form[action='/request/send']").wait_for()  # the check page
+    page.get_by_role("button", name=exactly("Send my request", lang)).click()
+    page.wait_for_url("**/request/sent")
 
 
 def file_and_confirm(page: Any, portal: Portal, filing: Filing, lang: str) -> str:
@@ -209,8 +229,7 @@ def file_and_confirm(page: Any, portal: Portal, filing: Filing, lang: str) -> st
     Returns the verification link (opening it again shows the "used" page).
     """
     fill_form(page, filing, lang)
-    page.get_by_role("button", name=exactly("Send my request", lang)).click()
-    page.wait_for_url("**/request/sent")
+    send_form(page, lang)
     [verification] = portal.mail_to(filing.email, 1)
     link = portal.link_in(verification)
     page.goto(link)

@@ -129,8 +129,16 @@ def _public_pages(walk: Walk, page: Any) -> None:
     page.goto("/")
     walk.check(page, "request form")
     walk.check_on_phone(page, "request form")
-    walk.button(page, "Send my request")
+    walk.button(page, "Continue")
     walk.check(page, "request form with errors")
+    walk.check_on_phone(page, "request form with errors")
+    # An impossible date: the date boxes' own error (day and month marked).
+    fill_form(page, persona(HELENE, f"a11y-date-{walk.lang}@example.org"), walk.lang)
+    page.locator("#birth_date-day").fill("31")
+    page.locator("#birth_date-month").fill("2")
+    walk.button(page, "Continue")
+    walk.check(page, "request form, impossible date")
+    walk.check_on_phone(page, "request form, impossible date")
     page.goto("/accessibility")
     walk.check(page, "accessibility statement")
     for path, name in (("/privacy", "privacy notice"), ("/legal", "legal notice")):
@@ -154,8 +162,12 @@ def _public_pages(walk: Walk, page: Any) -> None:
 def _expired_link(walk: Walk, page: Any, portal: Portal) -> None:
     address = f"a11y-expired-{walk.lang}@example.org"
     fill_form(page, persona(HELENE, address), walk.lang)
+    walk.button(page, "Continue")
+    walk.check(page, "check your answers")
+    walk.check_on_phone(page, "check your answers")
     walk.button(page, "Send my request")
     walk.check(page, "check your email")
+    walk.check_on_phone(page, "check your email")
     [verification] = portal.mail_to(address, 1)
     _expire_verification_links(portal, address)
     page.goto(portal.link_in(verification))
@@ -197,6 +209,7 @@ def test_every_page_passes_axe(browser, portal, lang):
     # for their screenshots (the French walk erases Hélène's data; the English
     # one then meets the "nothing left" variant of the plan).
     fill_form(citizen, persona(HELENE, address), lang)
+    walk.button(citizen, "Continue")
     walk.button(citizen, "Send my request")
     [verification] = portal.mail_to(address, 1)
     link = portal.link_in(verification)

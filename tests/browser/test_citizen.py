@@ -7,8 +7,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from babel.dates import format_date
 
+from app import dates
 from tests.browser.kit import (
     CAMILLE,
     THOMAS,
@@ -51,8 +51,8 @@ def test_file_confirm_follow_and_withdraw(browser, portal, lang, number):
     )
     reference = REFERENCE.search(page.locator("h1").inner_text())
     assert reference is not None
-    # Dates as the reader writes them: "3 décembre 2026" or "December 3, 2026".
-    received = format_date(_today().date(), "long", locale=lang)
+    # Dates as the reader writes them: "3 décembre 2026" or "3 December 2026" (app.dates).
+    received = dates.long_date(_today().date(), lang)
     assert received in page.locator(".summary").inner_text()
 
     assert page.locator(".plan-card").count() == 0  # nothing shown before the proof
@@ -173,17 +173,21 @@ def test_keyboard_only_journey(browser, portal):
     page.keyboard.type(filing.first_name)
     _tab_to(page, "#last_name")
     page.keyboard.type(filing.last_name)
-    _tab_to(page, "#birth_date")
-    # Headless Chromium lays date fields out as mm/dd/yyyy whatever the locale
-    # (a French desktop Chromium shows jj/mm/aaaa): type the digits in that order.
+    # The date of birth is three boxes, day, month and year, in that order.
     year, month, day = filing.birth_date.split("-")
-    page.keyboard.type(month + day + year)
-    assert page.locator("#birth_date").input_value() == filing.birth_date
+    for part, typed in (("day", day), ("month", month), ("year", year)):
+        _tab_to(page, f"#birth_date-{part}")
+        page.keyboard.type(typed)
     _tab_to(page, "#email")
     page.keyboard.type(filing.email)
     _tab_to(page, "#nir")
     page.keyboard.type(filing.nir)
     page.keyboard.press("Enter")  # Enter in a text field submits the form
+    # The check page: its first button is "Change" (the first answer); Tab to "Send".
+    page.get_by_role("heading", level=1).wait_for()
+    _tab_to(page, "button.button")
+    assert page.evaluate("document.activeElement.innerText") == t("Send my request", "fr")
+    page.keyboard.press("Enter")
     page.wait_for_url("**/request/sent")
 
     [verification] = portal.mail_to(address, 1)

@@ -110,3 +110,73 @@ def test_asking_for_a_status_link_says_what_happens(browser, portal, lang):
         problems += check_accessibility(page, f"status link sent at {width} ({lang})")
     assert problems == [], "\n".join(problems)
     page.context.close()
+
+
+def _shot(page, name: str) -> None:
+    """Saved to SHOTS_DIR when it is set, to be looked at."""
+    import os
+    from pathlib import Path
+
+    folder = os.environ.get("SHOTS_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_date_of_birth_check_answers_and_sent_page(browser, portal, lang):
+    """The three date boxes with an impossible date, the check page and the sent page fit
+    1280 and 375 px; the error names the day and month and sits above the boxes."""
+    from tests.browser.kit import fill_form
+
+    address = f"check-{lang}@example.org"
+    page = new_page(browser, portal, viewport={"width": 1280, "height": 900})
+    fill_form(page, persona(CAMILLE, address), lang)
+    page.locator("#birth_date-day").fill("31")
+    page.locator("#birth_date-month").fill("2")
+    page.get_by_role("button", name=exactly("Continue", lang)).click()
+    page.wait_for_selector(".error-summary")
+    assert "error-summary" in _focused_class(page)
+    assert page.locator(".error-summary a").first.get_attribute("href") == "#birth_date-day"
+    assert "31/02/" in page.locator("#birth_date-error").inner_text()
+    problems = []
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        _fits(page, f"date error at {width}")
+        error = page.locator("#birth_date-error").bounding_box()
+        day = page.locator("#birth_date-day").bounding_box()
+        year = page.locator("#birth_date-year").bounding_box()
+        assert error and day and year
+        assert day["y"] >= error["y"] + error["height"] - 1, (error, day)
+        assert error["height"] < 80 and day["width"] < year["width"] < 120, (day, year)
+        assert page.locator("#birth_date-day").get_attribute("aria-invalid") == "true"
+        assert page.locator("#birth_date-year").get_attribute("aria-invalid") is None
+        problems += check_accessibility(page, f"impossible date at {width} ({lang})")
+        page.locator("fieldset.date-input").scroll_into_view_if_needed()
+        _shot(page, f"date-error-{lang}-{width}")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.locator("#birth_date-day").fill("14")
+    page.locator("#birth_date-month").fill("5")
+    page.get_by_role("button", name=exactly("Continue", lang)).click()
+    page.locator("form[action='/request/send']").wait_for()
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        _fits(page, f"check page at {width}")
+        problems += check_accessibility(page, f"check your answers at {width} ({lang})")
+        _shot(page, f"check-answers-{lang}-{width}")
+    # "Change" goes back to the form with every answer kept.
+    page.locator("button[name=change][value=email]").click()
+    page.locator("#email").wait_for()
+    assert page.locator("#email").input_value() == address
+    assert page.locator("#birth_date-month").input_value() == "5"  # as typed
+    page.get_by_role("button", name=exactly("Continue", lang)).click()
+    page.get_by_role("button", name=exactly("Send my request", lang)).click()
+    page.wait_for_url("**/request/sent")
+    assert address in page.locator(".sent-to").inner_text()
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        _fits(page, f"sent page at {width}")
+        problems += check_accessibility(page, f"sent page at {width} ({lang})")
+        _shot(page, f"sent-{lang}-{width}")
+    assert problems == [], "\n".join(problems)
+    page.context.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from tests.browser.kit import (
     check_accessibility,
     exactly,
     file_and_confirm,
+    fill_birth_date,
     new_page,
     persona,
     prove_identity,
@@ -74,15 +76,28 @@ def test_approved_access_is_downloaded_after_the_birth_date_check(browser, porta
 
     citizen.goto(link)
     problems += check_accessibility(citizen, f"download: date of birth [{lang}]")
-    field = citizen.locator("#birth_date")
-    field.fill("1978-05-15")
+    fill_birth_date(citizen, "1978-05-15")
     citizen.locator("form button[type=submit]").click()
-    assert field.get_attribute("aria-invalid") == "true"
-    error = field.get_attribute("aria-describedby") or ""
-    assert any(citizen.locator(f"#{part}").is_visible() for part in error.split())
+    assert citizen.locator("#birth_date-day").get_attribute("aria-invalid") == "true"
+    group = citizen.locator("fieldset.date-input")
+    error = group.get_attribute("aria-describedby") or ""
+    assert "birth_date-error" in error.split()
+    assert citizen.locator("#birth_date-error").is_visible()
     problems += check_accessibility(citizen, f"download: wrong date of birth [{lang}]")
+    # An impossible date is named as such, not as a mismatch, and uses no attempt.
+    fill_birth_date(citizen, "1978-02-31")
+    citizen.locator("form button[type=submit]").click()
+    assert "31/02/1978" in citizen.locator("#birth_date-error").inner_text()
+    folder = os.environ.get("SHOTS_DIR")
+    if folder:  # the date check with its error, to be looked at
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        for width in (1280, 375):
+            citizen.set_viewport_size({"width": width, "height": 900})
+            assert citizen.evaluate("document.documentElement.scrollWidth") <= width
+            citizen.screenshot(path=f"{folder}/download-date-{lang}-{width}.png", full_page=True)
+        citizen.set_viewport_size({"width": 1280, "height": 900})
 
-    field.fill(filing.birth_date)
+    fill_birth_date(citizen, filing.birth_date)
     citizen.locator("form button[type=submit]").click()
     citizen.wait_for_url("**/download")
     assert reference in citizen.locator("main").inner_text()
@@ -97,7 +112,7 @@ def test_approved_access_is_downloaded_after_the_birth_date_check(browser, porta
     other = new_page(browser, portal)
     other.goto(f"/?lang={lang}")
     other.goto(link)
-    assert other.locator("#birth_date").count() == 0
+    assert other.locator("#birth_date-day").count() == 0
     problems += check_accessibility(other, f"download: used link [{lang}]")
     other.context.close()
     citizen.context.close()

@@ -25,7 +25,7 @@ from app.extensions import db
 from app.labels import REFUSAL_LABELS
 from app.models import AuditEvent, CaseNote, Request
 from app.services import services_of
-from tests.conftest import csrf_from, link_in, run_jobs, text_of
+from tests.conftest import csrf_from, file_form, link_in, run_jobs, text_of
 from tests.identity.kit import prove
 from tests.rules.test_routing import file_and_route, filing_for, persona
 from tests.staffkit import Account, sign_in, staff_client
@@ -119,7 +119,9 @@ def test_agent_claims_prepares_and_a_dpo_approves_an_erasure(smtp_app, smtp, cam
     run_jobs(smtp_app)
     mails = subjects(smtp, CAMILLE)
     assert any("est en cours d’examen" in s or "est en cours d'examen" in s for s in mails), mails
-    assert any("a été approuvée" in s for s in mails), mails
+    # The approval is not written about: the completion, seconds later, says it.
+    assert not any("a été approuvée" in s for s in mails), mails
+    assert any("vos données ont été effacées" in s for s in mails), mails
     actions = audit_actions(smtp_app, request_id)
     assert (agent_account.actor, "case.claimed") in actions
     assert (agent_account.actor, "case.prepared") in actions
@@ -457,9 +459,8 @@ def test_the_case_page_masks_the_number_and_shows_subjects_only(smtp_app, smtp, 
 
 def test_an_unverified_request_is_not_a_case(smtp_app, smtp):
     requester = smtp_app.test_client()
-    from tests.conftest import post_form
 
-    post_form(requester, "/", filing_for(persona("Camille")))
+    file_form(requester, filing_for(persona("Camille")))
     with smtp_app.app_context():
         reference = db.session.scalar(select(Request.reference))
         db.session.remove()

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.fulfilment import package_download
 from app.models import AccessPackage, AuditEvent, LinkToken, Request, utcnow
 from app.services import services_of
-from tests.conftest import csrf_from, link_in, run_jobs
+from tests.conftest import birth_parts, csrf_from, link_in, run_jobs
 from tests.fulfilment.test_packages import CAMILLE, approve, fulfilled, mails, package_of
 from tests.rules.test_routing import file_and_route, filing_for, persona
 
@@ -33,7 +33,7 @@ def download_link(smtp: Any, address: str = CAMILLE) -> str:
 def check(client: FlaskClient, link: str, born: str) -> Any:
     page = client.get(link)
     assert page.status_code == 200, page.status_code
-    return client.post(link, data={"csrf_token": csrf_from(page.data), "birth_date": born})
+    return client.post(link, data={"csrf_token": csrf_from(page.data), **birth_parts(born)})
 
 
 def audit_actions(app: Flask, request_id: int) -> list[str]:
@@ -56,7 +56,7 @@ def test_opening_the_link_asks_the_birth_date_and_uses_nothing(smtp_app, smtp):
         assert page.headers["Referrer-Policy"] == "no-referrer"
         assert page.headers["Cache-Control"] == "no-store"
         html = page.get_data(as_text=True)
-        assert 'name="birth_date"' in html and csrf_from(html)
+        assert 'name="birth_date-day"' in html and csrf_from(html)
     with smtp_app.app_context():
         token = db.session.scalar(select(LinkToken).where(LinkToken.purpose == tokens.DOWNLOAD))
         assert token is not None and token.used_at is None
@@ -145,14 +145,15 @@ def test_wrong_birth_dates_block_the_link_after_the_allowed_attempts(make_app, s
 
 def check_blocked(client: FlaskClient, link: str, born: str) -> Any:
     page = client.get(link)
-    return client.post(link, data={"csrf_token": csrf_from(page.data), "birth_date": born})
+    return client.post(link, data={"csrf_token": csrf_from(page.data), **birth_parts(born)})
 
 
 def test_a_badly_formed_date_is_not_counted(smtp_app, smtp):
-    """A date that does not parse is a form error, not a failed check."""
+    """An impossible date (31/02) is a form error naming the day and month, not a failed check."""
     request_id, _ = fulfilled(smtp_app, smtp)
-    answer = check(smtp_app.test_client(), download_link(smtp), "14 mai")
+    answer = check(smtp_app.test_client(), download_link(smtp), "1978-02-31")
     assert answer.status_code == 422
+    assert "31/02/1978 n’existe pas" in answer.get_data(as_text=True)
     assert package_of(smtp_app, request_id).failed_checks == 0
 
 

@@ -120,10 +120,12 @@ def test_an_approved_access_ends_completed_with_a_package_and_a_download_link(sm
     assert link_in(ready[0]).startswith("/download/")
     assert "72" in text_of(ready[0])
     assert "Fibrillation" not in ready[0].as_string()
+    # The download link is the completion email: no other email of the same step.
     completed = [m for m in smtp.received.to(CAMILLE) if "terminée" in str(m["Subject"])]
-    completed += [m for m in smtp.received.to(CAMILLE) if "completed" in str(m["Subject"])]
-    assert len(completed) == 1
-    assert "cnil.fr" in text_of(completed[0])
+    completed += [m for m in smtp.received.to(CAMILLE) if "approuvée" in str(m["Subject"])]
+    assert completed == []
+    completed = ready
+    assert "est terminée" in text_of(ready[0]) and "cnil.fr" in text_of(ready[0])
     # How many records the copy holds is on the status page, not in a stored email job.
     assert str(disclosed) not in text_of(completed[0])
     assert_no_health_data_in_payloads(smtp_app, request_id)
@@ -287,7 +289,7 @@ def test_the_status_page_shows_progress_while_the_package_is_built(smtp_app, smt
         db.session.remove()
     page = client.get("/status").get_data(as_text=True)
     assert '<progress max="10" value="3"' in page
-    assert "3 enregistrements sur 10" in page
+    assert "3 sur 10 enregistrements" in page
 
 
 def test_progress_is_committed_on_its_own_while_the_sources_are_read(smtp_app, smtp, monkeypatch):

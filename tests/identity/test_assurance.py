@@ -73,7 +73,7 @@ def test_an_impostor_sees_receives_and_erases_nothing(smtp_app: Flask, smtp: Any
     to_impostor = smtp.received.to(IMPOSTOR)
     assert [m["Subject"] for m in to_impostor[1:]] == [
         f"Votre demande {case.reference} a bien été reçue",
-        f"Votre demande {case.reference} : prouvez votre identité",
+        f"Votre demande {case.reference}\u00a0: prouvez votre identité",
     ]
     for message in to_impostor:
         text = text_of(message)

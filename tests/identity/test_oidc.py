@@ -23,7 +23,7 @@ from app.demo.personas import PERSONAS
 from app.extensions import db
 from app.identity import oidc
 from app.models import AuditEvent, Request
-from tests.conftest import csrf_from, link_in, post_form, run_jobs
+from tests.conftest import birth_parts, csrf_from, file_form, link_in, run_jobs
 from tests.identity.provider import CLIENT_ID, Running
 
 # Camille's address on file is camille.lefevre@example.org: filing from another
@@ -54,12 +54,12 @@ def file_waiting(app, smtp, client, number=1, address=OTHER_ADDRESS):
         "kind": "access",
         "first_name": p.first_name,
         "last_name": p.last_name,
-        "birth_date": p.birth_date.isoformat(),
+        **birth_parts(p.birth_date.isoformat()),
         "email": address,
         "nir": p.nir or "",
         "details": "",
     }
-    post_form(client, "/", filing)
+    file_form(client, filing)
     run_jobs(app)
     path = link_in(smtp.received.to(address)[-1])
     client.post(path, data={"csrf_token": csrf_from(client.get(path).data)})

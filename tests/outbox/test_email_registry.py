@@ -96,6 +96,7 @@ def _lifecycle_names() -> set[str]:
         for current, targets in lifecycle.TRANSITIONS.items()
         for target in targets
     }
+    moves.discard(None)  # a quiet move sends nothing (lifecycle.QUIET_MOVES)
     return moves | set(lifecycle.EMAIL_FOR.values()) | set(lifecycle.EMAIL_FOR_MOVE.values())
 
 

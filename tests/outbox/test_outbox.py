@@ -20,7 +20,7 @@ from app.extensions import db
 from app.models import Job, Request, StatusEvent, utcnow
 from app.outbox import jobs
 from app.services import services_of
-from tests.conftest import ROOT, VALID_FILING, post_form, run_jobs
+from tests.conftest import ROOT, VALID_FILING, file_form, run_jobs
 
 
 def _file_many(app, count: int) -> list[str]:
@@ -83,7 +83,7 @@ def _states(app) -> Counter:
 def test_smtp_down_delays_the_email_which_leaves_once_when_it_is_back(smtp_app, smtp):
     """With SMTP down the request is filed; the email leaves exactly once after SMTP returns."""
     smtp.stop()
-    response = post_form(smtp_app.test_client(), "/", VALID_FILING)
+    response = file_form(smtp_app.test_client(), VALID_FILING)
     assert response.status_code == 303
     assert run_jobs(smtp_app) == 1
     with smtp_app.app_context():
@@ -112,7 +112,7 @@ def test_a_job_that_keeps_failing_is_parked_then_retried_by_hand(make_app, smtp)
         JOB_TRANSIENT_RETRY_SECONDS=600,
     )
     smtp.stop()
-    post_form(app.test_client(), "/", VALID_FILING)
+    file_form(app.test_client(), VALID_FILING)
     run_jobs(app)
     with time_machine.travel(utcnow() + timedelta(hours=1)):
         run_jobs(app)
@@ -136,7 +136,7 @@ def test_smtp_down_for_hours_delays_the_email_without_parking_it(make_app, smtp)
     server is back (bench/soak.py parked 163 emails over a three-minute outage)."""
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, JOB_MAX_ATTEMPTS=2)
     smtp.stop()
-    post_form(app.test_client(), "/", VALID_FILING)
+    file_form(app.test_client(), VALID_FILING)
     start = utcnow()
     for hours in range(0, 13, 3):
         with time_machine.travel(start + timedelta(hours=hours)):
@@ -170,7 +170,7 @@ def test_a_message_the_server_refuses_for_good_is_parked_after_its_attempts(make
     controller.start()
     try:
         app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, JOB_MAX_ATTEMPTS=2)
-        post_form(app.test_client(), "/", VALID_FILING)
+        file_form(app.test_client(), VALID_FILING)
         run_jobs(app)
         with time_machine.travel(utcnow() + timedelta(hours=1)):
             run_jobs(app)
@@ -185,7 +185,7 @@ def test_a_message_the_server_refuses_for_good_is_parked_after_its_attempts(make
 
 def test_a_done_job_drops_the_link_it_carried(smtp_app, smtp):
     """Once sent, the job no longer holds the link's secret value."""
-    post_form(smtp_app.test_client(), "/", VALID_FILING)
+    file_form(smtp_app.test_client(), VALID_FILING)
     with smtp_app.app_context():
         assert "secret_link" in db.session.scalar(select(Job)).payload
     run_jobs(smtp_app)
@@ -197,7 +197,7 @@ def test_a_done_job_drops_the_link_it_carried(smtp_app, smtp):
 
 def test_mail_to_files_is_written_once_per_job(app, tmp_path):
     """Without MAIL_SERVER each email is one .eml file, rewritten (not doubled) on a rerun."""
-    post_form(app.test_client(), "/", VALID_FILING)
+    file_form(app.test_client(), VALID_FILING)
     run_jobs(app)
     files = list(Path(app.config["MAIL_DIR"]).glob("*.eml"))
     assert len(files) == 1
@@ -251,7 +251,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(smtp_app, smtp):
 
 def test_unconfirmed_requests_expire_without_any_email(app):
     """A request whose address is never confirmed expires after UNVERIFIED_TTL, silently."""
-    post_form(app.test_client(), "/", VALID_FILING)
+    file_form(app.test_client(), VALID_FILING)
     run_jobs(app)
     with time_machine.travel(utcnow() + timedelta(days=8)):
         result = app.test_cli_runner()

@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import AuditEvent, Plan, Request, utcnow
 from app.rules import plans, routing
 from app.services import services_of
-from tests.conftest import ROOT, csrf_from, link_in, post_form, run_jobs
+from tests.conftest import ROOT, birth_parts, csrf_from, file_form, link_in, post_form, run_jobs
 from tests.identity.kit import prove
 
 
@@ -28,7 +28,7 @@ def filing_for(p, kind: str = "erasure") -> dict[str, str]:
         "kind": kind,
         "first_name": p.first_name,
         "last_name": p.last_name,
-        "birth_date": p.birth_date.isoformat(),
+        **birth_parts(p.birth_date.isoformat()),
         "email": p.email or f"{p.first_name.lower()}@example.org",
         "nir": p.nir or "",
         "details": "",
@@ -37,7 +37,7 @@ def filing_for(p, kind: str = "erasure") -> dict[str, str]:
 
 def file_and_route(app, smtp, client, filing):
     """File, follow the emailed link, confirm, run the worker: the request is routed."""
-    post_form(client, "/", filing)
+    file_form(client, filing)
     run_jobs(app)
     path = link_in(smtp.received.to(filing["email"])[-1])
     client.post(path, data={"csrf_token": csrf_from(client.get(path).data)})
@@ -159,7 +159,7 @@ def test_a_withdrawn_request_is_not_routed(smtp_app, smtp):
     """Withdrawn before the worker came: no plan is computed."""
     client = smtp_app.test_client()
     filing = filing_for(persona("Camille"))
-    post_form(client, "/", filing)
+    file_form(client, filing)
     run_jobs(smtp_app)
     path = link_in(smtp.received.to(filing["email"])[-1])
     client.post(path, data={"csrf_token": csrf_from(client.get(path).data)})
