@@ -68,7 +68,17 @@ from typing import Any  # noqa: E402
 import psycopg  # noqa: E402
 import pyotp  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
-from check import DATABASE, HOST, Answer, CheckFailed, Client, Mailbox, Shape, free_port  # noqa: E402
+from check import (  # noqa: E402
+    DATABASE,
+    HOST,
+    Answer,
+    CheckFailed,
+    Client,
+    Mailbox,
+    Shape,
+    free_port,
+    with_birth_parts,
+)
 
 from app.logs import mask  # noqa: E402
 
@@ -271,7 +281,7 @@ class Citizens:
             kind = "erasure" if n % 3 == 0 else "access"
             form = {**person, "kind": kind, "details": ""}
             browser = Client(self.shape.https, self.shape.tls)
-            answer = call(self.ledger, "file", browser.submit, "/", form)
+            answer = call(self.ledger, "file", browser.file, form)
             if answer is not None and answer.status == 303:
                 token = f"{person['email']}#{n}"
                 with self.lock:
@@ -327,7 +337,7 @@ class Citizens:
             "download",
             browser.submit,
             link,
-            {"birth_date": self.births[token]},
+            with_birth_parts({"birth_date": self.births[token]}),
         )
         if answer is not None and answer.status in (200, 303):
             self.ledger.count("package downloaded")

@@ -26,6 +26,7 @@ database 14. Exit status 0 when every check holds.
 from __future__ import annotations
 
 import argparse
+import html
 import http.client
 import json
 import os
@@ -203,6 +204,27 @@ class Client:
         expect(token, f"GET {path} answered {page.status} with no form")
         assert token is not None
         return self.request("POST", path, form={**form, "csrf_token": token.group(1)}, **kwargs)
+
+    def file(self, form: dict[str, str], **kwargs: Any) -> Answer:
+        """File a request as a person does: the form, then "Send" on its check page."""
+        checked = self.submit("/", with_birth_parts(form), **kwargs)
+        if checked.status != 200:
+            return checked  # refused by the form's checks (422) or a limit (429)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', checked.body)
+        answers = re.search(r'name="answers"[^>]*value="([^"]+)"', checked.body)
+        expect(token and answers, "the check-your-answers page has no Send form")
+        assert token is not None and answers is not None
+        sent = {"csrf_token": token.group(1), "answers": html.unescape(answers.group(1))}
+        return self.request("POST", "/request/send", form=sent, **kwargs)
+
+
+def with_birth_parts(form: dict[str, str]) -> dict[str, str]:
+    """``birth_date`` (ISO) as the form's three boxes: day, month, year."""
+    if "birth_date" not in form:
+        return form
+    fields = {k: v for k, v in form.items() if k != "birth_date"}
+    year, month, day = form["birth_date"].split("-")
+    return fields | {"birth_date-day": day, "birth_date-month": month, "birth_date-year": year}
 
 
 # --- the processes ----------------------------------------------------------------
@@ -450,7 +472,7 @@ def journey(shape: Shape) -> list[str]:
         expect({"secure", "httponly"} <= flags, f"a cookie without Secure/HttpOnly: {cookie}")
     ok(f"{len(cookies)} cookie(s), each Secure and HttpOnly")
 
-    filed = browser.submit("/", CAMILLE)
+    filed = browser.file(CAMILLE)
     expect(filed.status == 303, f"filing answered {filed.status}: {filed.text()}")
     ok("filed: 303")
     address = CAMILLE["email"]
@@ -532,7 +554,7 @@ def graceful_stop(shape: Shape, seconds: float = 8.0, threads: int = 6) -> None:
             address = f"load.{worker}.{n}@example.net"
             form = {**CAMILLE, "kind": "erasure", "email": address, "details": ""}
             try:
-                status = client.submit("/", form).status
+                status = client.file(form).status
             except (OSError, http.client.HTTPException, CheckFailed) as error:
                 status = -1
                 print(f"   !!  {address}: {error}", flush=True)
