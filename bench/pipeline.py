@@ -32,6 +32,7 @@ ports (portal, bare Flask, SMTP). Rate limits are off for the run.
 from __future__ import annotations
 
 import argparse
+import html
 import http.client
 import os
 import re
@@ -95,6 +96,10 @@ class Sink:
             return self.count
 
 
+# The date of birth as the form's three boxes, in the order of an ISO date.
+BIRTH_BOXES = ("birth_date-year", "birth_date-month", "birth_date-day")
+
+
 class Client:
     """One keep-alive browser: its session cookie and the CSRF token of its form."""
 
@@ -102,6 +107,7 @@ class Client:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.cookie = ""
         self.token = ""
+        self.page = b""
 
     def request(self, method: str, path: str, body: dict[str, str] | None = None) -> int:
         headers = {"Host": "portal.bench.invalid"}
@@ -113,7 +119,7 @@ class Client:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         self.connection.request(method, path, body=data, headers=headers)
         response = self.connection.getresponse()
-        page = response.read()
+        page = self.page = response.read()
         cookie = response.getheader("Set-Cookie")
         if cookie:
             self.cookie = cookie.split(";", 1)[0]
@@ -121,6 +127,17 @@ class Client:
             found = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page)
             self.token = found.group(1).decode() if found else ""
         return response.status
+
+    def file(self, form: dict[str, str]) -> int:
+        """File as a person does: the form, then "Send" on its check-your-answers page."""
+        status = self.request("POST", "/", form)
+        if status != 200:
+            return status
+        found = re.search(rb'name="answers"[^>]*value="([^"]+)"', self.page)
+        if found is None:
+            return -1
+        answers = html.unescape(found.group(1).decode())
+        return self.request("POST", "/request/send", {"answers": answers})
 
 
 def drive(port: int, clients: int, calls: list[Callable[[Client], int]], expect: int) -> float:
@@ -163,7 +180,8 @@ def citizens(warehouse: Path, count: int) -> Iterator[dict[str, str]]:
             "kind": "erasure",
             "first_name": first,
             "last_name": last,
-            "birth_date": born,
+            # The date of birth is three boxes on the form (day, month, year).
+            **dict(zip(BIRTH_BOXES, born.split("-"), strict=True)),
             "nir": nir,
             "email": email,
             "details": "",
@@ -278,7 +296,7 @@ def one_round(
     n = len(filings)
     port = args.port
     calls: list[Callable[[Client], int]] = [
-        (lambda browser, f=f: browser.request("POST", "/", f)) for f in filings
+        (lambda browser, f=f: browser.file(f)) for f in filings
     ]
     filed = n / drive(port, args.clients, calls, 303)
     print(f"  {count} worker(s): {n} filed at {filed:.0f}/s", flush=True)
@@ -402,6 +420,10 @@ def main() -> None:
             "MAIL_SERVER": "127.0.0.1",
             "MAIL_PORT": str(args.port + 2),
             "CONTACT_EMAIL": "dpo@bench.invalid",
+            "CONTROLLER_NAME": "Hôpital du banc d'essai",
+            "CONTROLLER_ADDRESS": "1 rue du Banc, 75001 Paris",
+            "PUBLICATION_DIRECTOR": "Jeanne Banc",
+            "HOSTING_PROVIDER": "Hébergeur du banc, 2 rue Exemple, 75002 Paris",
             "RATELIMIT_ENABLED": "false",
             "LOG_LEVEL": "WARNING",
             "WEB_BIND": f"127.0.0.1:{args.port}",

@@ -24,6 +24,7 @@ statements one status view runs. A measurement, not a test: exit code 0 either w
 from __future__ import annotations
 
 import argparse
+import html
 import random
 import re
 import statistics
@@ -154,12 +155,19 @@ def main() -> None:
             "kind": "erasure",
             "first_name": camille.first_name,
             "last_name": camille.last_name,
-            "birth_date": camille.birth_date.isoformat(),
+            "birth_date-day": str(camille.birth_date.day),
+            "birth_date-month": str(camille.birth_date.month),
+            "birth_date-year": str(camille.birth_date.year),
             "email": camille.email or "",
             "nir": camille.nir or "",
             "details": "",
         }
-        assert client.post("/", data=filing).status_code == 303
+        # Filing is two steps: the form shows the answers back, "Send" files them.
+        checked = client.post("/", data=filing)
+        answers = re.search(r'name="answers"[^>]*value="([^"]+)"', checked.get_data(as_text=True))
+        assert checked.status_code == 200 and answers is not None
+        sent = client.post("/request/send", data={"answers": html.unescape(answers.group(1))})
+        assert sent.status_code == 303
         run_jobs(app)
         assert client.post(last_link(workdir / "mail")).status_code == 303
         run_jobs(app)
