@@ -64,6 +64,15 @@ _OPEN_CASES = (
 ASSURANCE_LEVELS = ("none", "email", "contact_match", "oidc", "document")
 # The proven address compared with the contact address the sources hold for the person.
 CONTACT_CHECKS = ("same", "differs", "none_on_file")
+# Who files for the person whose data it is (docs/legal.md, "Requests made for someone
+# else"): ``self``, or a representative of a minor, of a protected adult, by mandate,
+# or for a deceased person (CSP L.1110-4 V: an heir, or a partner or cohabitant).
+RELATIONSHIPS = ("self", "parent", "guardian", "mandatary", "heir", "partner")
+# The three reasons CSP L.1110-4 V gives a deceased person's heirs, partner or
+# cohabitant for access to the record; the disclosure is limited to what serves it.
+HEIR_REASONS = ("causes_of_death", "defend_memory", "assert_rights")
+# Where the proof of a representative's relationship stands; ``None`` for ``self``.
+PROOF_STATES = ("awaited", "submitted", "accepted", "refused")
 # What an identity document may be (app.identity.documents decides it from the content).
 DOCUMENT_TYPES = ("application/pdf", "image/jpeg", "image/png")
 
@@ -111,6 +120,9 @@ class Request(Base):
         CheckConstraint(f"status IN {STATUSES!r}", name="status"),
         CheckConstraint(f"assurance IN {ASSURANCE_LEVELS!r}", name="assurance"),
         CheckConstraint(f"contact_check IN {CONTACT_CHECKS!r}", name="contact_check"),
+        CheckConstraint(f"acts_as IN {RELATIONSHIPS!r}", name="acts_as"),
+        CheckConstraint(f"heir_reason IN {HEIR_REASONS!r}", name="heir_reason"),
+        CheckConstraint(f"relationship_proof IN {PROOF_STATES!r}", name="relationship_proof"),
         Index("ix_requests_status_due_on", "status", "due_on"),
         Index("ix_requests_email_normalized_created_at", "email_normalized", "created_at"),
         Index("ix_requests_assignee_id_due_on", "assignee_id", "due_on"),
@@ -208,6 +220,16 @@ class Request(Base):
     contact_check: Mapped[str | None] = mapped_column(String(20))
     # The person on file said "this was not me": frozen until staff decide.
     disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A request made for someone else: the name, birth date and NIR above are the
+    # subject's (the person whose data it is, whom routing looks for); the requester's
+    # own identity is ``requester_encrypted`` (Fernet JSON: first_name, last_name,
+    # birth_date), and ``acts_as`` the relationship (RELATIONSHIPS), which
+    # must be proven (``relationship_proof``) before anything is disclosed.
+    acts_as: Mapped[str] = mapped_column(String(20), default="self", server_default="self")
+    heir_reason: Mapped[str | None] = mapped_column(String(30))
+    subject_died_on: Mapped[date | None] = mapped_column(Date)
+    requester_encrypted: Mapped[str | None] = mapped_column(Text)
+    relationship_proof: Mapped[str | None] = mapped_column(String(20))
     # Set by ``flask purge``: the personal fields are blanked, the row stays as statistics.
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
