@@ -397,7 +397,9 @@ class Generator:
             (stay_id, person_id, hospital, ward, self.day(admitted_back), discharged, int(secret))
         )
         for code, label in diagnoses:
-            self.rows.tables["diagnoses"].append((stay_id, person_id, code, label, discharged))
+            self.rows.tables["diagnoses"].append(
+                (stay_id, person_id, code, label, discharged, int(secret))
+            )
 
     def reimbursement(
         self, person_id: int, code: str, amount: float, paid_back: int, fraud: int = 0

@@ -45,6 +45,8 @@ SCHEMA: dict[str, tuple[str, ...]] = {
         "icd10_code TEXT NOT NULL",
         "label TEXT NOT NULL",
         "recorded_on DATE NOT NULL",
+        # Kept secret as its stay is (L.1111-5): a diagnosis would tell what the stay was.
+        "minor_secret INTEGER NOT NULL DEFAULT 0 CHECK (minor_secret IN (0, 1))",
     ),
     "transfusions": (
         "transfusion_id INTEGER PRIMARY KEY",
@@ -155,6 +157,7 @@ _KEYED_BY_GENERATOR = frozenset({"persons", "hospital_stays", "research_linkage"
 TRAILING_DEFAULTS: dict[str, tuple[Any, ...]] = {
     "persons": (None, 0),
     "hospital_stays": (0,),
+    "diagnoses": (0,),
 }
 
 

@@ -62,7 +62,7 @@ _RETENTION_FIELDS = (
 # refuses an erasure rule of such a category that does not say so.
 AFTER_DEATH_FLOOR_YEARS = 10
 AFTER_DEATH_BASIS = Text(
-    "Code de la santé publique, R.1112-7 : dossier conservé au moins dix ans après le décès",
+    "Code de la santé publique, R.1112-7\u202f: dossier conservé au moins dix ans après le décès",
     "Public Health Code, R.1112-7: record kept at least ten years after the death",
 )
 AFTER_DEATH_EXPLANATION = Text(
