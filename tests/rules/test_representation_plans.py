@@ -108,3 +108,25 @@ def test_the_heirs_date_of_death_is_not_the_requesters(app):
     request_id = georges_request(app, kind="access", acts_as="partner", reason="assert_rights")
     with app.app_context():
         assert db.session.get_one(Request, request_id).subject_died_on == date(2019, 11, 3)
+
+
+def test_staff_see_the_refusing_plan_and_refuse_it_with_its_ground(app):
+    """The case page says why; approving the plan is impossible; the refusal goes through."""
+    from tests.casework.test_cases import act, case_of
+    from tests.staffkit import staff_client
+
+    request_id = georges_request(app, kind="erasure", acts_as="heir", reason="defend_memory")
+    route(app, request_id)
+    reference = case_of(app, request_id).reference
+    agent, _ = staff_client(app, "agent@example.org", "agent")
+    dpo, _ = staff_client(app, "dpo@example.org", "dpo")
+    page = agent.get(f"/staff/cases/{reference}?lang=en").get_data(as_text=True)
+    assert "The plan refuses this request made for someone else" in page
+    with app.test_request_context(), force_locale("en"):
+        label = str(REFUSAL_LABELS[NOT_ENTITLED])
+    assert label.split(" (")[0] in page
+    assert act(agent, reference, "claim").status_code == 303
+    assert act(agent, reference, "prepare-refusal", ground=NOT_ENTITLED).status_code == 303
+    assert act(dpo, reference, "approve").status_code == 303
+    case = case_of(app, request_id)
+    assert case.status == "denied" and case.refusal_ground == NOT_ENTITLED
