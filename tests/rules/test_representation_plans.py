@@ -130,3 +130,34 @@ def test_staff_see_the_refusing_plan_and_refuse_it_with_its_ground(app):
     assert act(dpo, reference, "approve").status_code == 303
     case = case_of(app, request_id)
     assert case.status == "denied" and case.refusal_ground == NOT_ENTITLED
+
+
+@pytest.mark.parametrize(("first", "kind"), [("Georges", "erasure"), ("Simone", "access")])
+def test_the_requester_reads_the_relationships_reason_not_the_deceaseds_wish(app, first, kind):
+    """A right not allowed: the relationship's refusal, at once (no source was read). A
+    refusal during life: only that staff examine it, until a refusal is decided and sent."""
+    from app import tokens
+
+    request_id = georges_request(
+        app, kind=kind, acts_as="heir", reason="assert_rights", first=first
+    )
+    route(app, request_id)
+    services = services_of(app)
+    with app.app_context():
+        request = db.session.get_one(Request, request_id)
+        request.assurance = "document"  # the plan is shown at this level
+        _, value = tokens.create_link(db.session(), request_id, tokens.STATUS_PAGE, utcnow(), 3600)
+        db.session.commit()
+    client = app.test_client()
+    client.get("/?lang=en")
+    assert client.get(f"/s/{services.signer.sign(value, tokens.STATUS_PAGE)}").status_code == 303
+    answer = client.get("/status")
+    assert answer.status_code == 200
+    page = " ".join(answer.get_data(as_text=True).split())
+    assert "A member of our staff examines your request" in page
+    heir = services.representation.of("heir").refusal.en
+    if kind == "erasure":
+        assert " ".join(heir.split()) in page
+    else:
+        assert heir not in page
+        assert services.representation.text("refused_during_life").en not in page
