@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,7 @@ class Representation:
     relationships: Mapping[str, Relationship]
     reasons: Mapping[str, Reason]
     # ``TEXTS``: the lines routing writes (a refusal during life, a minor's secrecy, ...).
-    texts: Mapping[str, Text]
+    texts: Mapping[str, Text] = field(default_factory=dict)
     path: Path | None = None
     digest: str = ""
 
