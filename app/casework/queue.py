@@ -469,9 +469,15 @@ def page_statement(
     if after is not None:
         # Row-value comparison: on the default order the index on (due_on, id)
         # seeks straight to the key; the other orders walk the open rows.
-        position = tuple_(SORTS[flt.sort], Request.id)
+        column = SORTS[flt.sort]
+        position = tuple_(column, Request.id)
         key = tuple_(*after)
         query = query.where(position < key if flt.descending else position > key)
+        # Implied by the row comparison, and written out for PostgreSQL's estimate:
+        # without it the planner took the open rows past the key for a handful
+        # (the history's dates say nothing of the backlog's), read them all through
+        # another index and sorted them, 2,950 rows for page 2 of 3,000 open cases.
+        query = query.where(column <= after[0] if flt.descending else column >= after[0])
     return query.limit(limit)
 
 
