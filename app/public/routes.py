@@ -309,6 +309,7 @@ def _status_page(
     """
     session = db.session()
     if isinstance(request, Request):
+        session.flush()
         found = status_view.load(session, request.id)
         assert found is not None, "the request was read in this transaction"
         request, plan = found
@@ -336,7 +337,7 @@ def _status_page(
         and plan.outcome not in ("identity_review", "no_data")
     ):
         plan_cards = fragments.plan_cards(session, plan, locale)
-    events = session.execute(TIMELINE, {"request_id": request.id}).all()
+    events = session.connection().execute(TIMELINE, {"request_id": request.id}).all()
     return render_template(
         "public/status.html",
         request=request,

@@ -1,7 +1,7 @@
 """What the requester's status page reads, as plain rows (issue 19).
 
 One statement gives the columns of the request the page shows, the head of its
-plan in force, its report and what the page says of its access package; the
+plan in force, its report's lines and what the page says of its access package; the
 timeline is a second one (``app.public.routes.TIMELINE``). No ``Request``
 entity is built for a view, and nothing is left for the template to
 lazy-load: ``tests/test_status_queries.py`` counts the statements.
@@ -64,7 +64,7 @@ class StatusView:
     release_not_before: datetime | None
     medical_deadline: bool
     medical_newest_on: date | None
-    report: FulfilmentReport | None
+    report: fragments.ReportHead | None
     package: PackageView | None
 
 
@@ -102,9 +102,15 @@ PACKAGE_COLUMNS = (
 _NAMES = tuple(column.key for column in REQUEST_COLUMNS)
 _REQUEST = len(REQUEST_COLUMNS)
 _PLAN = _REQUEST + len(fragments.PLAN_HEAD_COLUMNS)
+_REPORT = _PLAN + len(fragments.REPORT_COLUMNS)
 
 STATUS_PAGE = (
-    select(*REQUEST_COLUMNS, *fragments.PLAN_HEAD_COLUMNS, FulfilmentReport, *PACKAGE_COLUMNS)
+    select(
+        *REQUEST_COLUMNS,
+        *fragments.PLAN_HEAD_COLUMNS,
+        *fragments.REPORT_COLUMNS,
+        *PACKAGE_COLUMNS,
+    )
     .select_from(Request)
     .outerjoin(
         Plan,
@@ -124,14 +130,19 @@ STATUS_PAGE = (
 
 
 def load(session: Session, request_id: int) -> tuple[StatusView, fragments.PlanHead | None] | None:
-    """The page's request and the head of its plan in force, in one statement; None: no such."""
-    row: Any = session.execute(STATUS_PAGE, {"request_id": request_id}).first()
+    """The page's request and the head of its plan in force, in one statement; None: no such.
+
+    Plain columns only, run on the session's connection (its transaction) without
+    the ORM's result machinery; the caller flushes first if it wrote in the session.
+    """
+    row: Any = session.connection().execute(STATUS_PAGE, {"request_id": request_id}).first()
     if row is None:
         return None
-    package_id, *package = row[_PLAN + 1 :]
+    report = row[_PLAN:_REPORT]
+    package_id, *package = row[_REPORT:]
     view = StatusView(
         **dict(zip(_NAMES, row[:_REQUEST], strict=True)),
-        report=row[_PLAN],
+        report=fragments.ReportHead(*report) if report[0] is not None else None,
         package=PackageView(*package) if package_id is not None else None,
     )
     head = row[_REQUEST:_PLAN]
