@@ -45,6 +45,9 @@ def lock_address(session: Session, address: str) -> None:
 
 # Duties that one worker at a time does for all (housekeeping, sealing the audit chain).
 DUTY_NAMESPACE = b"portal:duty:"
+# Sealing the audit chain (and anchoring it): the name housekeeping gives its
+# "audit" duty, which ``flask audit seal`` takes too.
+SEAL_DUTY = "housekeeping:audit"
 
 
 def duty_key(name: str) -> int:

@@ -11,7 +11,7 @@ it back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +39,9 @@ class Postman(Protocol):
     """Sends one email job (the mail transport lives with the web framework)."""
 
     def send(self, session: Session, job: Job, now: datetime) -> None: ...
+
+    def prefetch(self, session: Session, request_ids: Collection[int]) -> None:
+        """The requests of the emails about to be sent, read at once (one statement)."""
 
     def idle(self) -> None:
         """No email is waiting: let go of the connection to the mail server."""

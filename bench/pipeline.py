@@ -22,7 +22,7 @@ same client, is measured in the same run: every rate is also printed as a
 ratio to it. A measurement, not a test: the exit code is 0 unless a job fails.
 
     .venv/bin/python bench/pipeline.py [--requests 1000] [--workers 1,2,4]
-        [--clients 8] [--port 7110] [--batch 10] [--database-url URL]
+        [--clients 8] [--port 7110] [--batch 10] [--database-url URL] [--py-spy FILE]
 
 ``BENCH_ADMIN_URL`` (default the local server's ``test`` database) is where
 the bench database is created from; ``--port`` is the first of three loopback
@@ -283,6 +283,7 @@ class Round:
     verified: float
     routed: float
     emails: float
+    load: str = ""  # the 1-minute load average at the start and end of the route phase
 
 
 def one_round(
@@ -326,21 +327,46 @@ def one_round(
         " AND kind IN ('route', 'send_email'))"
     )
     before = sink.received()
+    load_before = os.getloadavg()[0]
     workers = Workers(env, count, args.batch)
     started = workers.first_ready()
     limit = time.monotonic() + 1200
+    spy = None
+    if args.py_spy and count == 1:
+        # The first worker's route phase, sampled (py-spy installed beside, not locked).
+        spy = subprocess.Popen(
+            [
+                str(BIN / "py-spy"),
+                "record",
+                "--pid",
+                str(workers.processes[0].pid),
+                "--rate",
+                "50",
+                "--format",
+                "raw",
+                "--output",
+                args.py_spy,
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def idle() -> bool:
         with engine.connect() as connection:
             return connection.execute(pending).scalar_one() == 0
 
     ended = wait_until(idle, limit, "routing")
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
     workers.stop()
     seconds = ended - started
     sent = sink.received() - before
+    load = f"{load_before:.1f}-{os.getloadavg()[0]:.1f}"
     print(
         f"  {count} worker(s): {n} routed at {n / seconds:.1f}/s, "
-        f"{sent} emails at {sent / seconds:.1f}/s",
+        f"{sent} emails at {sent / seconds:.1f}/s (load average {load})",
         flush=True,
     )
     with engine.connect() as connection:
@@ -349,7 +375,7 @@ def one_round(
         ).scalar_one()
     if parked or workers.errors:
         raise SystemExit(f"{parked} parked job(s); worker said:\n" + "".join(workers.errors[-20:]))
-    return Round(count, filed, verify_emails, verified, n / seconds, sent / seconds)
+    return Round(count, filed, verify_emails, verified, n / seconds, sent / seconds, load)
 
 
 def baseline_rate(args: argparse.Namespace, env: dict[str, str], url: str, n: int) -> float:
@@ -387,6 +413,11 @@ def main() -> None:
         "--database-url",
         default="",
         help="run in a schema of its own in this existing database instead of creating one",
+    )
+    parser.add_argument(
+        "--py-spy",
+        default="",
+        help="sample the one-worker round's route phase with py-spy into this file (raw)",
     )
     args = parser.parse_args()
     counts = [int(c) for c in args.workers.split(",") if c.strip()]
@@ -456,11 +487,11 @@ def main() -> None:
         f"{args.requests} requests per round, {args.clients} HTTP clients, batch {args.batch}"
     )
     print(f"bare Flask POST, 1 row: {bare:.0f} req/s (the ratios divide by it)")
-    header = ("workers", "filed/s", "verify em/s", "verified/s", "routed/s", "emails/s")
+    header = ("workers", "filed/s", "verify em/s", "verified/s", "routed/s", "emails/s", "load")
     print("".join(f"{h:>13}" for h in header))
     for r in rounds:
         values = (r.filed, r.verify_emails, r.verified, r.routed, r.emails)
-        print(f"{r.workers:>13}" + "".join(f"{v:>13.1f}" for v in values))
+        print(f"{r.workers:>13}" + "".join(f"{v:>13.1f}" for v in values) + f"{r.load:>13}")
     print("ratio to bare:")
     for r in rounds:
         values = (r.filed, r.verify_emails, r.verified, r.routed, r.emails)

@@ -357,8 +357,8 @@ def domain_call(database: Database, args: dict[str, str]) -> Callable[[], Any]:
             flt, _ = queue.parse_filter(args, database.me.id, {s.id for s in staff})
             flt = queue.with_names(flt, services_of(database.app).names)
             after = queue.parse_key(args.get("after"), flt.sort)
-            shown = queue.page(session, flt, database.today, after)
-            queue.counts(session, database.today)
+            counted = queue.counts(session, database.today)
+            shown = queue.page(session, flt, database.today, after, counted=counted)
             return len(shown.rows)
 
     return call
@@ -403,10 +403,11 @@ def compare(
     """Time every scenario on every database; print a table; return the verdicts."""
     cases = [scenarios(d) for d in databases]
     print()
-    print(f"{title}: {warmup} warm-up rounds, {runs} runs interleaved (ms)")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"{title}: {warmup} warm-up rounds, {runs} runs interleaved (ms); load average {load}")
     labels = [f"{d.size:,} ({backlog_open(d):,} open)" for d in databases]
     header = "".join(f"{f'{label}: p50':>30}{'p95':>8}" for label in labels)
-    print(f"{'view':<26}{header}{'ratio p50':>11}")
+    print(f"{'view':<26}{header}{'ratio p50':>11}{'ratio p95':>11}")
     verdicts = []
     for name in cases[0]:
         calls = [make(d, c[name]) for d, c in zip(databases, cases, strict=True)]
@@ -416,9 +417,11 @@ def compare(
             f"{m:>30.2f}{percentile_95(x):>8.2f}" for m, x in zip(medians, samples, strict=True)
         )
         ratio = medians[-1] / medians[0]
-        verdict = "PASS" if ratio <= TARGET else "FAIL"
+        # Issue 15's target is on the 95th percentile; the median is printed beside it.
+        ratio_95 = percentile_95(samples[-1]) / percentile_95(samples[0])
+        verdict = "PASS" if max(ratio, ratio_95) <= TARGET else "FAIL"
         verdicts.append(verdict)
-        print(f"{name:<26}{cells}{ratio:>11.2f}  {verdict}")
+        print(f"{name:<26}{cells}{ratio:>11.2f}{ratio_95:>11.2f}  {verdict}")
     return verdicts
 
 
@@ -550,7 +553,8 @@ def main() -> None:
         ):
             overall = "PASS" if all(v == "PASS" for v in found) else "FAIL"
             print(
-                f"target p50({large.size:,}) <= {TARGET} x p50({small.size:,}), {label}: "
+                f"target p50 and p95({large.size:,}) <= {TARGET} x those of {small.size:,}, "
+                f"{label}: "
                 f"{overall} ({found.count('PASS')} of {len(found)} views)"
             )
     finally:

@@ -11,14 +11,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from app.extensions import db
-from app.models import Request, utcnow
+from app.models import AccessPackage, Request, utcnow
 from app.public import fragments
+from tests.fulfilment.test_packages import fulfilled
 from tests.rules.test_routing import file_and_route, filing_for, persona
 
-# The request with its report and the head of the plan in force; the timeline.
+# The request's columns with its report, its package and the head of the plan in
+# force (app.public.status_view); the timeline.
 STATUS_PAGE_STATEMENTS = 2
 # The first view of a plan in a language also reads its lines, once.
 FIRST_VIEW_STATEMENTS = STATUS_PAGE_STATEMENTS + 1
@@ -98,3 +100,25 @@ def test_a_cached_plan_is_hidden_again_when_the_request_falls_below_the_level(sm
         assert page.status_code == 200
         assert 'class="plan"' not in text and "plan-summary" not in text, change
         assert cached not in text
+
+
+def test_an_access_status_page_reads_its_package_in_the_same_statement(smtp_app, smtp):
+    """A completed access with its package: the package is read with the request (no lazy
+    load of ``request.package``), without its content, and the page still says it is ready."""
+    request_id, client = fulfilled(smtp_app, smtp)
+    with smtp_app.app_context():
+        assert db.session.scalar(
+            select(AccessPackage.id).where(AccessPackage.request_id == request_id)
+        )
+        db.session.remove()
+    client.get("/status")  # the report's cards rendered once
+    with statements(smtp_app) as seen:
+        page = client.get("/status")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "package-title" in text and "72" in text
+    assert len(seen) == STATUS_PAGE_STATEMENTS, "\n".join(s[:160] for s in seen)
+    package_reads = [s for s in seen if "access_packages" in s]
+    assert len(package_reads) == 1 and "FROM requests" in package_reads[0]
+    # Megabytes of ciphertext: only whether it is there.
+    assert "access_packages.json_encrypted IS NOT NULL" in package_reads[0]
+    assert "access_packages.html_encrypted" not in package_reads[0]

@@ -8,7 +8,7 @@ due date in force. Every date comes from ``app.deadlines``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -119,7 +119,12 @@ def resume(session: Session, request: Request, *, actor: str, now: datetime) -> 
     )
 
 
-def open_question(session: Session, request: Request, vault: Vault) -> str | None:
+class _Identified(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+def open_question(session: Session, request: _Identified, vault: Vault) -> str | None:
     """The latest question put to the requester, for their status page."""
     note = session.scalar(
         select(CaseNote)

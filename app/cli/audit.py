@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app import audit
+from app import audit, locks
 from app.audit import anchors, daily
 from app.extensions import db
 from app.models import utcnow
@@ -26,13 +26,25 @@ def audit_group() -> None:
 
 @audit_group.command("seal")
 def audit_seal() -> None:
-    """Chain the audit events written since the last pass (the worker does it too)."""
+    """Chain the audit events written since the last pass (the worker does it too).
+
+    Each batch takes the sealing duty's try-lock, as the worker's housekeeping does
+    (``app.locks.try_duty``): when a worker is sealing, this stops at once and
+    says so instead of queuing behind it on the chain's head.
+    """
     keyring = services_of(current_app).audit.keyring
+    session = db.session()
     total = 0
-    while sealed := audit.seal(db.session(), keyring):
-        db.session.commit()
+    while True:
+        if not locks.try_duty(session, locks.SEAL_DUTY):
+            session.rollback()
+            click.echo(f"{total} event(s) sealed; another process is sealing the rest")
+            return
+        sealed = audit.seal(session, keyring)
+        session.commit()
+        if not sealed:
+            break
         total += sealed
-    db.session.commit()
     click.echo(f"{total} event(s) sealed")
 
 

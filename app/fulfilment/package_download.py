@@ -9,6 +9,7 @@ link expires, housekeeping deletes the content and keeps the row as proof
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -52,7 +53,22 @@ def decrypt(vault: Vault, blob: bytes | None) -> str | None:
     return vault.decrypt(blob.decode()) if blob is not None else None
 
 
-def availability(package: AccessPackage | None, now: datetime, attempts: int) -> str | None:
+class PackageFacts(Protocol):
+    """What ``availability`` reads: an ``AccessPackage`` or the status page's plain row."""
+
+    @property
+    def ready_at(self) -> datetime | None: ...
+    @property
+    def deleted_at(self) -> datetime | None: ...
+    @property
+    def json_encrypted(self) -> bytes | None: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def failed_checks(self) -> int: ...
+
+
+def availability(package: PackageFacts | None, now: datetime, attempts: int) -> str | None:
     """Why a package cannot be downloaded (missing, gone, locked), or None if it can."""
     if package is None or package.ready_at is None:
         return "missing"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -44,7 +44,20 @@ class AssuranceRefused(Exception):
         self.reason = reason
 
 
-def shows_plan(policy: AssurancePolicy, request: Request) -> bool:
+class Assured(Protocol):
+    """What the requester's checks read: a ``Request`` or the status page's plain row."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def assurance(self) -> str: ...
+    @property
+    def disputed_at(self) -> datetime | None: ...
+
+
+def shows_plan(policy: AssurancePolicy, request: Assured) -> bool:
     """Whether the requester may see what was found: kinds of data, counts, the report."""
     return request.disputed_at is None and policy.allows(
         request.kind, "show_plan", request.assurance
@@ -56,7 +69,7 @@ def may_act(policy: AssurancePolicy, request: Request) -> bool:
     return request.disputed_at is None and policy.allows(request.kind, "act", request.assurance)
 
 
-def can_prove(request: Request) -> bool:
+def can_prove(request: Assured) -> bool:
     """Whether the requester can still give a proof of identity for this request."""
     return request.disputed_at is None and request.status in PROVABLE
 

@@ -44,7 +44,8 @@ def run(session: Session, now: datetime, services: Services) -> None:
         # An access package's content goes when its download link expires (docs/security.md).
         ("expire_packages", lambda: package_download.expire_packages(session, now)),
         # The chain head's row lock keeps two sealers apart; the try-lock keeps a
-        # second worker from waiting on it. The anchor locks the head too: same duty.
+        # second worker from waiting on it. The anchor locks the head too: same duty,
+        # and `flask audit seal` takes it as well (locks.SEAL_DUTY).
         ("audit", lambda: audit.seal(session, services.audit.keyring)),
         ("audit", lambda: daily.queue_daily(session, now=now)),
     )

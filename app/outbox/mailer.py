@@ -20,7 +20,7 @@ import os
 import re
 import secrets
 import smtplib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from email import message_from_bytes, policy, quoprimime
@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, has_app_context
 from flask_babel import force_locale
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.routing import MapAdapter
 
@@ -146,7 +147,7 @@ class AboutRequest:
     due_on: date | None
 
     @classmethod
-    def of(cls, request: Request) -> AboutRequest:
+    def of(cls, request: Request | RequestFacts) -> AboutRequest:
         return cls(
             request.reference or "",
             request.kind,
@@ -156,7 +157,43 @@ class AboutRequest:
         )
 
 
-def requester_values(app: Flask, job: Job, request: Request, links: Links) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RequestFacts:
+    """What composing an email reads of its request: a plain row, not the entity."""
+
+    id: int
+    reference: str | None
+    kind: str
+    status: str
+    received_on: date | None
+    due_on: date | None
+    email: str
+    locale: str
+
+
+FACT_COLUMNS = (
+    Request.id,
+    Request.reference,
+    Request.kind,
+    Request.status,
+    Request.received_on,
+    Request.due_on,
+    Request.email,
+    Request.locale,
+)
+
+
+def facts_of(session: Session, request_ids: Collection[int]) -> dict[int, RequestFacts]:
+    """The facts of these requests, in one statement (a purged request is simply absent)."""
+    if not request_ids:
+        return {}
+    rows = session.execute(select(*FACT_COLUMNS).where(Request.id.in_(set(request_ids))))
+    return {row.id: RequestFacts(*row) for row in rows}
+
+
+def requester_values(
+    app: Flask, job: Job, request: Request | RequestFacts, links: Links
+) -> dict[str, Any]:
     """What an email to the requester shows: the request's codes and dates, its signed link."""
     signer = services_of(app).signer
     link = None
@@ -246,7 +283,7 @@ def staff_email_values(
     return staff_values(job, links)
 
 
-def recipient_values(job: Job, request: Request | None) -> dict[str, Any]:
+def recipient_values(job: Job, request: Request | RequestFacts | None) -> dict[str, Any]:
     """What an Art. 19 notice shows: the reference, what was done and when.
 
     Never the person's data nor the categories, which the recipient asks our
@@ -256,7 +293,9 @@ def recipient_values(job: Job, request: Request | None) -> dict[str, Any]:
     return {"extra": job.payload, "reference": reference or ""}
 
 
-def on_file_values(app: Flask, job: Job, request: Request, links: Links) -> dict[str, Any]:
+def on_file_values(
+    app: Flask, job: Job, request: Request | RequestFacts, links: Links
+) -> dict[str, Any]:
     """The notice to the person on file: the right, the day, the link; nothing about the filer."""
     signed = services_of(app).signer.sign(job.payload["secret_link"], tokens.NOT_ME)
     return {
@@ -266,8 +305,21 @@ def on_file_values(app: Flask, job: Job, request: Request, links: Links) -> dict
     }
 
 
-def compose(app: Flask, session: Session, job: Job, links: Links | None = None) -> Outgoing | None:
-    """The job's message and address, as its email's audience says; None: not to be sent."""
+def compose(
+    app: Flask,
+    session: Session,
+    job: Job,
+    links: Links | None = None,
+    request: RequestFacts | None = None,
+) -> Outgoing | None:
+    """The job's message and address, as its email's audience says; None: not to be sent.
+
+    ``request``: the facts of the job's request when the caller has them already
+    (the worker reads those of a batch's emails at once, ``Mailer.prefetch``);
+    otherwise they are read here, as one plain row.
+    """
+    if request is not None and request.id != job.request_id:
+        raise ValueError("these facts are not of this job's request")
     links = links or Links(app)
     email = registry.get(str(job.payload["template"]))
     if email.audience is Audience.STAFF:
@@ -288,14 +340,17 @@ def compose(app: Flask, session: Session, job: Job, links: Links | None = None) 
             ),
         )
     if email.audience is Audience.RECIPIENT:
-        notified = session.get(Request, job.request_id) if job.request_id else None
+        notified = request or (
+            facts_of(session, [job.request_id]).get(job.request_id) if job.request_id else None
+        )
         return Outgoing(
             str(job.payload["recipient_email"]),
             render(app, email, STAFF_LOCALE, lambda: recipient_values(job, notified)),
         )
     if job.request_id is None:
         raise LookupError("this email job names no request")
-    request = session.get(Request, job.request_id)
+    if request is None:
+        request = facts_of(session, [job.request_id]).get(job.request_id)
     if request is None:
         raise LookupError("the request of this email no longer exists")
     if email.audience is Audience.ON_FILE:
@@ -568,9 +623,10 @@ def send_email_job(
     *,
     connection: Connection | None = None,
     links: Links | None = None,
+    request: RequestFacts | None = None,
 ) -> None:
     """The worker's handler for ``send_email`` jobs."""
-    outgoing = compose(app, session, job, links)
+    outgoing = compose(app, session, job, links, request)
     if outgoing is None:
         return
     deliver(app, job, outgoing.address, outgoing.rendered, connection)
@@ -588,11 +644,31 @@ class Mailer:
         self.app = app
         self.connection = Connection(app.config)
         self._links: Links | None = None
+        # The facts of the requests of the batch's emails, each used once (``prefetch``).
+        self._facts: dict[int, RequestFacts] = {}
+
+    def prefetch(self, session: Session, request_ids: Collection[int]) -> None:
+        """Read the requests of the emails about to be sent in one statement.
+
+        Each ``send`` of one of them then takes its request's facts instead of
+        reading them again (one round trip per email before); facts not used by
+        the next batch are dropped then.
+        """
+        self._facts = facts_of(session, request_ids)
 
     def send(self, session: Session, job: Job, now: datetime) -> None:
         if self._links is None:
             self._links = Links(self.app)
-        send_email_job(self.app, session, job, now, connection=self.connection, links=self._links)
+        facts = self._facts.pop(job.request_id, None) if job.request_id else None
+        send_email_job(
+            self.app,
+            session,
+            job,
+            now,
+            connection=self.connection,
+            links=self._links,
+            request=facts,
+        )
 
     def idle(self) -> None:
         self.connection.close()

@@ -79,6 +79,13 @@ def run_batch(
     stop waits for one job, never for a whole batch.
     """
     leased = jobs.lease(session, worker, clock(), lease_seconds, limit)
+    # The requests of the batch's emails, read in the lease's transaction (one
+    # statement, not one per email). Only when nothing but emails runs before
+    # them: another kind of job could change a request before its email went.
+    if all(r.kind == jobs.SEND_EMAIL for r in leased if r.kind not in grouped):
+        about = {r.request_id for r in leased if r.kind == jobs.SEND_EMAIL and r.request_id}
+        if about:
+            services.postman.prefetch(session, about)
     session.commit()
     # The batch's grouped jobs run together, after the others (a route job comes
     # after the email its verification queued, which keeps that order).

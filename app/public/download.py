@@ -23,6 +23,7 @@ from app.models import AccessPackage, Request, utcnow
 from app.public.forms import BirthDateForm
 from app.public.memorable_date import PARTS
 from app.public.routes import bp
+from app.public.status_view import PackageView
 from app.services import services_of
 
 UNLOCK_KEY = "download_unlocked"
@@ -208,7 +209,7 @@ def download_file(kind: str) -> Any:
 
 
 @bp.app_template_global()
-def package_state(package: AccessPackage | None) -> str | None:
+def package_state(package: AccessPackage | PackageView | None) -> str | None:
     """What the status page says about a package: building, held, ready, expired or locked."""
     if package is None:
         return None

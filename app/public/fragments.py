@@ -165,7 +165,24 @@ def plan_cards(session: Session, plan: PlanHead, locale: str) -> Cards:
     return cache_of(current_app).get(key, build)
 
 
-def report_cards(report: FulfilmentReport, locale: str) -> Cards:
+class ReportHead(NamedTuple):
+    """What the status page reads of a completion report (``REPORT_COLUMNS``)."""
+
+    id: int
+    request_id: int
+    lines: list[dict[str, Any]]
+    created_at: datetime
+
+
+REPORT_COLUMNS = (
+    FulfilmentReport.id,
+    FulfilmentReport.request_id,
+    FulfilmentReport.lines,
+    FulfilmentReport.created_at,
+)
+
+
+def report_cards(report: FulfilmentReport | ReportHead, locale: str) -> Cards:
     """The completion report's summary and cards in ``locale``, rendered once per content."""
 
     def build() -> Cards:

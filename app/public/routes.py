@@ -26,8 +26,7 @@ from flask import (
 from flask import request as http_request
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from sqlalchemy import and_, bindparam, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm.interfaces import ORMOption
 from werkzeug.wrappers import Response
 
@@ -35,9 +34,9 @@ from app import deadlines, intake, lifecycle, tokens
 from app.casework import cases, clock
 from app.extensions import db, limiter
 from app.identity import assurance
-from app.models import Plan, Request, StatusEvent, utcnow
+from app.models import Request, StatusEvent, utcnow
 from app.public import check_answers as check_answers_
-from app.public import fragments, status_session
+from app.public import fragments, status_session, status_view
 from app.public.forms import (
     KIND_HELP,
     AnswerForm,
@@ -273,26 +272,10 @@ def _followed_id() -> int | None:
     return found.request_id
 
 
-# What the status page reads: the request with its report and the head of the plan in
-# force (one statement), then the timeline (one more), as plain rows where the template
-# only displays them. A plan's cards come rendered from app.public.fragments, its lines
-# read only the first time (tests/test_status_queries.py counts the statements).
-STATUS_PAGE = (
-    select(Request, *fragments.PLAN_HEAD_COLUMNS)
-    .outerjoin(
-        Plan,
-        and_(
-            Plan.request_id == Request.id,
-            Plan.number
-            == select(func.max(Plan.number))
-            .where(Plan.request_id == Request.id)
-            .correlate(Request)
-            .scalar_subquery(),
-        ),
-    )
-    .where(Request.id == bindparam("request_id"))
-    .options(joinedload(Request.report))
-)
+# What the status page reads: the request's columns, its report, its package and the
+# head of its plan in force (one statement, app.public.status_view), then the timeline
+# (one more), as plain rows. A plan's cards come rendered from app.public.fragments, its
+# lines read only the first time (tests/test_status_queries.py counts the statements).
 TIMELINE = (
     select(StatusEvent.occurred_at, StatusEvent.to_status)
     .where(StatusEvent.request_id == bindparam("request_id"))
@@ -303,25 +286,33 @@ TIMELINE = (
 @bp.get("/status")
 def status() -> tuple[str, int]:
     request_id = _followed_id()
-    row = (
-        db.session.execute(STATUS_PAGE, {"request_id": request_id}).first()
-        if request_id is not None
-        else None
-    )
-    if row is None:
+    found = status_view.load(db.session(), request_id) if request_id is not None else None
+    if found is None:
         return render_template("public/status_link.html", form=EmailOnlyForm()), 403
-    plan = fragments.PlanHead(*row[1:]) if row[1] is not None else None
-    return _status_page(row[0], AnswerForm(), plan=plan)
+    view, plan = found
+    return _status_page(view, AnswerForm(), plan=plan)
 
 
 _UNREAD: Any = object()
 
 
 def _status_page(
-    request: Request, answer: AnswerForm, code: int = 200, plan: Any = _UNREAD
+    request: Request | status_view.StatusView,
+    answer: AnswerForm,
+    code: int = 200,
+    plan: Any = _UNREAD,
 ) -> tuple[str, int]:
-    """The status page of ``request``; ``plan``: the head of its plan in force, if read."""
+    """The status page of ``request``; ``plan``: the head of its plan in force, if read.
+
+    Given the entity (a form of the page answered with an error), the page reads
+    its plain rows again in the same transaction, so it shows what was just written.
+    """
     session = db.session()
+    if isinstance(request, Request):
+        session.flush()
+        found = status_view.load(session, request.id)
+        assert found is not None, "the request was read in this transaction"
+        request, plan = found
     waiting = request.status == "awaiting_requester"
     question = (
         clock.open_question(session, request, services_of(current_app).vault) if waiting else None
@@ -355,7 +346,7 @@ def _status_page(
         relationship = rules.of(request.acts_as or "self")
         if relationship is not None and request.kind not in relationship.rights:
             plan_refusal = relationship.refusal.in_(locale)
-    events = session.execute(TIMELINE, {"request_id": request.id}).all()
+    events = session.connection().execute(TIMELINE, {"request_id": request.id}).all()
     return render_template(
         "public/status.html",
         request=request,
@@ -377,7 +368,7 @@ def _status_page(
     ), code
 
 
-def _deadline_track(request: Request) -> str:
+def _deadline_track(request: Request | status_view.StatusView) -> str:
     """The period the page names: GDPR's month, or the Public Health Code's 8 days or 2 months."""
     if not request.medical_deadline or request.received_on is None:
         return "gdpr"

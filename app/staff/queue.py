@@ -86,7 +86,8 @@ def render_queue(
         problems.append("after")
     today = receipt_date(utcnow())
     session = db.session()
-    shown = queue.page(session, flt, today, after)
+    counted = queue.counts(session, today)
+    shown = queue.page(session, flt, today, after, counted=counted)
     seen = _seen(given.get("seen")) if after else 0
     return render_template(
         "staff/queue.html",
@@ -96,7 +97,7 @@ def render_queue(
         page=shown,
         first=seen + 1 if shown.rows else 0,
         last=seen + len(shown.rows),
-        counts=queue.counts(session, today),
+        counts=counted,
         staff=staff,
         me_id=me().id,
         statuses=queue.OPEN_STATUSES,

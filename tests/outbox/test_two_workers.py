@@ -71,6 +71,29 @@ def test_housekeeping_skips_the_seal_another_worker_is_doing(app):
         db.session.remove()
 
 
+def test_audit_seal_skips_the_seal_a_worker_is_doing(app):
+    """`flask audit seal` takes the worker's sealing try-lock: while a worker holds it
+    (and the chain head), the command returns at once, sealing nothing, and says so;
+    once the worker is done it seals what is left."""
+    _file_many(app, 3)
+    engine = _engine(app)
+    with Session(engine) as sealer:
+        assert locks.try_duty(sealer, locks.SEAL_DUTY)
+        audit.head(sealer)  # the chain head row locked, as a seal in progress holds it
+        with app.app_context():
+            db.session().execute(sa.text("SET lock_timeout = '2s'"))
+            result = app.test_cli_runner().invoke(args=["audit", "seal"])
+            db.session.remove()
+        assert result.exit_code == 0, result.output
+        assert "0 event(s) sealed; another process is sealing the rest" in result.output
+        sealer.rollback()
+    result = app.test_cli_runner().invoke(args=["audit", "seal"])
+    assert result.exit_code == 0 and "3 event(s) sealed" in result.output
+    with app.app_context():
+        assert audit.verify(db.session(), services_of(app).audit.keyring, None).ok
+        db.session.remove()
+
+
 def test_two_worker_threads_send_every_email_exactly_once(make_app, smtp):
     """Two workers, each with its own app (its own SMTP session), database session,
     housekeeping and batches, run at once: every Message-ID is received once, every job
