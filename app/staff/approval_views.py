@@ -46,6 +46,7 @@ def _confirmation(reference: str, form: ApproveForm) -> Response | tuple[str, in
                 me(),
                 version=form.version.data or 0,
                 assurance=services_of(current_app).assurance,
+                catalogue=services_of(current_app).catalogue,
             )
         )
 
@@ -112,6 +113,7 @@ def case_approve(reference: str) -> Response | tuple[str, int]:
             me(),
             version=form.version.data or 0,
             assurance=services.assurance,
+            catalogue=services.catalogue,
             vault=services.vault,
             late_justification=form.late_justification.data,
             now=utcnow(),
