@@ -59,8 +59,10 @@ def act(client: FlaskClient, reference: str, action: str, **data: Any) -> Any:
     """
     page = client.get(f"/staff/cases/{reference}")
     assert page.status_code == 200, page.status_code
-    if action == "approve" and data.pop("_review", True) and REVIEW_DONE in page.get_data(
-        as_text=True
+    if (
+        action == "approve"
+        and data.pop("_review", True)
+        and REVIEW_DONE in page.get_data(as_text=True)
     ):
         done = {
             "csrf_token": csrf_from(page.data),
