@@ -173,6 +173,8 @@ class Passage:
     pieces: tuple[Piece, ...]
     redacted: int
     stale: bool  # redactions chosen in a text that has changed since: the whole is masked
+    # Every redaction of this text, by id: what "put back" acts on, also when stale.
+    redactions: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -258,7 +260,7 @@ def screen(
 ) -> Screen:
     """The section's read model; reading the sources is an audit event (counts only)."""
     items = marked(request, catalogue)
-    if not items or request.status not in ("in_review", "approved", "fulfilling", "completed"):
+    if not items or request.status not in ("in_review", "approved", "fulfilling"):
         return Screen(needed=False)
     rows = redactions(session, request.id)
     review = review_of(session, request)
@@ -309,6 +311,7 @@ def screen(
                     pieces,
                     len(mine),
                     stale,
+                    tuple(r.id for r in mine),
                 )
             )
     return Screen(

@@ -314,3 +314,36 @@ def test_apply_masks_merged_spans_and_the_whole_text_when_it_changed():
     assert third_parties.apply(text, [], "[X]") == (text, 0)
     changed = text.replace("RAS", "Rien")
     assert third_parties.apply(changed, spans, "[X]") == ("[X]", 1)
+
+
+def test_a_text_changed_since_it_was_masked_is_masked_whole_and_can_be_put_back(smtp_app, smtp):
+    """Offsets chosen in another text are not trusted: the case page says so and offers to
+    put the passage back; the package masks the whole text."""
+    request_id, reference, agent = santoni_case(smtp_app, smtp)
+    key = letter_key(smtp_app, request_id)
+    assert mask(agent, reference, key, "Martine Santoni").status_code == 303
+    (redaction,) = redactions_of(smtp_app, request_id)
+    with smtp_app.app_context():
+        # As if the letter had been edited in its source after the passage was chosen.
+        db.session.get_one(ThirdPartyRedaction, redaction.id).text_sha256 = "0" * 64
+        db.session.commit()
+        db.session.remove()
+    page = agent.get(f"/staff/cases/{reference}").get_data(as_text=True)
+    assert "Ce texte a changé dans sa source" in page
+    assert "Un passage masqué dans une version antérieure de ce texte" in page
+    assert review(agent, reference, action="done").status_code == 303
+    assert act(agent, reference, "approve", _review=False).status_code == 303
+    run_jobs(smtp_app)
+    document, _ = opened(smtp_app, package_of(smtp_app, request_id))
+    (letter,) = [r for r in document["records"] if r["table"] == "referral_letters"]
+    assert letter["fields"]["body"] == MARKER_FR
+
+
+def test_the_marker_and_the_note_in_english():
+    """The English package's marker and note."""
+    from app.fulfilment.package_words import redacted, words
+
+    assert words("en")["redacted_marker"] == "[passage removed: information about another person]"
+    assert words("fr")["redacted_marker"] == MARKER_FR
+    assert redacted("en", 2) == "2 passages about other people were masked in this copy."
+    assert "L.1110-4" in words("en")["redactions_reason"]
