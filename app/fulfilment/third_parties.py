@@ -157,6 +157,7 @@ class Piece:
 
     text: str
     redaction: int | None = None
+    start: int = 0  # where the run begins in the text (the selection script counts from it)
 
 
 @dataclass(frozen=True)
@@ -207,12 +208,12 @@ def _pieces(text: str, rows: Sequence[ThirdPartyRedaction]) -> tuple[tuple[Piece
     for r in sorted(rows, key=lambda r: (r.start_offset, r.end_offset)):
         start = max(r.start_offset, last)
         if start > last:
-            pieces.append(Piece(text[last:start]))
+            pieces.append(Piece(text[last:start], None, last))
         if r.end_offset > start:
-            pieces.append(Piece(text[start : r.end_offset], r.id))
+            pieces.append(Piece(text[start : r.end_offset], r.id, start))
             last = r.end_offset
     if last < len(text):
-        pieces.append(Piece(text[last:]))
+        pieces.append(Piece(text[last:], None, last))
     return tuple(pieces), False
 
 

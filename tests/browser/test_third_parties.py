@@ -32,6 +32,26 @@ from tests.browser.kit import (
 pytestmark = pytest.mark.browser
 REFERENCE = re.compile(r"DSR-\d{4}-[0-9A-HJKMNP-TV-Z]{6}")
 SANTONI = 8
+# Select the words given in the first record's text, as a mouse would, and let go.
+SELECT = """words => {
+  const text = document.querySelector(".review-text");
+  const walker = document.createTreeWalker(text, NodeFilter.SHOW_TEXT);
+  let node;
+  while ((node = walker.nextNode())) {
+    const at = node.textContent.indexOf(words);
+    if (at >= 0) {
+      const range = document.createRange();
+      range.setStart(node, at);
+      range.setEnd(node, at + words.length);
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      text.dispatchEvent(new MouseEvent("mouseup", {bubbles: true}));
+      return;
+    }
+  }
+  throw new Error("words not found");
+}"""
 
 
 def section_shot(page: Any, name: str) -> None:
@@ -67,6 +87,19 @@ def test_the_holder_masks_a_passage_about_a_relative_then_approves(browser, port
     page.get_by_role("button", name=exactly("Approve the plan", lang)).click()
     alert = page.locator("#case-error")
     assert t("Nothing was changed", lang) in alert.inner_text()
+
+    # With scripts: selecting words fills the box and their place.
+    page.evaluate(SELECT, "Martine Santoni")
+    box = page.get_by_label(t("Passage to mask, copied exactly from the text", lang))
+    assert box.input_value() == "Martine Santoni"
+    start = page.locator(".review-record input[name=start]").input_value()
+    assert start.isdigit() and int(start) > 0
+    page.get_by_role("button", name=exactly("Mask this passage", lang)).click()
+    page.wait_for_url(f"**/staff/cases/{reference}#third-parties")
+    assert page.locator(".review-text del.masked").inner_text().endswith("Martine Santoni")
+    page.get_by_role("button", name=exactly("Put this passage back", lang)).click()
+    page.wait_for_url(f"**/staff/cases/{reference}#third-parties")
+    assert page.locator(".review-text del.masked").count() == 0
 
     page.get_by_label(t("Passage to mask, copied exactly from the text", lang)).fill(
         SANTONI_SISTER

@@ -347,3 +347,20 @@ def test_the_marker_and_the_note_in_english():
     assert words("fr")["redacted_marker"] == MARKER_FR
     assert redacted("en", 2) == "2 passages about other people were masked in this copy."
     assert "L.1110-4" in words("en")["redactions_reason"]
+
+
+def test_a_passage_masks_every_occurrence_and_a_selection_its_place_only(smtp_app, smtp):
+    """ "Santoni" is twice in the letter (the patient and his sister): typed, both places are
+    masked; chosen by selection (its offset), that place only."""
+    request_id, reference, agent = santoni_case(smtp_app, smtp)
+    key = letter_key(smtp_app, request_id)
+    assert SANTONI_LETTER.count("Santoni") == 2
+    assert mask(agent, reference, key, "Santoni").status_code == 303
+    assert len(redactions_of(smtp_app, request_id)) == 2
+    for row in redactions_of(smtp_app, request_id):
+        answer = review(agent, reference, action="unmask", redaction=str(row.id))
+        assert answer.status_code == 303
+    sister = SANTONI_LETTER.index("Martine Santoni") + len("Martine ")
+    assert mask(agent, reference, key, " Santoni ", start=str(sister)).status_code == 303
+    (row,) = redactions_of(smtp_app, request_id)
+    assert (row.start_offset, row.end_offset) == (sister, sister + len("Santoni"))
