@@ -92,6 +92,7 @@ def file_request(
         # Written out: the PostgreSQL statement inserts from a SELECT, where no
         # column default of the model applies.
         "assurance": "none",
+        "acts_as": "self",
     }
     # The filing itself is not a timeline event: ``created_at`` dates it.
     event = audit.event_values(
