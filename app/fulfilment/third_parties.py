@@ -72,12 +72,7 @@ def apply(text: str, spans: Sequence[Span], marker: str) -> tuple[str, int]:
         return text, 0
     if any(sha != digest(text) or end > len(text) for _start, end, sha in spans):
         return marker, 1
-    merged: list[list[int]] = []
-    for start, end, _sha in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
+    merged = _merged(spans)
     out, last = [], 0
     for start, end in merged:
         out.append(text[last:start])
@@ -85,6 +80,26 @@ def apply(text: str, spans: Sequence[Span], marker: str) -> tuple[str, int]:
         last = end
     out.append(text[last:])
     return "".join(out), len(merged)
+
+
+def _merged(spans: Sequence[Span]) -> list[list[int]]:
+    """[start, end] of each passage: overlapping or touching spans make one."""
+    merged: list[list[int]] = []
+    for start, end, _sha in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return merged
+
+
+def passages(session: Session, request: Request) -> int:
+    """How many passages the package masks, as ``apply`` counts them (without the text).
+
+    A text changed in its source since it was masked is masked whole, one passage,
+    where this counts its spans: the case page says so; the package says what it did.
+    """
+    return sum(len(_merged(spans)) for spans in snapshot_spans(session, request).values())
 
 
 @dataclass(frozen=True)

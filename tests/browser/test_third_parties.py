@@ -2,8 +2,9 @@
 
 Jean-Baptiste Santoni's referral letter names his sister (docs/demo.md): the
 holder masks that sentence, sees it struck through with a button to put it
-back, says the review is done and approves. Screenshots at 1280 and 375 px
-in both languages (SCREENSHOTS=1), axe on each state.
+back, says the review is done and approves; the confirmation step says how
+many passages the copy masks. Screenshots at 1280 and 375 px in both
+languages (SCREENSHOTS=1), axe on each state.
 """
 
 from __future__ import annotations
@@ -54,11 +55,11 @@ SELECT = """words => {
 }"""
 
 
-def section_shot(page: Any, name: str) -> None:
-    """The review section alone, as docs/screenshots/<name>.png (SCREENSHOTS=1)."""
+def section_shot(page: Any, name: str, selector: str = "section.third-parties") -> None:
+    """One part of the page alone, as docs/screenshots/<name>.png (SCREENSHOTS=1)."""
     if os.environ.get("SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.locator("section.third-parties").screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+        page.locator(selector).screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -121,6 +122,15 @@ def test_the_holder_masks_a_passage_about_a_relative_then_approves(browser, port
     page.wait_for_url(f"**/staff/cases/{reference}#third-parties")
     page.get_by_role("button", name=exactly("Approve the plan", lang)).click()
     page.wait_for_url(f"**/staff/cases/{reference}/approve*")
+    # The confirmation step says how many passages the copy masks.
+    said = page.locator("#masked-for-others").inner_text()
+    assert said.startswith("1 ") and "15" in said, said
+    problems += check_accessibility(page, f"approval confirmation, passage masked [{lang}]")
+    section_shot(page, f"staff-confirm-masked-{lang}-1280", "#what-happens")
+    page.set_viewport_size({"width": 375, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    section_shot(page, f"staff-confirm-masked-{lang}-375", "#what-happens")
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_role("button", name=exactly("Yes, release this data", lang)).click()
     page.wait_for_url(f"**/staff/cases/{reference}*")
     assert problems == [], "\n".join(problems)

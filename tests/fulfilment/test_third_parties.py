@@ -197,6 +197,47 @@ def test_approval_is_refused_until_the_review_is_done(smtp_app, smtp):
     assert case_of(smtp_app, request_id).status in ("approved", "fulfilling", "completed")
 
 
+def test_the_confirmation_page_says_how_many_passages_are_masked(smtp_app, smtp):
+    """The approval's confirmation step names what is released and, when the review
+    masked passages about other people, how many, counted as the package counts them
+    (overlapping passages make one); nothing is said when none was masked."""
+    request_id, reference, agent = santoni_case(smtp_app, smtp)
+    assert review(agent, reference, action="done").status_code == 303
+    shown = act(agent, reference, "approve", _review=False, confirm="")
+    assert shown.status_code == 200
+    html = shown.get_data(as_text=True)
+    assert 'name="confirm" type="hidden" value="yes"' in html
+    assert 'id="masked-for-others"' not in html
+
+    key = letter_key(smtp_app, request_id)
+    for passage in ("Mme Martine Santoni", "Martine Santoni, suivie", "bilan génétique"):
+        assert mask(agent, reference, key, passage).status_code == 303
+    assert review(agent, reference, action="done").status_code == 303
+    shown = act(agent, reference, "approve", _review=False, confirm="")
+    html = shown.get_data(as_text=True)
+    assert shown.status_code == 200
+    assert (
+        "2 passages concernant des tiers sont masqués dans la copie (RGPD art. 15.4)"
+        "\u202f; les sources ne sont pas modifiées." in html
+    ), html[:3000]
+    assert "Martine" not in html.split('id="masked-for-others"', 1)[1].split("</p>", 1)[0]
+    assert case_of(smtp_app, request_id).status == "in_review"  # the first press decides nothing
+
+    agent.get("/staff/queue?lang=en")
+    english = act(agent, reference, "approve", _review=False, confirm="")
+    assert english.status_code == 200
+    assert (
+        "2 passages about other people are masked in the copy (GDPR Art. 15(4)); "
+        "the sources are unchanged." in english.get_data(as_text=True)
+    )
+    # The second press approves; the package masks the same two passages.
+    confirmed = act(agent, reference, "approve", _review=False)
+    assert confirmed.status_code == 303
+    run_jobs(smtp_app)
+    document, _html = opened(smtp_app, package_of(smtp_app, request_id))
+    assert document["redactions"]["passages"] == 2
+
+
 def test_the_build_refuses_a_plan_whose_free_text_was_not_reviewed(smtp_app, smtp):
     """Defence in depth: the package is never built from unreviewed free text."""
     request_id, _, _ = santoni_case(smtp_app, smtp)
