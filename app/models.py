@@ -653,3 +653,48 @@ class IdentityDocument(Base):
     size: Mapped[int] = mapped_column(Integer)
     content_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ThirdPartyRedaction(Base):
+    """A passage about someone else, masked in a request's package (GDPR Art. 15(4)).
+
+    Staff mark it on the case page before release (``app.casework.third_parties``);
+    the source keeps the original untouched. The passage itself is health data and
+    is not stored: only where it is (``start_offset``, ``end_offset``: character offsets in the
+    column's text) and a digest of the whole text it was chosen in, so that a text
+    changed since is masked whole rather than at offsets that no longer fit.
+    """
+
+    __tablename__ = "third_party_redactions"
+    __table_args__ = (
+        CheckConstraint("start_offset >= 0 AND end_offset > start_offset", name="offsets"),
+        Index("ix_third_party_redactions_request_record", "request_id", "record_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
+    source: Mapped[str] = mapped_column(String(80))
+    table_name: Mapped[str] = mapped_column(String(80))
+    record_key: Mapped[str] = mapped_column(String(80))
+    column_name: Mapped[str] = mapped_column(String(80))
+    start_offset: Mapped[int] = mapped_column(Integer)
+    end_offset: Mapped[int] = mapped_column(Integer)
+    # SHA-256 of the column's whole text when the passage was chosen (never the passage's).
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ThirdPartyReview(Base):
+    """The holder's word that a plan's free text was read and every passage about a third
+    party masked: the package that discloses it may be approved (one per plan)."""
+
+    __tablename__ = "third_party_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), unique=True)
+    reviewed_by_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    records: Mapped[int] = mapped_column(Integer)
+    redactions: Mapped[int] = mapped_column(Integer)

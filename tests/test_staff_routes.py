@@ -58,6 +58,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "staff.identity_document_refuse": CASE_WORKERS,
     "staff.case_rectify": CASE_WORKERS,
     "staff.case_rectify_post": CASE_WORKERS,
+    # The third-party review (mask, put back, done): the domain lets the holder only.
+    "staff.case_third_parties": CASE_WORKERS,
     "staff.case_assign": DPO,
     "staff.case_unfounded": DPO,
     "staff.audit_log": AUDITORS,

@@ -5,8 +5,9 @@ Approving a plan releases health data (access, portability) or changes it
 records, and of a prepared refusal closes the request. The confirmation step
 (``app.staff.confirm_views``) shows this preview, per category and count, and
 to whom, then asks for an explicit second POST. Plain data, read from the
-plan in force and the catalogue: nothing is written, nothing is read from the
-sources.
+plan in force and the catalogue (and, for a release, how many passages about
+other people the holder's review masked): nothing is written, nothing is read
+from the sources.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class Preview:
     notified: tuple[str, ...]
     # The refusal ground, for a refusal.
     ground: str | None
+    # Passages about other people masked in the copy (the holder's third-party review,
+    # ``app.fulfilment.third_parties``), for a release.
+    masked: int = 0
 
     @property
     def records(self) -> int:
@@ -61,8 +65,11 @@ def _outcome(request: Request, decision: str) -> str:
     }.get(request.kind, RELEASE)
 
 
-def preview(request: Request, decision: str, catalogue: Catalogue) -> Preview:
-    """What approving ``decision`` ("plan", "approve" or "refuse") on ``request`` does."""
+def preview(request: Request, decision: str, catalogue: Catalogue, masked: int = 0) -> Preview:
+    """What approving ``decision`` ("plan", "approve" or "refuse") on ``request`` does.
+
+    ``masked``: the passages the third-party review masked; said for a release only.
+    """
     outcome = _outcome(request, decision)
     lines = tuple(request.plan.lines) if request.plan and outcome != REFUSE else ()
     # Records set aside for a request made for someone else are not acted on either.
@@ -82,4 +89,5 @@ def preview(request: Request, decision: str, catalogue: Catalogue) -> Preview:
             continue
         notified.update(recipient.name for recipient in info.recipients)
     ground = request.pending_ground if outcome == REFUSE else None
-    return Preview(outcome, acted, kept, tuple(sorted(notified)), ground)
+    masked = masked if outcome == RELEASE and acted else 0
+    return Preview(outcome, acted, kept, tuple(sorted(notified)), ground, masked)

@@ -30,10 +30,12 @@ from app.casework.cases import (
     write_note,
 )
 from app.crypto import Vault
+from app.fulfilment import third_parties
 from app.identity import assurance as assurance_levels
 from app.identity.policy import AssurancePolicy
 from app.models import Request, StaffUser
 from app.outbox import emails
+from app.rules.catalogue import Catalogue
 from app.staffing import roles
 
 # A refusal's message to the requester, shown on their status page.
@@ -159,6 +161,7 @@ def approval_checks(
     *,
     version: int,
     assurance: AssurancePolicy,
+    catalogue: Catalogue,
 ) -> str:
     """Every check ``approve`` makes before it writes; what it would carry out.
 
@@ -181,6 +184,7 @@ def approval_checks(
         if request.pending_decision == "approve":
             # Checked again: the level is read now, not when the decision was prepared.
             plan_settled(request, assurance)
+            third_parties.check_reviewed(session, request, catalogue)
         return request.pending_decision
     if needs_four_eyes(request):
         raise CaseError("needs_preparation")
@@ -188,6 +192,8 @@ def approval_checks(
     if request.status != "in_review":
         raise CaseError("wrong_status")
     plan_settled(request, assurance)
+    # Free text that may name other people is read, and masked, by the holder first.
+    third_parties.check_reviewed(session, request, catalogue)
     return "plan"
 
 
@@ -200,6 +206,7 @@ def approve(
     now: datetime,
     mail: emails.MailSettings,
     assurance: AssurancePolicy,
+    catalogue: Catalogue,
     vault: Vault | None = None,
     late_justification: str | None = None,
 ) -> str:
@@ -208,7 +215,9 @@ def approve(
     Returns the status reached (``approved`` or ``denied``). A refusal past
     one month from receipt needs ``late_justification`` (``refusal_window``).
     """
-    decision = approval_checks(session, request, staff, version=version, assurance=assurance)
+    decision = approval_checks(
+        session, request, staff, version=version, assurance=assurance, catalogue=catalogue
+    )
     who = actor(staff)
     if decision == "plan":
         lifecycle.change_status(session, request, "approved", actor=who, now=now, mail=mail)

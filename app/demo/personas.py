@@ -218,6 +218,15 @@ PERSONAS: tuple[Persona, ...] = (
     ),
 )
 MIN_CITIZENS = len(PERSONAS)
+# Jean-Baptiste Santoni's referral letter: its second sentence is about his sister.
+SANTONI_SISTER = (
+    "Sa sœur, Mme Martine Santoni, suivie pour une cardiomyopathie hypertrophique, "
+    "a été opérée en 2019."
+)
+SANTONI_LETTER = (
+    "Cher confrère, je vous adresse M. Santoni pour le suivi de son infarctus. "
+    f"{SANTONI_SISTER} Un bilan génétique familial est à discuter avec lui."
+)
 
 
 class Writer(Protocol):
@@ -394,6 +403,17 @@ def write_records(out: Writer) -> None:
     out.reimbursement(8, "PHA", 46.2, 20)
     t["prescriptions"].append(
         (8, "Dr Marc Leca", "Atorvastatine 20 mg, comprimé", "1 comprimé le soir", day(20))
+    )
+    # A letter naming a relative: a passage about a third party, masked before release.
+    t["referral_letters"].append(
+        (
+            8,
+            "Dr Marc Leca",
+            "Dr Lucie Casanova, service de cardiologie, CH d'Ajaccio",
+            "cardiologie",
+            day(690),
+            SANTONI_LETTER,
+        )
     )
 
     # 5. Maëlys Céleste, born in Guadeloupe (971).

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from app import audit, fulfilment
-from app.fulfilment import package_release
+from app.fulfilment import package_release, third_parties
 from app.fulfilment.package_document import Built, Snapshot, build, snapshot
 from app.fulfilment.report import report_line
 from app.models import AccessPackage, Job, Request
@@ -123,6 +123,8 @@ def build_package_job(session: Session, job: Job, now: datetime, services: Servi
         lines = report_lines(snapshot(request, None), None)
         fulfilment.complete(session, request, lines, now, services.mail)
         return
+    # Approval already required it; a package is never built from unreviewed free text.
+    third_parties.check_reviewed(session, request, services.catalogue)
     package = prepare(session, request, plan.id, now)
     snap = snapshot(request, package)
     package_id = package.id

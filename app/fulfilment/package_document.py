@@ -13,14 +13,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, select, tuple_
+from sqlalchemy.orm import object_session
 
+from app.fulfilment import third_parties
 from app.fulfilment.package_view import render_html
 from app.fulfilment.package_words import language, words
 from app.models import AccessPackage, Request
@@ -48,6 +50,10 @@ class Snapshot:
     subjects: dict[str, Any]
     lines: tuple[Line, ...]
     generated_at: datetime
+    # Passages about other people the holder masked (``third_parties``), by record and column.
+    redactions: Mapping[third_parties.Target, tuple[third_parties.Span, ...]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass
@@ -62,6 +68,9 @@ class Built:
     # (source, category) -> records disclosed, and keys no longer found
     disclosed: dict[tuple[str, str], int] = field(default_factory=dict)
     missing: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Passages about other people masked, and in how many records.
+    redacted_passages: int = 0
+    redacted_records: int = 0
 
     @property
     def sha256(self) -> str:
@@ -73,6 +82,8 @@ def snapshot(request: Request, package: AccessPackage | None) -> Snapshot:
     plan = request.plan
     # Copied out of the session: the build touches no ORM object.
     lines = tuple(Line.of(line) for line in (plan.lines if plan else []))
+    session = object_session(request)
+    spans = third_parties.snapshot_spans(session, request) if session is not None else {}
     return Snapshot(
         request_id=request.id,
         reference=request.reference or "",
@@ -82,6 +93,7 @@ def snapshot(request: Request, package: AccessPackage | None) -> Snapshot:
         lines=lines,
         # The package's own creation time: a rebuilt package is the same package.
         generated_at=package.created_at if package else request.created_at,
+        redactions=spans,
     )
 
 
@@ -169,15 +181,15 @@ def build(
                 )
                 spec = next(t for t in source.tables if t.name == table_name)
                 for row in rows:
-                    entries.append(
-                        {
-                            "source": line.source,
-                            "category": line.category,
-                            "table": table_name,
-                            "key": {c: row[c] for c in spec.primary_key},
-                            "fields": row,
-                        }
-                    )
+                    entry = {
+                        "source": line.source,
+                        "category": line.category,
+                        "table": table_name,
+                        "key": {c: row[c] for c in spec.primary_key},
+                        "fields": row,
+                    }
+                    _redact(snap, built, line.source, spec, entry, say["redacted_marker"])
+                    entries.append(entry)
                     found += 1
                     if row.get(spec.date_column):
                         dates.append(str(row[spec.date_column])[:10])
@@ -213,12 +225,46 @@ def build(
         "code_lists": _code_lists(services.catalogue, categories, snap.locale),
         "rights": {"rights": say["rights"], "complaint": say["complaint"]},
         "third_parties": say["third_parties"],
+        "redactions": {
+            "passages": built.redacted_passages,
+            "records": built.redacted_records,
+            "marker": say["redacted_marker"],
+            "reason": say["redactions_reason"] if built.redacted_passages else None,
+        },
         "records": entries,
     }
     # Compact: the C encoder is about ten times faster than an indented dump.
     built.json_text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     built.html_text = render_html(document, snap.locale)
     return built
+
+
+def _redact(
+    snap: Snapshot,
+    built: Built,
+    source: str,
+    spec: DataTable,
+    entry: dict[str, Any],
+    marker: str,
+) -> None:
+    """Mask, in one record's free text, the passages about other people (the source is not
+    touched); the record says which columns were masked, and how many passages."""
+    if not spec.mentions_others or not snap.redactions:
+        return
+    key = third_parties.encode_key(entry["fields"][c] for c in spec.primary_key)
+    masked: dict[str, int] = {}
+    for column in spec.mentions_others:
+        spans = snap.redactions.get((source, spec.name, key, column.name))
+        value = entry["fields"].get(column.name)
+        if not spans or not isinstance(value, str):
+            continue
+        entry["fields"][column.name], count = third_parties.apply(value, spans, marker)
+        if count:
+            masked[column.name] = count
+    if masked:
+        entry["redacted"] = masked
+        built.redacted_passages += sum(masked.values())
+        built.redacted_records += 1
 
 
 def _portable(services: Services, line: Line) -> bool:

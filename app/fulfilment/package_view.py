@@ -21,7 +21,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from app.fulfilment.package_words import count, language, words
+from app.fulfilment.package_words import count, language, redacted, words
 from config import ROOT
 
 TEMPLATES = ROOT / "templates" / "package"
@@ -153,6 +153,7 @@ def render_html(document: dict[str, Any], locale: str) -> str:
         intro=say["intro"] % {"reference": document["reference"]},
         tables=_tables(document),
         count=lambda n: count(locale, n),
+        redacted=lambda n: redacted(locale, n),
         period=lambda category: period(category, locale),
         produced_on=day(document["generated_at"], locale),
         total=sum(c["records"] for c in document["categories"]),

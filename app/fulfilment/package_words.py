@@ -37,6 +37,18 @@ def count(locale: str, number: int) -> str:
     return str(text) % {"num": format_decimal(number, locale=language(locale))}
 
 
+def redacted(locale: str, passages: int) -> str:
+    """ "3 passages about other people were masked." (the package's note of redactions)."""
+    catalogue = _catalogue(language(locale))
+    text = catalogue.npgettext(
+        "package",
+        "%(num)s passage about another person was masked in this copy.",
+        "%(num)s passages about other people were masked in this copy.",
+        passages,
+    )
+    return str(text) % {"num": format_decimal(passages, locale=language(locale))}
+
+
 def words(locale: str) -> dict[str, str]:
     """Every fixed text of the package, by name; ``intro`` takes ``%(reference)s``."""
     catalogue = _catalogue(language(locale))
@@ -96,6 +108,16 @@ def words(locale: str) -> dict[str, str]:
             "package",
             "Information about other people is left out of this copy (GDPR Art. 15(4)). "
             "The health professionals who treated you are named for what they did.",
+        ),
+        "redacted_marker": pgettext(
+            "package", "[passage removed: information about another person]"
+        ),
+        "redactions_reason": pgettext(
+            "package",
+            "Passages about other people were removed from some letters and notes: the "
+            "law gives you your own data, not information about third parties outside your "
+            "care (GDPR Art. 15(4); Public Health Code, L.1110-4 and L.1111-7). Each is "
+            "replaced by the words shown here in brackets.",
         ),
         "portable": pgettext(
             "package", "This JSON file is the portable copy of your data (GDPR Art. 20)."

@@ -141,6 +141,11 @@ class DataTable:
         """The columns people see, in the catalogue's order."""
         return tuple(c for c in self.columns if c.shown)
 
+    @property
+    def mentions_others(self) -> tuple[Column, ...]:
+        """The free-text columns that may name other people (reviewed before release)."""
+        return tuple(c for c in self.columns if c.shown and c.mentions_others)
+
 
 @dataclass(frozen=True)
 class Source:

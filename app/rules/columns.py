@@ -7,7 +7,10 @@ says how its values are written for people (a date, an amount in euros, yes or
 no, a code with its meaning, a number, free text). Code meanings come from a
 column of the same row (``meaning = "label"``: the ICD-10 label stored beside
 the code) or from a code list of the catalogue (``codes = "acts"``,
-``[code_lists.acts]``). ``check_live`` (in ``catalogue``) refuses a live column
+``[code_lists.acts]``). A free-text column that may mention other people (a
+letter, a summary) says so with ``mentions_others = true``: before such records
+are released, the holder reviews them and masks the passages about third
+parties (``app.casework.third_parties``). ``check_live`` (in ``catalogue``) refuses a live column
 the catalogue does not describe: it would otherwise reach a citizen under its
 database name.
 """
@@ -21,7 +24,7 @@ from typing import Any
 from app.rules.toml_checks import Problems, Text, read_text, unknown_keys
 
 KINDS = ("text", "date", "euros", "yes_no", "code", "number")
-_COLUMN_FIELDS = ("fr", "en", "kind", "shown", "meaning", "codes", "show_code")
+_COLUMN_FIELDS = ("fr", "en", "kind", "shown", "meaning", "codes", "show_code", "mentions_others")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class Column:
     codes: str | None = None
     # False where the code is itself a word ("email"): its meaning alone is shown.
     show_code: bool = True
+    # Free text that may name other people: reviewed, and redacted, before release.
+    mentions_others: bool = False
 
 
 CodeLists = Mapping[str, Mapping[str, Text]]
@@ -78,7 +83,18 @@ def _column(name: str, raw: Any, key: str, p: Problems) -> Column | None:
     if not isinstance(shown, bool):
         p.add(f"{key}.shown", "must be true or false.")
         return None
+    mentions_others = raw.get("mentions_others", False)
+    if not isinstance(mentions_others, bool):
+        p.add(f"{key}.mentions_others", "must be true or false.")
+        return None
     if not shown:
+        if mentions_others:
+            p.add(
+                f"{key}.mentions_others",
+                "is for a column people see: a hidden column is never released, so there "
+                "is nothing to review. Remove it, or show the column.",
+            )
+            return None
         return Column(name, None, shown=False)
     missing = [lang for lang in ("fr", "en") if not str(raw.get(lang, "")).strip()]
     if missing:
@@ -112,7 +128,14 @@ def _column(name: str, raw: Any, key: str, p: Problems) -> Column | None:
         if value is not None and not (isinstance(value, str) and value.strip()):
             p.add(f"{key}.{field_name}", "must be a non-empty string.")
             return None
-    return Column(name, label, str(kind), True, meaning, codes, show_code)
+    if mentions_others and kind != "text":
+        p.add(
+            f"{key}.mentions_others",
+            f'is for free text (kind = "text"), where a passage about someone else can be '
+            f'masked; this column is kind = "{kind}". Remove mentions_others.',
+        )
+        return None
+    return Column(name, label, str(kind), True, meaning, codes, show_code, mentions_others)
 
 
 def read_columns(

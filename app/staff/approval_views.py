@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from app import deadlines
 from app.casework import confirmation, decisions, refusal_window
 from app.extensions import db
+from app.fulfilment import third_parties
 from app.labels import REFUSAL_LABELS
 from app.models import Request, StaffUser, utcnow
 from app.services import services_of
@@ -46,6 +47,7 @@ def _confirmation(reference: str, form: ApproveForm) -> Response | tuple[str, in
                 me(),
                 version=form.version.data or 0,
                 assurance=services_of(current_app).assurance,
+                catalogue=services_of(current_app).catalogue,
             )
         )
 
@@ -56,7 +58,13 @@ def _confirmation(reference: str, form: ApproveForm) -> Response | tuple[str, in
     if refused is not None:
         return refused
     decision = decided[0]
-    preview = confirmation.preview(found, decision, services_of(current_app).catalogue)
+    review = third_parties.review_of(db.session(), found)
+    preview = confirmation.preview(
+        found,
+        decision,
+        services_of(current_app).catalogue,
+        masked=third_parties.passages(db.session(), found) if review is not None else 0,
+    )
     form.confirm.data = "yes"
     return (
         render_template(
@@ -112,6 +120,7 @@ def case_approve(reference: str) -> Response | tuple[str, int]:
             me(),
             version=form.version.data or 0,
             assurance=services.assurance,
+            catalogue=services.catalogue,
             vault=services.vault,
             late_justification=form.late_justification.data,
             now=utcnow(),

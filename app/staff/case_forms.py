@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
 from app.casework import cases, decisions
@@ -91,3 +91,18 @@ class DocumentRefuseForm(DocumentForm):
         _l("Why another document is needed (the requester reads it)"),
         validators=[DataRequired(REQUIRED)],
     )
+
+
+class ThirdPartyForm(CaseForm):
+    """The third-party review: mask a passage of one record, unmask one, or finish."""
+
+    action = HiddenField(validators=[AnyOf(("mask", "unmask", "done"))])
+    source = HiddenField(validators=[Length(max=80)])
+    table = HiddenField(validators=[Length(max=80)])
+    key = HiddenField(validators=[Length(max=80)])
+    column = HiddenField(validators=[Length(max=80)])
+    # Its length is checked by the domain, which says so (third_parties.PASSAGE_MAX).
+    passage = TextAreaField(_l("Passage to mask, copied exactly from the text"))
+    # Set by selecting the passage in the text (scripts on); empty: every occurrence.
+    start = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(min=0)])
+    redaction = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(min=1)])

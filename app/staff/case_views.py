@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
-from flask_babel import format_datetime
+from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
@@ -24,6 +24,7 @@ from wtforms.fields.choices import SelectChoice
 from app import deadlines, lifecycle
 from app.casework import case_page, cases, clock, decisions, identity, refusal_window
 from app.extensions import db
+from app.fulfilment import third_parties
 from app.identity import assurance
 from app.labels import EXTENSION_LABELS, REFUSAL_LABELS
 from app.models import Request, StaffUser, utcnow
@@ -40,6 +41,7 @@ from app.staff.case_forms import (
     ExtendForm,
     NoteForm,
     RefuseForm,
+    ThirdPartyForm,
     UnfoundedForm,
 )
 from app.staff.routes import bp, source_title
@@ -99,6 +101,7 @@ def _forms(case: Request) -> dict[str, Any]:
         "ask": AskForm(formdata=None, **version),
         "extend": extend,
         "unfounded": unfounded,
+        "third_parties": ThirdPartyForm(formdata=None, **version),
     }
 
 
@@ -112,6 +115,19 @@ def _page(case: Request, *, error: str | None = None, code: int = 200) -> tuple[
     )
     user = me()
     people = _readable(page.people)
+    services = services_of(current_app)
+    review = third_parties.screen(
+        db.session(),
+        case,
+        user,
+        catalogue=services.catalogue,
+        warehouse=services.warehouse,
+        assurance=services.assurance,
+        locale=str(get_locale() or "fr"),
+        now=utcnow(),
+    )
+    # The read of the sources is audited, also when the page answers a refused decision.
+    db.session.commit()
     return (
         render_template(
             "staff/case.html",
@@ -142,6 +158,7 @@ def _page(case: Request, *, error: str | None = None, code: int = 200) -> tuple[
             workable=case.status in cases.WORKABLE,
             identity=assurance.standing(services_of(current_app).assurance, case),
             refusal=refusal_window.window(case, deadlines.receipt_date(utcnow())),
+            review=review,
         ),
         code,
     )
@@ -376,6 +393,58 @@ def case_extend(reference: str) -> Response | tuple[str, int]:
         ),
         _("The deadline is extended; the requester is told why by email."),
     )
+
+
+@bp.post("/cases/<reference>/third-parties")
+@requires(roles.WORK_CASES)
+def case_third_parties(reference: str) -> Response | tuple[str, int]:
+    """The third-party review: mask a passage, put one back, or say the review is done."""
+    form = ThirdPartyForm()
+    services = services_of(current_app)
+    gates = {"assurance": services.assurance, "version": form.version.data or 0, "now": utcnow()}
+
+    def act(case: Request) -> None:
+        if form.action.data == "mask":
+            third_parties.add(
+                db.session(),
+                case,
+                me(),
+                source=form.source.data or "",
+                table=form.table.data or "",
+                key=form.key.data or "",
+                column=form.column.data or "",
+                passage=form.passage.data or "",
+                start=form.start.data,
+                catalogue=services.catalogue,
+                warehouse=services.warehouse,
+                **gates,  # type: ignore[arg-type]
+            )
+        elif form.action.data == "unmask":
+            third_parties.remove(
+                db.session(),
+                case,
+                me(),
+                form.redaction.data or 0,
+                **gates,  # type: ignore[arg-type]
+            )
+        else:
+            third_parties.mark_reviewed(
+                db.session(),
+                case,
+                me(),
+                catalogue=services.catalogue,
+                **gates,  # type: ignore[arg-type]
+            )
+
+    done = {
+        "mask": _("The passage is masked in the package; the source is unchanged."),
+        "unmask": _("The passage is put back in the package."),
+        "done": _("Review done: the package may be approved."),
+    }.get(form.action.data or "", _("Saved."))
+    answer = _decide(reference, form, act, done)
+    if isinstance(answer, Response):
+        answer.location = (answer.location or "") + "#third-parties"
+    return answer
 
 
 @bp.post("/cases/<reference>/unfounded")

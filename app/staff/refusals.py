@@ -67,6 +67,24 @@ REASONS = {
         "More than one month has passed since receipt: a refusal now needs a data protection "
         "officer's written justification (GDPR Art. 12(4))."
     ),
+    "third_parties_unreviewed": _l(
+        "Letters and notes in this plan may name other people: read them in “Other "
+        "people in the records” below, mask what concerns third parties, and say that the "
+        "review is done. The package can be approved after that."
+    ),
+    "passage_empty": _l("Copy the passage to mask from the text first."),
+    "passage_too_long": _l(
+        "This passage is too long: mask a sentence or a paragraph at a time (at most 2,000 "
+        "characters)."
+    ),
+    "passage_not_found": _l(
+        "This passage is not in the record's text: copy it exactly as it is written there "
+        "(same letters, accents and spaces). Nothing was masked."
+    ),
+    "unknown_review_record": _l("This record is not one of the plan’s records to review."),
+    "unknown_redaction": _l("This masked passage is no longer recorded: nothing was changed."),
+    "nothing_to_review": _l("This plan discloses no letter or note that needs a review."),
+    "already_reviewed": _l("The review is already done for this plan."),
     "still_ambiguous": _l(
         "Several people in the sources still fit this identity: ask the requester for "
         "information or refuse the request."

@@ -63,6 +63,7 @@ SOURCE_READS = {
     "recompute": _l("Sources read to compare the plan with today's sources and rules."),
     "correction": _l("Sources read to show the records to correct."),
     "confirm_identity": _l("Sources read to confirm the identity."),
+    "third_parties": _l("Sources read to review letters and notes for other people."),
 }
 ART19 = {
     "erased": _l("%(recipient)s told of the erasure (GDPR Art. 19)."),
@@ -250,6 +251,17 @@ SENTENCES: dict[str, Sentence] = {
     "package.check_failed": _fixed(_l("A wrong date of birth was typed on the download page.")),
     "package.downloaded": _fixed(_l("The requester downloaded the access package.")),
     "package.deleted": _fixed(_l("Access package deleted.")),
+    "third_parties.redacted": lambda d, s, src: ngettext(
+        "%(num)d passage about another person masked in the package.",
+        "%(num)d passages about other people masked in the package.",
+        int(d.get("count") or 0),
+    ),
+    "third_parties.unredacted": _fixed(_l("A masked passage was put back in the package.")),
+    "third_parties.reviewed": lambda d, s, src: ngettext(
+        "Letters and notes reviewed for other people: %(num)d passage masked.",
+        "Letters and notes reviewed for other people: %(num)d passages masked.",
+        int(d.get("redactions") or 0),
+    ),
     "records.restricted": _fixed(_l("Records restricted while they are checked.")),
     "record.rectified": _fixed(_l("A record was corrected.")),
     "record.confirmed": _fixed(_l("A record was checked and found accurate.")),

@@ -95,6 +95,7 @@ def test_sixteen_dpos_approving_at_once_start_one_erasure(smtp_app: Flask, smtp:
             now=utcnow(),
             mail=mail,
             assurance=services_of(smtp_app).assurance,
+            catalogue=services_of(smtp_app).catalogue,
         ),
     )
     assert outcomes == {"won": 1, "StaleRequest": CROWD - 1}

@@ -220,3 +220,48 @@ def test_show_code_belongs_to_codes_only(make_app, tmp_path):
             SOURCES_TEXT, WARD, 'ward = { fr = "Service", en = "Ward", show_code = false }'
         ),
     )
+
+
+def test_the_demo_catalogue_marks_its_free_text_that_may_name_other_people(app):
+    """Referral letters' body and shared care records' summary: reviewed before release."""
+    catalogue = services_of(app).catalogue
+    marked = {
+        (table.name, column.name)
+        for source in catalogue.sources
+        for table in source.tables
+        for column in table.mentions_others
+    }
+    assert marked == {("referral_letters", "body"), ("shared_care_records", "summary")}
+
+
+ADMITTED = 'admitted_on = { fr = "Entrée", en = "Admitted", kind = "date" }'
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            ADMITTED,
+            'admitted_on = { fr = "Entrée", en = "Admitted", kind = "date", '
+            "mentions_others = true }",
+            f"{STAYS}.columns.admitted_on.mentions_others: is for free text "
+            '(kind = "text"), where a passage about someone else can be masked; this column '
+            'is kind = "date". Remove mentions_others.',
+        ),
+        (
+            WARD,
+            'ward = { fr = "Service", en = "Ward", mentions_others = "yes" }',
+            f"{STAYS}.columns.ward.mentions_others: must be true or false.",
+        ),
+        (
+            "\nlabel = { shown = false }  # shown with its code, above",
+            "\nlabel = { shown = false, mentions_others = true }",
+            "sources.hospital.tables.diagnoses.columns.label.mentions_others: is for a column "
+            "people see",
+        ),
+    ],
+    ids=["not-text", "not-boolean", "hidden"],
+)
+def test_mentions_others_is_for_shown_free_text_only(make_app, tmp_path, old, new, expected):
+    """A column that may name other people must be text people see, and say so as a boolean."""
+    refused(make_app, tmp_path, expected, sources=edited(SOURCES_TEXT, old, new))
