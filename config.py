@@ -379,6 +379,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SOURCES_FILE": env.get("SOURCES_FILE") or str(ROOT / "catalogue" / "sources.toml"),
         "RULES_FILE": env.get("RULES_FILE") or str(ROOT / "catalogue" / "rules.toml"),
         "ASSURANCE_FILE": env.get("ASSURANCE_FILE") or str(ROOT / "catalogue" / "assurance.toml"),
+        "REPRESENTATION_FILE": env.get("REPRESENTATION_FILE")
+        or str(ROOT / "catalogue" / "representation.toml"),
         # The demo catalogue reads ${WAREHOUSE_URL}; a real catalogue names its own variables.
         "WAREHOUSE_URL": env.get("WAREHOUSE_URL")
         or ("" if strict else f"sqlite:///{INSTANCE / 'warehouse.sqlite3'}"),

@@ -21,6 +21,7 @@ from app.outbox.emails import MailSettings
 from app.outbox.mailer import Mailer
 from app.rules.catalogue import Catalogue, CatalogueError, load_catalogue
 from app.rules.policy import Policy, PolicyError, load_policy
+from app.rules.representation import Representation, RepresentationError, load_representation
 from app.rules.sources import Warehouse
 from app.services import EXTENSION, AuditSettings, Limits, Operator, Services
 from app.tokens import LinkSigner
@@ -106,6 +107,7 @@ def register_services(app: Flask) -> None:
         ),
         assurance=load_assurance_policy(app.config),
         names=NameIndex.of(app.config["NAME_SEARCH_KEYS"]),
+        representation=load_representation_rules(app.config, catalogue, policy),
         operator=Operator.of(app.config),
     )
 
@@ -130,6 +132,20 @@ def load_sources_and_rules(config: Mapping[str, Any]) -> tuple[Catalogue, Policy
             + "\nRun `flask rules check` after fixing it."
         ) from None
     return catalogue, policy
+
+
+def load_representation_rules(
+    config: Mapping[str, Any], catalogue: Catalogue, policy: Policy
+) -> Representation:
+    """Read who may act for someone else; the portal does not start if it is wrong."""
+    try:
+        return load_representation(Path(config["REPRESENTATION_FILE"]), catalogue, policy)
+    except RepresentationError as error:
+        raise ConfigError(
+            "The portal cannot start: the representation rules are wrong.\n"
+            + "\n".join(f"  - {p}" for p in error.problems)
+            + "\nRun `flask rules check` after fixing it."
+        ) from None
 
 
 def load_assurance_policy(config: Mapping[str, Any]) -> AssurancePolicy:

@@ -2,10 +2,11 @@
 
 One frozen object carries what the domain needs from configuration (the
 catalogue, the policy, the warehouse, the vault, the link signer, the mail
-settings, the limits, the audit keys and the assurance policy), so a job handler's signature says
-everything it uses: ``fn(session, job, now, services)``. Nothing here imports
-Flask: the factory builds the object, ``services_of`` is the one place that
-reads it back.
+settings, the limits, the audit keys, the assurance policy and the
+representation rules), so a job handler's signature says everything it
+uses: ``fn(session, job, now, services)``. Nothing here imports Flask:
+the factory builds the object, ``services_of`` is the one place that reads
+it back.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from app.name_search import NameIndex
 from app.outbox.emails import MailSettings
 from app.rules.catalogue import Catalogue
 from app.rules.policy import Policy
+from app.rules.representation import Representation
 from app.rules.sources import Warehouse
 from app.tokens import LinkSigner
 from config import ConfigError
@@ -98,6 +100,8 @@ class Services:
     audit: AuditSettings
     assurance: AssurancePolicy
     names: NameIndex
+    # Who may act for someone else, and what they are sent (catalogue/representation.toml).
+    representation: Representation
     operator: Operator = field(default_factory=Operator)
 
 

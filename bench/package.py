@@ -68,6 +68,7 @@ from app.rules.matching import Applicant
 from app.outbox.emails import MailSettings
 from app.identity.policy import load_assurance
 from app.rules.policy import load_policy
+from app.rules.representation import load_representation
 from app.rules.routing import compute
 from app.rules.sources import Warehouse
 from app.audit.keys import Keyring
@@ -89,7 +90,9 @@ services = Services(catalogue, policy, warehouse, vault, LinkSigner("bench" * 8)
                     MailSettings(86400, 86400, "localhost"), limits, postman=None,
                     audit=AuditSettings(Keyring.of(["bench" * 8]), Path("/dev/null")),
                     assurance=load_assurance(Path(root) / "catalogue" / "assurance.toml"),
-                    names=NameIndex.of(["bench" * 8]))
+                    names=NameIndex.of(["bench" * 8]),
+                    representation=load_representation(
+                        Path(root) / "catalogue" / "representation.toml", catalogue, policy))
 applicant = Applicant(last, first, date.fromisoformat(born), email, None)
 started = time.perf_counter()
 draft = compute(applicant, "access", catalogue=catalogue, policy=policy, warehouse=warehouse,
