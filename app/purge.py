@@ -35,11 +35,11 @@ from app.models import (
     Base,
     CaseNote,
     IdentityDocument,
-    RelationshipProof,
     Job,
     LinkToken,
     Plan,
     PlanLine,
+    RelationshipProof,
     Request,
     Restriction,
 )

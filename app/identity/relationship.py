@@ -73,7 +73,10 @@ def _decisions(session: Session, request: Request) -> dict[str, AuditEvent]:
     """The last event of each proof code (received, accepted or refused)."""
     events = session.scalars(
         select(AuditEvent)
-        .where(AuditEvent.request_id == request.id, AuditEvent.action.in_((RECEIVED, ACCEPTED, REFUSED)))
+        .where(
+            AuditEvent.request_id == request.id,
+            AuditEvent.action.in_((RECEIVED, ACCEPTED, REFUSED)),
+        )
         .order_by(AuditEvent.id)
     )
     return {str(event.details.get("proof")): event for event in events}

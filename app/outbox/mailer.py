@@ -65,6 +65,7 @@ LABELS = {
     "extension_labels": labels.EXTENSION_LABELS,
     "assurance_labels": labels.ASSURANCE_LABELS,
     "document_reason_labels": labels.DOCUMENT_REASON_LABELS,
+    "proof_reason_labels": labels.PROOF_REASON_LABELS,
 }
 
 

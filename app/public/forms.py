@@ -249,14 +249,14 @@ class RequestForm(FlaskForm):
             raise ValidationError(_l("Choose who this request is for."))
 
     def validate_birth_date(self, field: MemorableDateField) -> None:
-        if self.for_other and self.acts_as.data == "parent" and field.data is not None:
-            if _age_on(field.data, _paris_today()) >= ADULT_AGE:
-                raise ValidationError(
-                    _l(
-                        "A parent can ask only for a child under 18. An adult makes their own "
-                        "request, or gives you a written mandate."
-                    )
+        minor = field.data is None or _age_on(field.data, _paris_today()) < ADULT_AGE
+        if self.for_other and self.acts_as.data == "parent" and not minor:
+            raise ValidationError(
+                _l(
+                    "A parent can ask only for a child under 18. An adult makes their own "
+                    "request, or gives you a written mandate."
                 )
+            )
 
     def validate_acts_as(self, field: RadioField) -> None:
         if not self.for_other:
@@ -306,6 +306,18 @@ class DocumentForm(FlaskForm):
     document = FileField(
         _l("Your identity document"),
         validators=[FileRequired(_l("Select the file of your identity document."))],
+    )
+
+
+class ProofForm(FlaskForm):
+    """One document proving a relationship: which proof (a code), and the file."""
+
+    proof = HiddenField(
+        validators=[DataRequired(_l("Choose which document you are sending.")), Length(max=40)]
+    )
+    document = FileField(
+        _l("The document"),
+        validators=[FileRequired(_l("Select the file of the document."))],
     )
 
 

@@ -147,7 +147,7 @@ class MemorableDateField(Field):
 
     def validate(self, form: Any, extra_validators: Any = ()) -> bool:
         if self.applies is not None and not self.applies(form):
-            self.errors = []
+            self.errors: list[Any] = []
             self.data = None
             self.wrong = ()
             return True

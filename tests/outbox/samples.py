@@ -131,6 +131,9 @@ SAMPLES = {
     # To the person on file: the payload app.identity.contact.queue_notice writes.
     "filed_in_your_name": Sample("filed_in_your_name", kind="erasure", status="awaiting_identity"),
     "withdrawn": Sample("withdrawn", status="withdrawn"),
+    "relationship_proof_refused": Sample(
+        "relationship_proof_refused", status="awaiting_identity", extra={"reason": "expired"}
+    ),
     "identity_document_refused": Sample(
         "identity_document_refused", status="awaiting_identity", extra={"reason": "expired"}
     ),
