@@ -104,6 +104,10 @@ FORMS["staff.case_confirm_identity"] = VERSION
 FORMS["public.document_upload"] = {"document": "a-file"}
 FORMS["staff.identity_document_accept"] = {**VERSION, "document_id": "1"}
 FORMS["staff.identity_document_refuse"] = {**VERSION, "document_id": "1", "reason": "expired"}
+# The proofs of a relationship (a request made for someone else), sent and decided the same way.
+FORMS["public.relationship_proof_upload"] = {"proof": "mandate", "document": "a-file"}
+FORMS["staff.relationship_proof_accept"] = {**VERSION, "document_id": "1"}
+FORMS["staff.relationship_proof_refuse"] = {**VERSION, "document_id": "1", "reason": "expired"}
 # Forms of a button only: their CSRF token, poisoned names and query parameters are still sent.
 FORMS |= {
     "staff.logout": {},

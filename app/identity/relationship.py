@@ -242,7 +242,7 @@ def decide(
         .returning(RelationshipProof.proof)
     ).scalar_one_or_none()
     if code is None:
-        raise CaseError("no_document")
+        raise CaseError("no_proof")
     who = actor(staff)
     audit.record(
         session,

@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
+from app.casework.cases import CaseError
 from app.extensions import db
 from app.identity import assurance, documents, relationship
 from app.intake import read_requester
@@ -168,7 +169,7 @@ def _proof_reason_choices(form: ProofRefuseForm) -> None:
 def _relationship_of(case: Request) -> Relationship:
     found = services_of(current_app).representation.of(case.acts_as)
     if found is None:
-        abort(404)
+        raise CaseError("not_for_someone_else")
     return found
 
 

@@ -137,6 +137,8 @@ def test_for_oneself_the_other_fields_are_not_read(app, client):
             "seule une demande d’accès est possible",
         ),
         ({"for_whom": "nobody"}, "Choisissez pour qui est cette demande."),
+        ({"requester_last_name": "Mar\u200btin"}, "Utilisez uniquement des lettres"),
+        ({"requester_first_name": "x" * 101}, "Saisissez 100 caractères au maximum."),
     ],
 )
 def test_bad_answers_are_refused_with_a_message_and_nothing_is_filed(

@@ -69,7 +69,7 @@ def test_filed_through_the_form_proven_accepted_then_routed(app, acts_as):
     assert {row.proof for row in _proofs(app, request_id)} == set(codes)
     # At most one waits per proof: a second of the same is refused.
     assert send_proof(client, codes[0]).status_code == 422
-    agent, account = staff_client(app, "agent@example.org", "agent")
+    agent, _ = staff_client(app, "agent@example.org", "agent")
     case_page = agent.get(f"/staff/cases/{reference}").get_data(as_text=True)
     assert "Demande faite pour quelqu’un d’autre" in case_page
     assert "Élodie Martin" in case_page  # the requester's identity, decrypted for staff
@@ -111,7 +111,7 @@ def test_a_refused_proof_is_explained_and_another_can_be_sent(app):
 def test_nothing_is_shown_or_approved_before_the_proof_is_accepted(app):
     """Identity at the highest level is not enough: the relationship must be proven too."""
     data = FILINGS["heir"]
-    client, request_id, reference = file_and_verify(app, data)
+    client, request_id, _ = file_and_verify(app, data)
     prove(app, request_id)
     found = request_of(app, data["email"])
     policy = services_of(app).assurance
