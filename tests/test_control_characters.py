@@ -56,7 +56,17 @@ WHO: dict[tuple[str, str], str] = {
 VERSION = {"version": "1"}
 # Valid data of each form, so that only the poisoned character can be refused.
 FORMS: dict[str, dict[str, str]] = {
-    "public.check_answers": VALID_FILING,
+    # With the fields of a request made for someone else (read when "other" is chosen).
+    "public.check_answers": {
+        **VALID_FILING,
+        "for_whom": "other",
+        "acts_as": "guardian",
+        "heir_reason": "causes_of_death",
+        **birth_parts("2025-02-03", "died_on"),
+        "requester_first_name": "Paul",
+        "requester_last_name": "Martin",
+        **birth_parts("1975-01-02", "requester_birth_date"),
+    },
     # The check page's buttons: the signed answers, and "Change" naming one of them.
     "public.file_request": {"answers": "signed-answers", "change": "email"},
     "public.new_status_link": {"email": "elodie.martin@example.fr"},
