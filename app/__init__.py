@@ -124,7 +124,9 @@ def load_sources_and_rules(config: Mapping[str, Any]) -> tuple[Catalogue, Policy
         variables["WAREHOUSE_URL"] = config["WAREHOUSE_URL"]
     try:
         catalogue = load_catalogue(Path(config["SOURCES_FILE"]), variables)
-        policy = load_policy(Path(config["RULES_FILE"]), catalogue.categories)
+        policy = load_policy(
+            Path(config["RULES_FILE"]), catalogue.categories, catalogue.medical_categories
+        )
     except (CatalogueError, PolicyError) as error:
         raise ConfigError(
             "The portal cannot start: the catalogue or the policy is wrong.\n"

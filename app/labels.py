@@ -37,6 +37,8 @@ ACTION_LABELS = {
     "exclude_from_reuse": _l("Left out of research reuse"),
     "rectify": _l("Corrected where inaccurate"),
     "refer": _l("Handled by another organisation"),
+    "withhold": _l("Not sent to you: it does not serve the reason you gave"),
+    "secret": _l("Not sent to you"),
 }
 # Refusal grounds (app.casework.cases.REFUSAL_GROUNDS): the reason given to the
 # requester, with the article it rests on.
@@ -73,6 +75,14 @@ REFUSAL_LABELS = {
     ),
     "data_accurate": _l(
         "After checking, the data you asked us to correct is accurate (GDPR Art. 16)."
+    ),
+    "representative_not_entitled": _l(
+        "The law does not let you exercise this right for the person you act for "
+        "(GDPR Art. 12(2); Public Health Code, L.1110-4 V and R.1111-7)."
+    ),
+    "refused_during_life": _l(
+        "During their lifetime the person refused to let their relatives see their health "
+        "data after their death (Public Health Code, L.1110-4 V)."
     ),
 }
 EXTENSION_LABELS = {
@@ -144,4 +154,6 @@ STAFF_ACTION_LABELS = {
     "exclude_from_reuse": _l("Left out of research reuse"),
     "rectify": _l("Corrected where inaccurate"),
     "refer": _l("Handled by another organisation"),
+    "withhold": _l("Not sent: outside the requester's stated reason (heir or partner)"),
+    "secret": _l("Not sent: kept secret from the parents by the minor (CSP L.1111-5)"),
 }

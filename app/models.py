@@ -340,7 +340,9 @@ class AuditChain(Base):
     last_hash: Mapped[str] = mapped_column(String(64))
 
 
-OUTCOMES = ("matched", "no_data", "identity_review")
+# "refused": a request made for someone else that the law does not let them make
+# (app.rules.routing: the ground is the plan's first review reason).
+OUTCOMES = ("matched", "no_data", "identity_review", "refused")
 
 
 class Plan(Base):

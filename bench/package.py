@@ -79,7 +79,8 @@ from app.name_search import NameIndex
 root, url, first, last, born, email, mode = sys.argv[1:8]
 trace = mode == "trace"
 catalogue = load_catalogue(Path(root) / "catalogue" / "sources.toml", {"WAREHOUSE_URL": url})
-policy = load_policy(Path(root) / "catalogue" / "rules.toml", catalogue.categories)
+policy = load_policy(Path(root) / "catalogue" / "rules.toml", catalogue.categories,
+                     catalogue.medical_categories)
 warehouse = Warehouse(catalogue)
 vault = Vault([Fernet.generate_key().decode()])
 limits = Limits(unverified_ttl=86400, reminder_hour=7, reminder_days=5,

@@ -218,12 +218,15 @@ def test_nir_matches_sex_birth_date_and_place_of_its_holder(db):
 
 
 def test_personas_come_first_as_declared(db):
-    """Persons 1 to 12 are the personas, field for field."""
+    """Persons 1 to 15 are the personas, field for field, with a date of death for two."""
     assert [p.person_id for p in PERSONAS] == list(range(1, len(PERSONAS) + 1))
     assert len(PERSONAS) == MIN_CITIZENS
     for p in PERSONAS:
         birth = p.birth_date.isoformat()
+        died = p.died_on.isoformat() if p.died_on else None
+        refused = int(p.refused_access_after_death)
         expected = (p.person_id, p.nir, p.last_name, p.first_name, birth, p.sex, p.email)
+        expected += (died, refused)
         assert rows(db, "SELECT * FROM persons WHERE person_id = ?", p.person_id) == [expected]
 
 
@@ -526,3 +529,31 @@ def test_cli_replaces_an_empty_file_without_force(make_app, tmp_path):
     assert result.exit_code == 0, result.output
     with sqlite3.connect(target) as connection:
         assert connection.execute("SELECT count(*) FROM persons").fetchone()[0] == 20
+
+
+def test_requests_for_someone_else_have_their_personas(db):
+    """A deceased father, a deceased woman who refused, and a minor with a secret stay."""
+    deaths = rows(
+        db,
+        "SELECT first_name, last_name, died_on, refused_access_after_death FROM persons "
+        "WHERE died_on IS NOT NULL AND person_id <= ? ORDER BY person_id",
+        len(PERSONAS),
+    )
+    assert deaths == [
+        ("Georges", "Moreau", "2019-11-03", 0),
+        ("Simone", "Garnier", "2019-06-14", 1),
+    ]
+    georges = {
+        table: rows(db, f"SELECT count(*) FROM {table} WHERE person_id = 13")[0][0]
+        for table in ("hospital_stays", "diagnoses", "transfusions", "reimbursements")
+    }
+    assert georges == {"hospital_stays": 2, "diagnoses": 3, "transfusions": 1, "reimbursements": 3}
+    # Every record of the father is from before his death.
+    for table, column in (("hospital_stays", "discharged_on"), ("reimbursements", "paid_on")):
+        (latest,) = rows(db, f"SELECT max({column}) FROM {table} WHERE person_id = 13")[0]
+        assert latest <= "2019-11-03"
+    assert rows(
+        db, "SELECT minor_secret FROM hospital_stays WHERE person_id = 15 ORDER BY stay_id"
+    ) == [(0,), (1,)]
+    (secrets,) = rows(db, "SELECT count(*) FROM hospital_stays WHERE minor_secret = 1")[0]
+    assert secrets == 1  # only the persona's: random citizens keep none

@@ -31,6 +31,9 @@ REFUSAL_GROUNDS = (
     "legal_claims",
     "third_party_rights",
     "data_accurate",
+    # A request made for someone else (app.rules.routing, catalogue/representation.toml).
+    "representative_not_entitled",
+    "refused_during_life",
 )
 # Art. 12(5): a data protection officer's decision, with a written justification.
 UNFOUNDED_GROUNDS = ("manifestly_unfounded", "excessive")

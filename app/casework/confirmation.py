@@ -65,7 +65,12 @@ def preview(request: Request, decision: str, catalogue: Catalogue) -> Preview:
     """What approving ``decision`` ("plan", "approve" or "refuse") on ``request`` does."""
     outcome = _outcome(request, decision)
     lines = tuple(request.plan.lines) if request.plan and outcome != REFUSE else ()
-    acted = tuple(line for line in lines if line.action != "retain" and line.record_count)
+    # Records set aside for a request made for someone else are not acted on either.
+    acted = tuple(
+        line
+        for line in lines
+        if line.action not in ("retain", "withhold", "secret") and line.record_count
+    )
     kept = tuple(line for line in lines if line.action == "retain")
     notified: set[str] = set()
     for line in acted:

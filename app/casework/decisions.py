@@ -110,6 +110,9 @@ def plan_settled(request: Request, policy: AssurancePolicy) -> None:
     plan = request.plan
     if plan is None or plan.outcome == "identity_review":
         raise CaseError("identity_in_doubt")
+    if plan.outcome == "refused":
+        # A right the relationship may not exercise, or a deceased person's refusal.
+        raise CaseError("plan_refuses")
     if not assurance_levels.may_act(policy, request):
         raise CaseError("identity_not_proven")
 

@@ -1,6 +1,6 @@
 """The demo warehouse's personas: fixed people with hand-made records, the same for every seed.
 
-They are written first (``person_id`` 1 to 12): the demo and the tests file
+They are written first (``person_id`` 1 to 15): the demo and the tests file
 requests as them, each showing one case the portal must handle (see
 ``demonstrates``). ``HOSTILE`` holds the markup and formulas some of their
 (and a few random citizens') texts carry.
@@ -45,6 +45,9 @@ class Persona:
     email: str | None
     demonstrates: str
     sex: str
+    died_on: date | None = None
+    # Refused, while alive, that the relatives see the record after the death (L.1110-4 V).
+    refused_access_after_death: bool = False
 
 
 def with_key(body: str) -> str:
@@ -177,6 +180,42 @@ PERSONAS: tuple[Persona, ...] = (
         "a transfusion ten years ago (kept 30 years) and an objection to research",
         "M",
     ),
+    Persona(
+        13,
+        "Georges",
+        "Moreau",
+        date(1948, 2, 19),
+        with_key("1480249007215"),
+        None,
+        "died on 3 November 2019 in hospital; his daughter Claire Moreau (born 9 July 1976) "
+        "asks for his record to know the cause of death: only the hospital record is sent, "
+        "his reimbursements are neither sent nor erased",
+        "M",
+        died_on=date(2019, 11, 3),
+    ),
+    Persona(
+        14,
+        "Simone",
+        "Garnier",
+        date(1936, 10, 5),
+        with_key("2361075112048"),
+        None,
+        "died on 14 June 2019; refused while alive that her relatives see her record",
+        "F",
+        died_on=date(2019, 6, 14),
+        refused_access_after_death=True,
+    ),
+    Persona(
+        15,
+        "Léa",
+        "Fontaine",
+        date(2011, 4, 18),
+        with_key("2110469123077"),
+        None,
+        "a minor: one stay she asked to keep secret from her parents (CSP L.1111-5), "
+        "one they may see",
+        "F",
+    ),
 )
 MIN_CITIZENS = len(PERSONAS)
 
@@ -199,6 +238,8 @@ class Writer(Protocol):
         admitted_back: int,
         nights: int,
         diagnoses: Iterable[tuple[str, str]],
+        *,
+        secret: bool = False,
     ) -> None: ...
 
     def reimbursement(
@@ -207,13 +248,26 @@ class Writer(Protocol):
 
 
 def write_records(out: Writer) -> None:
-    """Write the personas and their hand-made records (ids 1 to 12)."""
+    """Write the personas and their hand-made records (ids 1 to 15)."""
     t = out.rows.tables
     day = out.day
     year = 365
     for p in PERSONAS:
         birth = p.birth_date.isoformat()
-        t["persons"].append((p.person_id, p.nir, p.last_name, p.first_name, birth, p.sex, p.email))
+        died = p.died_on.isoformat() if p.died_on else None
+        t["persons"].append(
+            (
+                p.person_id,
+                p.nir,
+                p.last_name,
+                p.first_name,
+                birth,
+                p.sex,
+                p.email,
+                died,
+                int(p.refused_access_after_death),
+            )
+        )
 
     # 1. Camille Lefèvre-Dubois: recent record and reimbursements, older
     # data that erasure may remove, and hostile text.
@@ -384,3 +438,90 @@ def write_records(out: Writer) -> None:
     t["transfusions"].append((12, "Concentré de globules rouges (CGR)", 2, day(10 * year)))
     out.reimbursement(12, "PHA", 17.3, 150)
     t["objection_registry"].append((12, "all_research", day(2 * year)))
+    _write_deceased_and_minor(out)
+
+
+def _write_deceased_and_minor(out: Writer) -> None:
+    """Requests made for someone else (docs/demo.md): two deceased people and a minor."""
+    t = out.rows.tables
+    day, back = out.day, out.back
+
+    # 9. Georges Moreau: died in hospital on 3 November 2019, after a first stay in 2017.
+    out.stay(
+        13,
+        "CHU de Nantes — Hôtel-Dieu",
+        "Cardiologie",
+        back(date(2017, 3, 6)),
+        7,
+        (("I50.0", "Insuffisance cardiaque congestive"),),
+    )
+    out.stay(
+        13,
+        "CHU de Nantes — Hôtel-Dieu",
+        "Soins intensifs de cardiologie",
+        back(date(2019, 10, 22)),
+        12,
+        (
+            ("I21.0", "Infarctus transmural aigu du myocarde, de la paroi antérieure"),
+            ("R57.0", "Choc cardiogénique"),
+        ),
+    )
+    t["transfusions"].append(
+        (13, "Concentré de globules rouges (CGR)", 2, day(back(date(2019, 10, 24))))
+    )
+    for paid_on, code, amount in (
+        (date(2019, 4, 2), "G", 25.0),
+        (date(2019, 6, 18), "PHA", 42.1),
+        (date(2019, 9, 9), "CS", 30.0),
+    ):
+        out.reimbursement(13, code, amount, back(paid_on))
+    t["prescriptions"].append(
+        (
+            13,
+            "Dr Yves Le Bihan",
+            "Furosémide 40 mg, comprimé",
+            "1 comprimé le matin",
+            day(back(date(2019, 6, 18))),
+        )
+    )
+    t["lab_results"].append(
+        (
+            13,
+            "BNP",
+            "Peptide natriurétique de type B",
+            "1250",
+            "pg/mL",
+            day(back(date(2019, 10, 22))),
+        )
+    )
+
+    # 10. Simone Garnier: refused, while alive, that her relatives see her record.
+    out.stay(
+        14,
+        "CHU de Bordeaux — Hôpital Saint-André",
+        "Médecine interne",
+        back(date(2019, 6, 1)),
+        13,
+        (("C34.9", "Tumeur maligne des bronches ou du poumon, sans précision"),),
+    )
+    out.reimbursement(14, "PHA", 18.4, back(date(2019, 5, 20)))
+
+    # 11. Léa Fontaine, a minor: a stay her parents may see, and one she keeps secret.
+    out.stay(
+        15,
+        "CHU de Montpellier — Hôpital Lapeyronie",
+        "Pédiatrie",
+        back(date(2021, 2, 3)),
+        2,
+        (("J18.9", "Pneumopathie, sans précision"),),
+    )
+    out.stay(
+        15,
+        "CHU de Montpellier — Hôpital Arnaud-de-Villeneuve",
+        "Gynécologie",
+        60,
+        0,
+        (("Z30.0", "Conseils et avis généraux concernant la contraception"),),
+        secret=True,
+    )
+    out.reimbursement(15, "G", 26.5, back(date(2021, 2, 10)))

@@ -387,15 +387,19 @@ class Generator:
         admitted_back: int,
         nights: int,
         diagnoses: Iterable[tuple[str, str]],
+        *,
+        secret: bool = False,
     ) -> None:
         stay_id = self.next_stay
         self.next_stay += 1
         discharged = self.day(admitted_back - nights)
         self.rows.tables["hospital_stays"].append(
-            (stay_id, person_id, hospital, ward, self.day(admitted_back), discharged)
+            (stay_id, person_id, hospital, ward, self.day(admitted_back), discharged, int(secret))
         )
         for code, label in diagnoses:
-            self.rows.tables["diagnoses"].append((stay_id, person_id, code, label, discharged))
+            self.rows.tables["diagnoses"].append(
+                (stay_id, person_id, code, label, discharged, int(secret))
+            )
 
     def reimbursement(
         self, person_id: int, code: str, amount: float, paid_back: int, fraud: int = 0
@@ -405,7 +409,7 @@ class Generator:
         )
 
     def personas(self) -> None:
-        """Write the personas and their hand-made records (ids 1 to 12)."""
+        """Write the personas and their hand-made records (ids 1 to 15)."""
         personas.write_records(self)
 
     def take_rows(self) -> Rows:

@@ -22,6 +22,11 @@ SCHEMA: dict[str, tuple[str, ...]] = {
         "birth_date DATE NOT NULL",
         "sex TEXT NOT NULL CHECK (sex IN ('F', 'M'))",
         "email TEXT NULL",
+        # The date of death (R.1112-7; heirs' requests) and a refusal, while alive, that the
+        # relatives see the record after the death (CSP L.1110-4 V).
+        "died_on DATE NULL",
+        "refused_access_after_death INTEGER NOT NULL DEFAULT 0 "
+        "CHECK (refused_access_after_death IN (0, 1))",
     ),
     "hospital_stays": (
         "stay_id INTEGER PRIMARY KEY",
@@ -30,6 +35,8 @@ SCHEMA: dict[str, tuple[str, ...]] = {
         "ward TEXT NOT NULL",
         "admitted_on DATE NOT NULL",
         "discharged_on DATE NOT NULL",
+        # The minor patient asked to keep this stay secret from their parents (L.1111-5).
+        "minor_secret INTEGER NOT NULL DEFAULT 0 CHECK (minor_secret IN (0, 1))",
     ),
     "diagnoses": (
         "diagnosis_id INTEGER PRIMARY KEY",
@@ -38,6 +45,8 @@ SCHEMA: dict[str, tuple[str, ...]] = {
         "icd10_code TEXT NOT NULL",
         "label TEXT NOT NULL",
         "recorded_on DATE NOT NULL",
+        # Kept secret as its stay is (L.1111-5): a diagnosis would tell what the stay was.
+        "minor_secret INTEGER NOT NULL DEFAULT 0 CHECK (minor_secret IN (0, 1))",
     ),
     "transfusions": (
         "transfusion_id INTEGER PRIMARY KEY",
@@ -144,6 +153,12 @@ INDEXES: tuple[tuple[str, str, str], ...] = (
 # itself (one more than the largest, so still deterministic); persons and
 # stays carry theirs because other rows point at them.
 _KEYED_BY_GENERATOR = frozenset({"persons", "hospital_stays", "research_linkage"})
+# Trailing columns most rows leave at their default: a shorter row is padded with these.
+TRAILING_DEFAULTS: dict[str, tuple[Any, ...]] = {
+    "persons": (None, 0),
+    "hospital_stays": (0,),
+    "diagnoses": (0,),
+}
 
 
 def _insert_sql(table: str) -> str:
@@ -156,6 +171,10 @@ def _insert_sql(table: str) -> str:
 
 
 INSERT_SQL = {table: _insert_sql(table) for table in TABLES}
+INSERT_COLUMNS = {
+    table: [c.split()[0] for c in SCHEMA[table]][0 if table in _KEYED_BY_GENERATOR else 1 :]
+    for table in TABLES
+}
 
 
 @dataclass
@@ -177,5 +196,14 @@ def create_schema(connection: sqlite3.Connection) -> None:
 def insert(connection: sqlite3.Connection, rows: Rows, counts: dict[str, int]) -> None:
     for table, table_rows in rows.tables.items():
         if table_rows:
+            defaults = TRAILING_DEFAULTS.get(table)
+            if defaults:
+                width = len(INSERT_COLUMNS[table])
+                table_rows = [
+                    row
+                    if len(row) == width
+                    else row + defaults[len(defaults) - width + len(row) :]
+                    for row in table_rows
+                ]
             connection.executemany(INSERT_SQL[table], table_rows)
             counts[table] += len(table_rows)

@@ -14,7 +14,7 @@ chunks are drawn and written in order, rows are numbered in that order, and
 nothing iterates over a set. All dates are counted back from ``as_of``, so
 "recent" data stays recent whenever the demo is built.
 
-``PERSONAS`` are fixed people written first (``person_id`` 1 to 12) with
+``PERSONAS`` are fixed people written first (``person_id`` 1 to 15) with
 hand-made records, the same for every seed: the demo and the tests file
 requests as them. They count towards ``citizens``: the warehouse has exactly
 ``citizens`` rows in ``persons``, so it needs at least ``MIN_CITIZENS``.

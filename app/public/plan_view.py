@@ -21,7 +21,18 @@ from typing import Any
 from app.models import PlanLine
 
 # The order a card tells its parts in: what was asked for first, what is kept after.
-ACTION_ORDER = ("disclose", "erase", "exclude_from_reuse", "rectify", "retain", "refer")
+ACTION_ORDER = (
+    "disclose",
+    "erase",
+    "exclude_from_reuse",
+    "rectify",
+    "retain",
+    "refer",
+    "withhold",
+)
+# Lines a requester never sees: a minor's records kept secret from a parent (CSP L.1111-5).
+# Even a line saying "some records are not sent" would tell the parent that they exist.
+HIDDEN_ACTIONS = frozenset({"secret"})
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,7 @@ def plan_cards(lines: Iterable[PlanLine | Any], locale: str) -> list[Card]:
             ),
         )
         for line in lines
+        if line.action not in HIDDEN_ACTIONS
     )
 
 
@@ -134,6 +146,7 @@ def report_cards(lines: Iterable[Mapping[str, Any]], locale: str) -> list[Card]:
             ),
         )
         for line in lines
+        if str(line["action"]) not in HIDDEN_ACTIONS
     )
 
 

@@ -28,9 +28,30 @@ from app.rules.columns import CodeLists, Column, read_code_lists, read_columns
 from app.rules.toml_checks import Problems, Text, read_text, unknown_keys
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_IDENTITY_FIELDS = ("table", "key", "nir", "last_name", "first_name", "birth_date", "email")
-_OPTIONAL_IDENTITY = ("nir", "email")
-_TABLE_FIELDS = ("category", "label", "primary_key", "subject", "date_column", "link", "columns")
+_IDENTITY_FIELDS = (
+    "table",
+    "key",
+    "nir",
+    "last_name",
+    "first_name",
+    "birth_date",
+    "email",
+    "died_on",
+    "refused_access_after_death",
+)
+# died_on: the date of death (R.1112-7 retention; heirs' requests). refused_access_after_death:
+# the person refused, while alive, that their relatives see their record (CSP L.1110-4 V).
+_OPTIONAL_IDENTITY = ("nir", "email", "died_on", "refused_access_after_death")
+_TABLE_FIELDS = (
+    "category",
+    "label",
+    "primary_key",
+    "subject",
+    "date_column",
+    "link",
+    "columns",
+    "minor_secret",
+)
 _INFO_TEXTS = (
     "label",
     "purposes",
@@ -87,6 +108,8 @@ class Identity:
     birth_date: str
     nir: str | None = None
     email: str | None = None
+    died_on: str | None = None
+    refused_access_after_death: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +132,9 @@ class DataTable:
     # The heading people read above these records, and what each column shows.
     label: Text | None = None
     columns: tuple[Column, ...] = ()
+    # A yes/no column: a minor asked to keep this record secret from the holders of
+    # parental authority (CSP L.1111-5); it is never sent to a parent.
+    minor_secret: str | None = None
 
     @property
     def shown(self) -> tuple[Column, ...]:
@@ -148,6 +174,13 @@ class Catalogue:
 
     def info(self, source: str, category: str) -> CategoryInfo:
         return self.source(source).categories[category]
+
+    @property
+    def medical_categories(self) -> frozenset[str]:
+        """The categories some source marks ``medical_record`` (CSP L.1111-7, R.1112-7)."""
+        return frozenset(
+            c for s in self.sources for c, info in s.categories.items() if info.medical_record
+        )
 
     def tables_of(self, category: str) -> list[tuple[Source, DataTable]]:
         return [(s, t) for s in self.sources for t in s.tables if t.category == category]
@@ -239,9 +272,17 @@ def _table(name: str, raw: Any, key: str, code_lists: CodeLists, p: Problems) ->
             link = Link(*parts)  # type: ignore[arg-type]
         else:
             return None
+    secret = None
+    if "minor_secret" in raw:
+        secret = _string(raw, "minor_secret", key, p)
+        if secret and secret not in {c.name for c in columns or ()}:
+            p.add(
+                f"{key}.minor_secret",
+                f"'{secret}' is not a column of this table: describe it in [{key}.columns].",
+            )
     if not (category and pk and subject and date_column and label and columns):
         return None
-    return DataTable(name, category, tuple(pk), subject, date_column, link, label, columns)
+    return DataTable(name, category, tuple(pk), subject, date_column, link, label, columns, secret)
 
 
 def _category_info(raw: Any, key: str, p: Problems) -> CategoryInfo | None:
@@ -463,11 +504,7 @@ class _LiveSource:
     def run(self) -> None:
         key = f"sources.{self.source.name}"
         ident = self.source.identity
-        wanted = {
-            f: getattr(ident, f)
-            for f in ("key", "nir", "last_name", "first_name", "birth_date", "email")
-            if getattr(ident, f)
-        }
+        wanted = {f: getattr(ident, f) for f in _IDENTITY_FIELDS[1:] if getattr(ident, f)}
         if self.need(ident.table, wanted, f"{key}.identity"):
             for f in ("nir", "birth_date"):
                 column = getattr(ident, f)

@@ -177,7 +177,13 @@ def route_request(
     details = {"plan": plan.number, "outcome": plan.outcome}
     if stored.medical_deadline:
         details["deadline"] = "medical_record"
-    target = assurance.routed_status(services.assurance, request, plan.outcome)
+    # A plan that refuses (a request made for someone else the law does not allow) goes to
+    # staff at any level of identity: a refusal needs no proven identity (Art. 12(6)).
+    target = (
+        "triage"
+        if plan.outcome == "refused"
+        else assurance.routed_status(services.assurance, request, plan.outcome)
+    )
     template = None
     if target == "triage" and not assurance.shows_plan(services.assurance, request):
         # Acted on at this level (an objection) but its plan is not shown: say the step only.

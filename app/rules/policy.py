@@ -52,8 +52,24 @@ _RETENTION_FIELDS = (
     "until_age",
     "extended_years",
     "extended_when",
+    "after_death_years",
     "basis",
     "explanation",
+)
+# CSP R.1112-7: the medical record of a deceased person is kept at least ten years after
+# the death, whatever its other periods say. A floor of the law, not of the policy: routing
+# applies it to every category the catalogue marks medical_record, and ``load_policy``
+# refuses an erasure rule of such a category that does not say so.
+AFTER_DEATH_FLOOR_YEARS = 10
+AFTER_DEATH_BASIS = Text(
+    "Code de la santé publique, R.1112-7\u202f: dossier conservé au moins dix ans après le décès",
+    "Public Health Code, R.1112-7: record kept at least ten years after the death",
+)
+AFTER_DEATH_EXPLANATION = Text(
+    "La loi oblige à conserver le dossier médical d’une personne décédée au moins dix ans "
+    "après son décès.",
+    "The law requires the medical record of a deceased person to be kept at least ten years "
+    "after their death.",
 )
 
 
@@ -71,7 +87,9 @@ class Retention:
 
     ``anchor`` "record" counts from each record's own date; "last_record" from
     the subject's latest record of the category (the medical record is kept 20
-    years after the last stay, as a whole).
+    years after the last stay, as a whole). ``after_death_years``: for a
+    deceased person, the period cannot end before that many years after the
+    death (R.1112-7).
     """
 
     anchor: str
@@ -81,9 +99,16 @@ class Retention:
     until_age: int | None = None
     extended_years: int | None = None
     extended_when: str | None = None
+    after_death_years: int | None = None
 
     def end(
-        self, *, record_date: date | None, last_date: date | None, birth_date: date, flagged: bool
+        self,
+        *,
+        record_date: date | None,
+        last_date: date | None,
+        birth_date: date,
+        flagged: bool,
+        died_on: date | None = None,
     ) -> date | None:
         """The last day the record must be kept; None when its date is unknown."""
         start = record_date if self.anchor == "record" else last_date
@@ -93,6 +118,8 @@ class Retention:
         end = start + relativedelta(years=years)
         if self.until_age is not None:
             end = max(end, birth_date + relativedelta(years=self.until_age))
+        if self.after_death_years is not None and died_on is not None:
+            end = max(end, died_on + relativedelta(years=self.after_death_years))
         return end
 
 
@@ -145,23 +172,44 @@ def decide(
     birth_date: date,
     flagged: bool,
     today: date,
+    died_on: date | None = None,
+    medical: bool = False,
 ) -> Decision:
     """Apply one rule to one record.
 
     An ``erase`` rule with a retention period is an exemption (Art. 17(3)):
     the record is kept while the period runs, and also when its date is
     unknown, because a period that cannot be computed cannot be proven over.
+    ``died_on``: the person's date of death, when a source knows it;
+    ``medical``: the category is part of the medical record, kept at least
+    ``AFTER_DEATH_FLOOR_YEARS`` after the death whatever the rule says (R.1112-7).
     """
+    floor = (
+        died_on + relativedelta(years=AFTER_DEATH_FLOOR_YEARS)
+        if medical and died_on is not None
+        else None
+    )
     spec = rule.retention
     if spec is None:
+        if rule.action == "erase" and floor is not None and floor >= today:
+            return Decision("retain", AFTER_DEATH_BASIS, AFTER_DEATH_EXPLANATION, floor)
         return Decision(rule.action, rule.basis, rule.explanation)
     end = spec.end(
-        record_date=record_date, last_date=last_date, birth_date=birth_date, flagged=flagged
+        record_date=record_date,
+        last_date=last_date,
+        birth_date=birth_date,
+        flagged=flagged,
+        died_on=died_on,
     )
     if rule.action == "erase":
+        if end is not None and floor is not None and end < floor and floor >= today:
+            # The period itself is over: the law's floor after the death is what keeps it.
+            return Decision("retain", AFTER_DEATH_BASIS, AFTER_DEATH_EXPLANATION, floor)
         if end is None or end >= today:
             return Decision("retain", spec.basis, spec.explanation, end)
         return Decision("erase", rule.basis, rule.explanation)
+    if floor is not None and end is not None:
+        end = max(end, floor)
     return Decision(rule.action, spec.basis, spec.explanation, end)
 
 
@@ -184,6 +232,9 @@ def _retention(raw: Any, key: str, p: Problems) -> Retention | None:
     years = _positive(raw, "years", key, p)
     until_age = _positive(raw, "until_age", key, p) if "until_age" in raw else None
     extended = _positive(raw, "extended_years", key, p) if "extended_years" in raw else None
+    after_death = (
+        _positive(raw, "after_death_years", key, p) if "after_death_years" in raw else None
+    )
     when = raw.get("extended_when")
     if (extended is None) != (when is None):
         p.add(
@@ -197,7 +248,9 @@ def _retention(raw: Any, key: str, p: Problems) -> Retention | None:
     explanation = read_text(raw.get("explanation"), f"{key}.explanation", p)
     if anchor not in ANCHORS or years is None or basis is None or explanation is None:
         return None
-    return Retention(str(anchor), years, basis, explanation, until_age, extended, when)
+    return Retention(
+        str(anchor), years, basis, explanation, until_age, extended, when, after_death
+    )
 
 
 def _rules(raw: Any, categories: frozenset[str], p: Problems) -> Iterable[Rule]:
@@ -290,8 +343,34 @@ def _contradictions(rules: Mapping[tuple[str, str], Rule], p: Problems) -> None:
             )
 
 
-def load_policy(path: Path, categories: frozenset[str]) -> Policy:
-    """Read and check ``rules.toml`` against the catalogue's categories."""
+def _after_death(
+    rules: Mapping[tuple[str, str], Rule], medical: frozenset[str], p: Problems
+) -> None:
+    """An erasure rule of the medical record says the ten years after the death (R.1112-7)."""
+    for category in sorted(medical):
+        rule = rules.get((category, "erasure"))
+        if rule is None or rule.action != "erase":
+            continue
+        spec = rule.retention
+        years = spec.after_death_years if spec else None
+        if years is None or years < AFTER_DEATH_FLOOR_YEARS:
+            p.add(
+                f"rules[{rule.number}] ({category}).retention.after_death_years",
+                f"the catalogue marks {category} as medical record: the record of a deceased "
+                f"person is kept at least {AFTER_DEATH_FLOOR_YEARS} years after the death "
+                f"(Public Health Code, R.1112-7). Add after_death_years = "
+                f"{AFTER_DEATH_FLOOR_YEARS} to its [rules.retention].",
+            )
+
+
+def load_policy(
+    path: Path, categories: frozenset[str], medical: frozenset[str] = frozenset()
+) -> Policy:
+    """Read and check ``rules.toml`` against the catalogue's categories.
+
+    ``medical``: the categories the catalogue marks ``medical_record``, whose
+    erasure rules must keep a deceased person's record ten years after the death.
+    """
     p = Problems(path)
     try:
         data = path.read_bytes()
@@ -335,6 +414,7 @@ def load_policy(path: Path, categories: frozenset[str]) -> Policy:
                     f'category = "{category}" and rights = {missing!r}.'.replace("'", '"'),
                 )
         _contradictions(found, p)
+        _after_death(found, medical, p)
     if p.items:
         raise PolicyError(p.items)
     return Policy(path, found, hashlib.sha256(data).hexdigest())
@@ -350,6 +430,7 @@ _EXPLAIN = {
         "years": "{years} years after {start}",
         "extended": " ({years} years where the column '{column}' is set)",
         "age": ", and at least until the person's {age}th birthday",
+        "death": ", and for a deceased person at least {years} years after the death",
         "exemption": "  exemption: records are kept while the retention period runs: {words}; "
         "a record whose date is unknown is kept. Once the period has ended the record is erased.",
         "kept": "  kept until: {words}",
@@ -370,6 +451,7 @@ _EXPLAIN = {
         "years": "{years} ans après {start}",
         "extended": " ({years} ans lorsque la colonne « {column} » est renseignée)",
         "age": ", et au moins jusqu'au {age}e anniversaire de la personne",
+        "death": ", et pour une personne décédée au moins {years} ans après le décès",
         "exemption": "  exception : les enregistrements sont conservés tant que court la durée "
         "de conservation : {words} ; un enregistrement sans date est conservé. Une fois la "
         "durée écoulée, l'enregistrement est effacé.",
@@ -400,6 +482,8 @@ def explain(rule: Rule, label: Text, locale: str = "en") -> str:
             words += say["extended"].format(years=spec.extended_years, column=spec.extended_when)
         if spec.until_age:
             words += say["age"].format(age=spec.until_age)
+        if spec.after_death_years:
+            words += say["death"].format(years=spec.after_death_years)
         lines.append(say["exemption" if rule.action == "erase" else "kept"].format(words=words))
         lines.append(say["retention_basis"].format(text=spec.basis.in_(locale)))
         lines.append(say["reads_kept"].format(text=spec.explanation.in_(locale)))

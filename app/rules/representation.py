@@ -45,7 +45,9 @@ _TOP = ("proofs", "relationships", "reasons", "texts")
 TEXTS = (
     "refused_during_life",
     "minor_secret",
+    "minor_secret_basis",
     "not_for_reason",
+    "not_for_reason_basis",
 )
 
 
@@ -110,6 +112,25 @@ class Representation:
 
     def text(self, name: str) -> Text:
         return self.texts[name]
+
+    def notices(self, acts_as: str) -> tuple[Text, ...]:
+        """What every requester of this relationship reads, whatever was found.
+
+        A parent always reads the minor's secrecy sentence: shown only when a
+        secret exists, it would tell the parent that one does (L.1111-5).
+        """
+        return (self.texts["minor_secret"],) if acts_as == "parent" else ()
+
+    def refusal(self, acts_as: str, ground: str | None) -> Text | None:
+        """The sentence a refusal of routing gives the requester (both languages)."""
+        relationship = self.of(acts_as)
+        if relationship is None:
+            return None
+        if ground == "representative_not_entitled":
+            return relationship.refusal
+        if ground == "refused_during_life":
+            return self.texts["refused_during_life"]
+        return None
 
 
 def _names(value: Any, key: str, allowed: tuple[str, ...], p: Problems) -> list[str] | None:

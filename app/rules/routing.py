@@ -6,6 +6,14 @@ one line; a record is marked ``erase`` only when ``policy.decide`` says so,
 which it never does while a retention period runs. ``compute`` finds the
 subject in every source and calls it; storing the plan and moving the request
 on is ``app.rules.plans``.
+
+A request made for someone else (``Behalf``, from ``catalogue/representation.toml``)
+narrows what happens, never widens it: a right the relationship may not exercise
+is refused before any source is read; the relatives of a deceased person who
+refused it while alive receive nothing; an heir's categories outside the stated
+reason, and a minor's records kept secret from a parent, land in ``withhold``
+and ``secret`` lines, neither sent nor erased. Erasure itself still passes
+through ``policy.decide``.
 """
 
 from __future__ import annotations
@@ -20,11 +28,21 @@ from app.models import PlanLine, Request
 from app.rules.catalogue import Catalogue
 from app.rules.matching import MATCHED, REVIEW, Applicant, Match
 from app.rules.policy import ACTIONS, Decision, Policy, Rule, decide
+from app.rules.representation import Relationship, Representation
 from app.rules.sources import Record, Warehouse
 from app.rules.toml_checks import Text
 from app.services import Services
 
 ACTOR = "system:routing"
+# Plan lines of a request made for someone else that nothing is done with: records an
+# heir's reason does not serve (``withhold``), and a minor's records kept secret from a
+# parent (``secret``: staff see it; the parent's pages never show it, docs/legal.md).
+WITHHOLD = "withhold"
+SECRET = "secret"  # noqa: S105 (an action, not a password)
+LINE_ACTIONS = (*ACTIONS, WITHHOLD, SECRET)
+# Plan outcomes (models.OUTCOMES) and, for "refused", the refusal grounds routing gives.
+NOT_ENTITLED = "representative_not_entitled"
+REFUSED_DURING_LIFE = "refused_during_life"
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,43 @@ class Draft:
     # the proven address by ``app.identity.contact``, never stored with the plan.
     contacts: tuple[str, ...] = ()
 
+    @property
+    def refusal_ground(self) -> str | None:
+        """For a plan that refuses (outcome "refused"): why (``NOT_ENTITLED``, ...)."""
+        return self.review_reasons[0] if self.outcome == "refused" else None
+
+
+@dataclass(frozen=True)
+class Behalf:
+    """A request made for someone else: who asks, and for which reason (an heir)."""
+
+    acts_as: str
+    relationship: Relationship
+    representation: Representation
+    heir_reason: str | None = None
+    # The date of death the requester gave (the sources' own date is preferred).
+    died_on: date | None = None
+
+    @classmethod
+    def of(cls, request: Request, representation: Representation) -> Behalf | None:
+        relationship = representation.of(request.acts_as or "self")
+        if relationship is None:
+            return None
+        return cls(
+            request.acts_as,
+            relationship,
+            representation,
+            request.heir_reason,
+            request.subject_died_on,
+        )
+
+    def categories(self) -> frozenset[str] | None:
+        """The categories that may be disclosed; None: every category (not an heir)."""
+        if not self.relationship.subject_deceased:
+            return None
+        reason = self.representation.reason(self.heir_reason)
+        return reason.categories if reason else frozenset()
+
 
 def build_lines(
     source: str,
@@ -83,8 +138,14 @@ def build_lines(
     *,
     birth_date: date,
     today: date,
+    died_on: date | None = None,
+    medical: bool = False,
 ) -> list[Line]:
-    """Group one category's records by what happens to them."""
+    """Group one category's records by what happens to them.
+
+    ``died_on``, ``medical``: a deceased person's medical record is kept at least
+    ten years after the death (``policy.decide``, R.1112-7).
+    """
     if not records:
         return []
     # Sorted, so the plan does not depend on the order the sources answered in.
@@ -100,6 +161,8 @@ def build_lines(
             birth_date=birth_date,
             flagged=record.flagged,
             today=today,
+            died_on=died_on,
+            medical=medical,
         )
         groups.setdefault((decision.action, decision.basis, decision.explanation), []).append(
             (record, decision)
@@ -130,6 +193,94 @@ def build_lines(
     return lines
 
 
+def set_aside(
+    source: str,
+    category: str,
+    label: Text,
+    records: Sequence[Record],
+    action: str,
+    basis: Text,
+    explanation: Text,
+) -> list[Line]:
+    """One line of records nothing is done with (``WITHHOLD``, ``SECRET``): kept as they are."""
+    if not records:
+        return []
+    records = sorted(records, key=lambda r: (r.table, r.key))
+    keys: dict[str, list[list[Any]]] = {}
+    for record in records:
+        keys.setdefault(record.table, []).append(list(record.key))
+    known = [r.date for r in records if r.date is not None]
+    return [
+        Line(
+            source=source,
+            category=category,
+            action=action,
+            record_count=len(records),
+            label=label,
+            basis=basis,
+            explanation=explanation,
+            kept_until=None,
+            record_keys=dict(sorted(keys.items())),
+            newest=max(known) if known else None,
+        )
+    ]
+
+
+def behalf_lines(
+    source: str,
+    category: str,
+    label: Text,
+    records: Sequence[Record],
+    rule: Rule,
+    behalf: Behalf | None,
+    *,
+    birth_date: date,
+    today: date,
+    died_on: date | None = None,
+    medical: bool = False,
+) -> list[Line]:
+    """``build_lines``, for a request made by the person or for them.
+
+    An heir's or a partner's category outside the reason is set aside whole;
+    for a parent, the records a minor keeps secret are set aside, the others
+    routed as usual. Nothing set aside is ever marked erase.
+    """
+    if behalf is None:
+        return build_lines(
+            source, category, label, records, rule,
+            birth_date=birth_date, today=today, died_on=died_on, medical=medical,
+        )  # fmt: skip
+    texts = behalf.representation
+    allowed = behalf.categories()
+    if allowed is not None and category not in allowed:
+        return set_aside(
+            source,
+            category,
+            label,
+            records,
+            WITHHOLD,
+            texts.text("not_for_reason_basis"),
+            texts.text("not_for_reason"),
+        )
+    secret: list[Record] = []
+    if behalf.acts_as == "parent":
+        secret = [r for r in records if r.secret]
+        records = [r for r in records if not r.secret]
+    lines = build_lines(
+        source, category, label, records, rule,
+        birth_date=birth_date, today=today, died_on=died_on, medical=medical,
+    )  # fmt: skip
+    return lines + set_aside(
+        source,
+        category,
+        label,
+        secret,
+        SECRET,
+        texts.text("minor_secret_basis"),
+        texts.text("minor_secret"),
+    )
+
+
 def applicant_of(request: Request, vault: Vault) -> Applicant:
     nir = vault.decrypt(request.nir_encrypted) if request.nir_encrypted else None
     return Applicant(
@@ -150,11 +301,16 @@ def compute(
     warehouse: Warehouse,
     today: date,
     confirmed: bool = False,
+    behalf: Behalf | None = None,
 ) -> Draft:
     """Find the subject in every source and apply the rules: a plan, not yet stored.
 
     ``confirmed``: staff have checked the requester's identity (see ``choose``).
+    ``behalf``: the request is made for someone else (None: by the person).
     """
+    if behalf is not None and right not in behalf.relationship.rights:
+        # Nothing is read: the requester is told why the law does not let them ask this.
+        return Draft("refused", review_reasons=(NOT_ENTITLED,))
     connections = warehouse.connections(catalogue.sources)
     try:
         subjects: dict[str, Any] = {}
@@ -175,6 +331,9 @@ def compute(
                 reasons.append(f"{source.name}:{match.reason}")
             elif match.outcome == MATCHED:
                 subjects[source.name] = match.key
+        if behalf is not None:
+            # The addresses on file are the subject's: they prove nothing of who asks.
+            contacts = []
         if reasons:
             # Counting someone else's records would show them to staff and,
             # worse, to the requester: nothing is read until a person decides.
@@ -183,6 +342,12 @@ def compute(
             )
         if not subjects:
             return Draft("no_data")
+        died_on, refused = _facts(warehouse, catalogue, connections, subjects)
+        if behalf is not None and behalf.relationship.subject_deceased and behalf.died_on:
+            # The date the requester gave can only lengthen what is kept (R.1112-7).
+            died_on = max(died_on or behalf.died_on, behalf.died_on)
+        if behalf is not None and behalf.relationship.subject_deceased and refused:
+            return Draft("refused", review_reasons=(REFUSED_DURING_LIFE,), subjects=subjects)
         lines: list[Line] = []
         for source in catalogue.sources:
             if source.name not in subjects:
@@ -197,21 +362,44 @@ def compute(
                     )
                 )
             for category, records in by_category.items():
+                info = source.categories[category]
                 lines.extend(
-                    build_lines(
+                    behalf_lines(
                         source.name,
                         category,
-                        source.categories[category].label,
+                        info.label,
                         records,
                         policy.rule(category, right),
+                        behalf,
                         birth_date=applicant.birth_date,
                         today=today,
+                        died_on=died_on,
+                        medical=info.medical_record,
                     )
                 )
         return Draft("matched", tuple(lines), subjects=subjects, contacts=tuple(contacts))
     finally:
         for connection in connections.values():
             connection.close()
+
+
+def _facts(
+    warehouse: Warehouse,
+    catalogue: Catalogue,
+    connections: Mapping[str, Any],
+    subjects: Mapping[str, Any],
+) -> tuple[date | None, bool]:
+    """The latest date of death any source gives the subject, and any refusal during life."""
+    deaths: list[date] = []
+    refused = False
+    for source in catalogue.sources:
+        if source.name not in subjects:
+            continue
+        facts = warehouse.facts(connections[source.url], source, subjects[source.name])
+        if facts.died_on is not None:
+            deaths.append(facts.died_on)
+        refused = refused or facts.refused_access_after_death
+    return (max(deaths) if deaths else None), refused
 
 
 def draft_for(
@@ -226,4 +414,5 @@ def draft_for(
         warehouse=services.warehouse,
         today=today,
         confirmed=confirmed,
+        behalf=Behalf.of(request, services.representation),
     )

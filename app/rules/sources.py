@@ -28,6 +28,17 @@ class Record:
     key: tuple[Any, ...]
     date: date | None
     flagged: bool = False
+    # A minor asked to keep it secret from the holders of parental authority (L.1111-5).
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a source's identity table says of a person beyond who they are."""
+
+    died_on: date | None = None
+    # The person refused, while alive, that their relatives see their record (L.1110-4 V).
+    refused_access_after_death: bool = False
 
 
 class Warehouse:
@@ -112,6 +123,24 @@ class Warehouse:
         by_birth_date = candidates(people.c[ident.birth_date] == applicant.birth_date)
         return choose(applicant, [], by_birth_date, confirmed=confirmed)
 
+    def facts(self, connection: Connection, source: Source, subject_key: Any) -> Facts:
+        """The person's date of death and refusal during life, where the source holds them."""
+        ident = source.identity
+        names = [n for n in (ident.died_on, ident.refused_access_after_death) if n]
+        if not names:
+            return Facts()
+        people = self.table(source, ident.table)
+        row = connection.execute(
+            select(*[people.c[n] for n in names]).where(people.c[ident.key] == subject_key)
+        ).first()
+        if row is None:
+            return Facts()
+        values = dict(zip(names, row, strict=True))
+        died = values.get(ident.died_on) if ident.died_on else None
+        flag = ident.refused_access_after_death
+        refused = bool(values.get(flag)) if flag else False
+        return Facts(_as_date(died), refused)
+
     def records(
         self,
         connection: Connection,
@@ -126,6 +155,9 @@ class Warehouse:
         flag = flag_column if flag_column and flag_column in table.c else None
         if flag:
             columns.append(table.c[flag])
+        secret = spec.minor_secret
+        if secret:
+            columns.append(table.c[secret])
         query = select(*columns)
         if spec.link:
             link = self.table(source, spec.link.table)
@@ -142,6 +174,7 @@ class Warehouse:
                 key=tuple(row[:width]),
                 date=_as_date(row[width]),
                 flagged=bool(row[width + 1]) if flag else False,
+                secret=bool(row[-1]) if secret else False,
             )
             for row in connection.execute(query)
         ]

@@ -32,6 +32,10 @@ REASONS = {
     ),
     "wrong_status": _l("This action is not possible in the case's current status."),
     "identity_in_doubt": _l("The requester's identity is still in doubt: resolve it first."),
+    "plan_refuses": _l(
+        "The plan refuses this request (a request made for someone else that the law does "
+        "not allow): it can only be refused, with the ground the plan gives."
+    ),
     "identity_not_proven": _l(
         "The requester's identity is not proven to the level this right needs: it can be "
         "approved once they sign in with FranceConnect or a document is accepted."

@@ -229,7 +229,8 @@ def test_catalogue_unknown_key_with_no_close_match_lists_allowed_keys(make_app, 
         make_app,
         tmp_path,
         "sources.assurance_maladie.tables.reimbursements.zzz: unknown key. "
-        "Allowed: category, label, primary_key, subject, date_column, link, columns.",
+        "Allowed: category, label, primary_key, subject, date_column, link, columns, "
+        "minor_secret.",
         sources=sources,
     )
 
