@@ -6,7 +6,7 @@ waits, also two sent at once. The content is a Fernet token (the vault); the
 row is deleted when staff decide on it.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0018
 Create Date: 2026-12-04 19:00:00
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0017'
-down_revision = '0015'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
