@@ -145,6 +145,8 @@ class AboutRequest:
     status: str
     received_on: date | None
     due_on: date | None
+    # Made for someone else (a relationship's code, never who asks nor for whom).
+    acts_as: str = "self"
 
     @classmethod
     def of(cls, request: Request) -> AboutRequest:
@@ -154,6 +156,7 @@ class AboutRequest:
             request.status,
             request.received_on,
             request.due_on,
+            request.acts_as or "self",
         )
 
 

@@ -143,3 +143,30 @@ def test_a_request_for_oneself_takes_no_proof_of_relationship(app, client):
     assert _proofs(app, request_id) == []
     with app.app_context():
         assert db.session.get(Request, request_id).relationship_proof is None
+
+
+def test_the_database_keeps_one_waiting_document_per_request_and_proof(app):
+    """Two of the same proof are refused by the unique pair; two different ones are taken."""
+    from sqlalchemy.exc import IntegrityError
+
+    _, request_id, _ = file_and_verify(app, FILINGS["mandatary"])
+    with app.app_context():
+        vault = services_of(app).vault
+
+        def row(code):
+            return RelationshipProof(
+                request_id=request_id,
+                proof=code,
+                media_type="image/png",
+                size=3,
+                content_encrypted=vault.encrypt_bytes(b"png"),
+            )
+
+        db.session.add_all([row("mandate"), row("mandator_id")])
+        db.session.commit()
+        db.session.add(row("mandate"))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+        db.session.remove()
+    assert {p.proof for p in _proofs(app, request_id)} == {"mandate", "mandator_id"}
