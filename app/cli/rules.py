@@ -59,6 +59,15 @@ def rules_check() -> None:
         f"{len(policy.rules)} rules (every category has a rule for each of "
         f"{', '.join(KINDS)}); live schema matches {catalogue.path.name}."
     )
+    representation = services.representation
+    named = representation.path.name if representation.path else "representation rules"
+    click.echo(f"Requests made for someone else ({named}): every right decided:")
+    for code, relationship in representation.relationships.items():
+        rights = ", ".join(k for k in KINDS if k in relationship.rights) or "none"
+        proofs = ", ".join(p.code for p in relationship.proofs)
+        click.echo(f"  {code:<10} may exercise {rights}; proves with {proofs}")
+    for code, reason in representation.reasons.items():
+        click.echo(f"  reason {code}: discloses {', '.join(sorted(reason.categories))}")
     assurance = services.assurance
     click.echo("Identity needed (assurance policy):")
     for kind in KINDS:

@@ -375,9 +375,18 @@ def _status_page(
         plan is not None
         and request.report is None
         and request.status != "withdrawn"
-        and plan.outcome not in ("identity_review", "no_data")
+        and plan.outcome not in ("identity_review", "no_data", "refused")
     ):
         plan_cards = fragments.plan_cards(session, plan, locale)
+    # A request made for someone else that the law does not allow: the relationship's
+    # reason, which reveals nothing of the sources (none was read). A refusal during
+    # life is told by staff's refusal only, once the relationship is proven.
+    plan_refusal = None
+    if plan is not None and plan.outcome == "refused":
+        rules = services_of(current_app).representation
+        relationship = rules.of(request.acts_as or "self")
+        if relationship is not None and request.kind not in relationship.rights:
+            plan_refusal = relationship.refusal.in_(locale)
     events = session.execute(TIMELINE, {"request_id": request.id}).all()
     return render_template(
         "public/status.html",
@@ -385,6 +394,7 @@ def _status_page(
         deadline_track=_deadline_track(request),
         plan=plan,
         plan_cards=plan_cards,
+        plan_refusal=plan_refusal,
         report_cards=report_cards,
         events=events,
         plan_shown=plan_shown,

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
+
 from app.crypto import Vault
 from app.models import PlanLine, Request
 from app.rules.catalogue import Catalogue
@@ -120,6 +122,16 @@ class Behalf:
             request.heir_reason,
             request.subject_died_on,
         )
+
+    def may_ask(self, right: str, birth_date: date, today: date) -> bool:
+        """The relationship may exercise ``right`` for this person today.
+
+        A parent acts for a minor child only: parental authority ends at 18
+        (Civil Code Art. 371-1 and 414).
+        """
+        if right not in self.relationship.rights:
+            return False
+        return not (self.acts_as == "parent" and birth_date + relativedelta(years=18) <= today)
 
     def categories(self) -> frozenset[str] | None:
         """The categories that may be disclosed; None: every category (not an heir)."""
@@ -308,7 +320,7 @@ def compute(
     ``confirmed``: staff have checked the requester's identity (see ``choose``).
     ``behalf``: the request is made for someone else (None: by the person).
     """
-    if behalf is not None and right not in behalf.relationship.rights:
+    if behalf is not None and not behalf.may_ask(right, applicant.birth_date, today):
         # Nothing is read: the requester is told why the law does not let them ask this.
         return Draft("refused", review_reasons=(NOT_ENTITLED,))
     connections = warehouse.connections(catalogue.sources)

@@ -58,6 +58,7 @@ PLAN_OUTCOMES = {
     "matched": _l("the person was found in the sources"),
     "no_data": _l("nobody matching the requester was found in the sources"),
     "identity_review": _l("the identity is in doubt, nothing was read"),
+    "refused": _l("the request cannot be made for this person (see the ground)"),
 }
 SOURCE_READS = {
     "recompute": _l("Sources read to compare the plan with today's sources and rules."),

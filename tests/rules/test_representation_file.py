@@ -144,3 +144,26 @@ def test_the_app_carries_the_rules(app):
 def test_a_missing_file_names_the_setting(make_app, tmp_path):
     with pytest.raises(ConfigError, match="Set REPRESENTATION_FILE"):
         make_app(REPRESENTATION_FILE=str(tmp_path / "none.toml"))
+
+
+def test_rules_check_says_what_each_relationship_may_do(app):
+    result = app.test_cli_runner().invoke(args=["rules", "check"])
+    assert result.exit_code == 0, result.output
+    assert "Requests made for someone else (representation.toml)" in result.output
+    assert "  heir       may exercise access; proves with death_certificate, heir_proof" in (
+        result.output
+    )
+    assert "  reason causes_of_death: discloses hospital.medical_record" in result.output
+
+
+def test_a_secret_column_the_table_does_not_describe_is_named(make_app, tmp_path):
+    sources = (ROOT / "catalogue" / "sources.toml").read_text(encoding="utf-8")
+    sources = sources.replace('minor_secret = "minor_secret"\n', 'minor_secret = "secret"\n', 1)
+    path = tmp_path / "sources.toml"
+    path.write_text(sources, encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        make_app(SOURCES_FILE=str(path))
+    assert (
+        "sources.toml: sources.hospital.tables.hospital_stays.minor_secret: 'secret' is not a "
+        "column of this table" in str(error.value)
+    )

@@ -108,3 +108,56 @@ def test_the_heirs_date_of_death_is_not_the_requesters(app):
     request_id = georges_request(app, kind="access", acts_as="partner", reason="assert_rights")
     with app.app_context():
         assert db.session.get_one(Request, request_id).subject_died_on == date(2019, 11, 3)
+
+
+def test_staff_see_the_refusing_plan_and_refuse_it_with_its_ground(app):
+    """The case page says why; approving the plan is impossible; the refusal goes through."""
+    from tests.casework.test_cases import act, case_of
+    from tests.staffkit import staff_client
+
+    request_id = georges_request(app, kind="erasure", acts_as="heir", reason="defend_memory")
+    route(app, request_id)
+    reference = case_of(app, request_id).reference
+    agent, _ = staff_client(app, "agent@example.org", "agent")
+    dpo, _ = staff_client(app, "dpo@example.org", "dpo")
+    page = agent.get(f"/staff/cases/{reference}?lang=en").get_data(as_text=True)
+    assert "The plan refuses this request made for someone else" in page
+    with app.test_request_context(), force_locale("en"):
+        label = str(REFUSAL_LABELS[NOT_ENTITLED])
+    assert label.split(" (")[0] in page
+    assert act(agent, reference, "claim").status_code == 303
+    assert act(agent, reference, "prepare-refusal", ground=NOT_ENTITLED).status_code == 303
+    assert act(dpo, reference, "approve").status_code == 303
+    case = case_of(app, request_id)
+    assert case.status == "denied" and case.refusal_ground == NOT_ENTITLED
+
+
+@pytest.mark.parametrize(("first", "kind"), [("Georges", "erasure"), ("Simone", "access")])
+def test_the_requester_reads_the_relationships_reason_not_the_deceaseds_wish(app, first, kind):
+    """A right not allowed: the relationship's refusal, at once (no source was read). A
+    refusal during life: only that staff examine it, until a refusal is decided and sent."""
+    from app import tokens
+
+    request_id = georges_request(
+        app, kind=kind, acts_as="heir", reason="assert_rights", first=first
+    )
+    route(app, request_id)
+    services = services_of(app)
+    with app.app_context():
+        request = db.session.get_one(Request, request_id)
+        request.assurance = "document"  # the plan is shown at this level
+        _, value = tokens.create_link(db.session(), request_id, tokens.STATUS_PAGE, utcnow(), 3600)
+        db.session.commit()
+    client = app.test_client()
+    client.get("/?lang=en")
+    assert client.get(f"/s/{services.signer.sign(value, tokens.STATUS_PAGE)}").status_code == 303
+    answer = client.get("/status")
+    assert answer.status_code == 200
+    page = " ".join(answer.get_data(as_text=True).split())
+    assert "A member of our staff examines your request" in page
+    heir = services.representation.of("heir").refusal.en
+    if kind == "erasure":
+        assert " ".join(heir.split()) in page
+    else:
+        assert heir not in page
+        assert services.representation.text("refused_during_life").en not in page

@@ -333,7 +333,7 @@ def test_plans_for_someone_else_over_generated_worlds(world, data):
             )
         finally:
             warehouse.dispose()
-    if world["right"] not in behalf.relationship.rights:
+    if not behalf.may_ask(world["right"], SUBJECT.birth_date, TODAY):
         assert draft.outcome == "refused" and draft.refusal_ground == NOT_ENTITLED
         assert draft.lines == ()
         return

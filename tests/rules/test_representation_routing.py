@@ -166,11 +166,26 @@ def test_a_right_the_relationship_may_not_exercise_is_refused_with_the_reason(ap
 
 def test_a_parent_and_a_guardian_exercise_every_right(app):
     services = services_of(app)
+    lea = persona("Léa", "Fontaine")
     camille = persona("Camille", "Lefèvre-Dubois")
-    for acts_as in ("parent", "guardian"):
-        for kind in ("access", "erasure", "rectification"):
-            draft = plan(app, camille, kind, behalf(services, acts_as))
-            assert draft.outcome == "matched", (acts_as, kind)
+    for kind in ("access", "erasure", "rectification"):
+        assert plan(app, lea, kind, behalf(services, "parent")).outcome == "matched", kind
+        assert plan(app, camille, kind, behalf(services, "guardian")).outcome == "matched", kind
+
+
+def test_a_parent_does_not_act_for_an_adult_child(app):
+    """Parental authority ends at 18 (Civil Code 371-1, 414): refused, nothing read."""
+    services = services_of(app)
+    draft = compute(
+        applicant(persona("Camille", "Lefèvre-Dubois")),
+        "access",
+        catalogue=services.catalogue,
+        policy=services.policy,
+        warehouse=Untouchable(),  # type: ignore[arg-type]
+        today=TODAY,
+        behalf=behalf(services, "parent"),
+    )
+    assert draft.refusal_ground == NOT_ENTITLED
 
 
 def test_a_minors_secret_is_kept_from_a_parent_without_saying_what_it_is(app):
@@ -231,3 +246,44 @@ def _row(line):
         setattr(row, f"explanation_{lang}", getattr(line.explanation, lang))
         setattr(row, f"basis_{lang}", getattr(line.basis, lang))
     return row
+
+
+def _package(app, draft: Draft):
+    from datetime import UTC, datetime
+
+    from app.fulfilment import package_document
+
+    snap = package_document.Snapshot(
+        request_id=1,
+        reference="DSR-2026-HEIR01",
+        kind="access",
+        locale="fr",
+        subjects=dict(draft.subjects),
+        lines=draft.lines,
+        generated_at=datetime(2026, 12, 4, 9, 0, tzinfo=UTC),
+    )
+    return package_document.build(snap, services_of(app))
+
+
+def test_the_heirs_package_holds_only_the_reasons_records(app):
+    """What Claire Moreau downloads: her father's stays and diagnoses, nothing else."""
+    services = services_of(app)
+    draft = plan(
+        app, persona("Georges", "Moreau"), "access", behalf(services, "heir", "causes_of_death")
+    )
+    built = _package(app, draft)
+    assert set(built.disclosed) == {("hospital", "hospital.medical_record")}
+    assert built.records == 2 + 3  # two stays, three diagnoses
+    assert "Choc cardiogénique" in built.json_text  # what the reason needs
+    for absent in ("Furosémide", "Peptide natriurétique", "Concentré de globules rouges"):
+        assert absent not in built.json_text and absent not in built.html_text
+
+
+def test_the_parents_package_leaves_out_the_secret_stay_and_its_diagnosis(app):
+    services = services_of(app)
+    built = _package(
+        app, plan(app, persona("Léa", "Fontaine"), "access", behalf(services, "parent"))
+    )
+    assert "Pneumopathie" in built.json_text
+    for text in (built.json_text, built.html_text):
+        assert "Z30.0" not in text and "contraception" not in text and "Gynécologie" not in text
