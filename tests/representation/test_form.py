@@ -6,6 +6,7 @@ import json
 from datetime import date
 
 import pytest
+from bs4 import BeautifulSoup
 from sqlalchemy import select
 
 from app.extensions import db
@@ -147,4 +148,22 @@ def test_bad_answers_are_refused_with_a_message_and_nothing_is_filed(
     answer = post_form(client, "/", {**PARENT, **changes}, action="/")
     assert answer.status_code == 422
     assert message in answer.data.decode()
+    assert _filed(app) == []
+
+
+@pytest.mark.parametrize(
+    "name", ["for_whom", "acts_as", "died_on", "heir_reason", "requester_birth_date"]
+)
+def test_each_answer_of_the_check_page_can_be_changed(app, client, name):
+    """Change leads back to the form with every answer kept, for the new fields too."""
+    from tests.conftest import send_data
+
+    checked = post_form(client, "/", HEIR, action="/")
+    assert checked.status_code == 200
+    back = client.post("/request/send", data={**send_data(checked.data), "change": name})
+    assert back.status_code == 200
+    page = back.get_data(as_text=True)
+    soup = BeautifulSoup(page, "html.parser")
+    assert soup.find("input", attrs={"name": "acts_as", "value": "heir"}).has_attr("checked")
+    assert soup.find("input", attrs={"name": "requester_first_name"})["value"] == "Élodie"
     assert _filed(app) == []

@@ -170,3 +170,34 @@ def test_the_database_keeps_one_waiting_document_per_request_and_proof(app):
         db.session.rollback()
         db.session.remove()
     assert {p.proof for p in _proofs(app, request_id)} == {"mandate", "mandator_id"}
+
+
+def test_staff_decisions_on_a_proof_refuse_bad_input_and_audit_each_view(app):
+    """An unknown reason or a gone document changes nothing; each opening is audited."""
+    from tests.representation.kit import forms_for
+
+    client, request_id, reference = file_and_verify(app, FILINGS["parent"])
+    assert send_proof(client, "family_record_book").status_code == 303
+    [document] = _proofs(app, request_id)
+    agent, account = staff_client(app, "agent@example.org", "agent")
+    page = agent.get(f"/staff/cases/{reference}")
+    source = f"/staff/cases/{reference}/relationship-proof/{document.id}"
+    shown = agent.get(source)
+    assert shown.status_code == 200 and shown.data.startswith(b"\x89PNG")
+    assert shown.headers["Content-Disposition"] == "inline"
+    assert "sandbox" in shown.headers["Content-Security-Policy"]
+    [viewed] = [e for e in _events(app, request_id) if e.action == "relationship.proof_viewed"]
+    assert viewed.actor == account.actor
+    assert viewed.details == {"document": document.id, "proof": "family_record_book"}
+    refuse = f"/staff/cases/{reference}/relationship-proof/refuse"
+    [fields] = forms_for(page.data, refuse)
+    assert agent.post(refuse, data={**fields, "reason": "no-such-reason"}).status_code == 422
+    gone = {**fields, "reason": "unreadable", "document_id": str(document.id + 99)}
+    assert agent.post(refuse, data=gone).status_code in (409, 422)
+    assert [d.id for d in _proofs(app, request_id)] == [document.id]
+    assert request_of(app, FILINGS["parent"]["email"]).relationship_proof == "submitted"
+    # Another case's document is not served under this case.
+    _, _, other = file_and_verify(app, FILINGS["guardian"])
+    assert agent.get(f"/staff/cases/{other}/relationship-proof/{document.id}").status_code == 404
+    # The requester cannot open it.
+    assert client.get(source).status_code in (302, 403)
