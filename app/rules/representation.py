@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,7 @@ class Representation:
     relationships: Mapping[str, Relationship]
     reasons: Mapping[str, Reason]
     # ``TEXTS``: the lines routing writes (a refusal during life, a minor's secrecy, ...).
-    texts: Mapping[str, Text]
+    texts: Mapping[str, Text] = field(default_factory=dict)
     path: Path | None = None
     digest: str = ""
 
@@ -119,7 +119,8 @@ class Representation:
         A parent always reads the minor's secrecy sentence: shown only when a
         secret exists, it would tell the parent that one does (L.1111-5).
         """
-        return (self.texts["minor_secret"],) if acts_as == "parent" else ()
+        notice = self.texts.get("minor_secret")
+        return (notice,) if acts_as == "parent" and notice else ()
 
     def refusal(self, acts_as: str, ground: str | None) -> Text | None:
         """The sentence a refusal of routing gives the requester (both languages)."""
@@ -129,7 +130,7 @@ class Representation:
         if ground == "representative_not_entitled":
             return relationship.refusal
         if ground == "refused_during_life":
-            return self.texts["refused_during_life"]
+            return self.texts.get("refused_during_life")
         return None
 
 
