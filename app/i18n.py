@@ -19,6 +19,8 @@ from app.labels import (
     DOCUMENT_REASON_LABELS,
     EXTENSION_LABELS,
     KIND_LABELS,
+    PROOF_REASON_LABELS,
+    PROOF_STATE_LABELS,
     REFUSAL_LABELS,
     STATUS_LABELS,
 )
@@ -67,6 +69,8 @@ LABEL_TABLES = {
     "extension_labels": EXTENSION_LABELS,
     "assurance_labels": ASSURANCE_LABELS,
     "document_reason_labels": DOCUMENT_REASON_LABELS,
+    "proof_reason_labels": PROOF_REASON_LABELS,
+    "proof_state_labels": PROOF_STATE_LABELS,
 }
 _translated_tables: dict[str, dict[str, dict[str, str]]] = {}
 

@@ -7,6 +7,7 @@ the views read forms and call these, then commit.
 from __future__ import annotations
 
 import functools
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -30,6 +31,33 @@ RESEND_INTERVAL = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
+class Requester:
+    """The requester's own identity, when the request is for someone else."""
+
+    first_name: str
+    last_name: str
+    birth_date: date
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {
+                "first_name": self.first_name,
+                "last_name": self.last_name,
+                "birth_date": self.birth_date.isoformat(),
+            }
+        )
+
+
+def read_requester(request: Request, vault: Vault) -> dict[str, str] | None:
+    """The requester's own identity of a request made for someone else (decrypted)."""
+    text = vault.decrypt(request.requester_encrypted)
+    if not text:
+        return None
+    data = json.loads(text)
+    return data if isinstance(data, dict) else None
+
+
+@dataclass(frozen=True)
 class Filing:
     """What the public form collects, already validated."""
 
@@ -41,6 +69,11 @@ class Filing:
     locale: str
     nir: str | None = None
     details: str | None = None
+    # A request made for someone else: the existing fields above are the subject's.
+    acts_as: str = "self"
+    heir_reason: str | None = None
+    subject_died_on: date | None = None
+    requester: Requester | None = None
 
 
 def normalize_email(email: str) -> str:
@@ -92,12 +125,21 @@ def file_request(
         # Written out: the PostgreSQL statement inserts from a SELECT, where no
         # column default of the model applies.
         "assurance": "none",
-        # The person's own request (issue 18's form may file for someone else).
-        "acts_as": "self",
+        # The person's own request or one made for someone else (issue 18).
+        "acts_as": filing.acts_as,
+        "heir_reason": filing.heir_reason,
+        "subject_died_on": filing.subject_died_on,
+        "requester_encrypted": vault.encrypt(filing.requester.as_json())
+        if filing.requester
+        else None,
+        "relationship_proof": None if filing.acts_as == "self" else "awaited",
     }
     # The filing itself is not a timeline event: ``created_at`` dates it.
     event = audit.event_values(
-        REQUESTER, "request.filed", now, details={"kind": filing.kind, "locale": filing.locale}
+        REQUESTER,
+        "request.filed",
+        now,
+        details={"kind": filing.kind, "locale": filing.locale, "acts_as": filing.acts_as},
     )
     link, job = emails.email_values(None, "verify", now, mail)
     dependents = [

@@ -22,7 +22,14 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.crypto import Vault
-from app.models import AccessPackage, CaseNote, IdentityDocument, Request, StaffUser
+from app.models import (
+    AccessPackage,
+    CaseNote,
+    IdentityDocument,
+    RelationshipProof,
+    Request,
+    StaffUser,
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,8 @@ ENCRYPTED = (
     Column(AccessPackage, "json_encrypted"),
     Column(AccessPackage, "html_encrypted"),
     Column(IdentityDocument, "content_encrypted"),
+    Column(Request, "requester_encrypted"),
+    Column(RelationshipProof, "content_encrypted"),
 )
 
 

@@ -106,6 +106,23 @@ DOCUMENT_REASON_LABELS = {
     "not_identity": _l("the file is not an identity document"),
     "incomplete": _l("part of the document is missing (for example the other side of the card)"),
 }
+# Why staff ask for another document proving a relationship (app.identity.relationship).
+PROOF_REASON_LABELS = {
+    "unreadable": _l("the document cannot be read (blurred, too dark, or cut off)"),
+    "incomplete": _l("part of the document is missing (for example a page)"),
+    "wrong_document": _l("the file is not the document asked for"),
+    "other_person": _l("the document does not name you or the person you ask for"),
+    "expired": _l(
+        "the document is no longer valid (for example a mandate or a judgment that has ended)"
+    ),
+}
+# Where a proof of a relationship (or the relationship as a whole) stands.
+PROOF_STATE_LABELS = {
+    "awaited": _l("Awaited"),
+    "submitted": _l("Sent, to be checked"),
+    "accepted": _l("Accepted"),
+    "refused": _l("Refused, another document asked for"),
+}
 # The same codes as staff pages word them: about the requester, not as the requester,
 # and every status told apart from the others (the public pages keep the labels above).
 STAFF_KIND_LABELS = {

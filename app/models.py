@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -698,3 +699,27 @@ class ThirdPartyReview(Base):
     reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     records: Mapped[int] = mapped_column(Integer)
     redactions: Mapped[int] = mapped_column(Integer)
+
+
+class RelationshipProof(Base):
+    """A document proving the relationship of a request made for someone else, encrypted.
+
+    ``proof`` is the code of the document it stands for (app.rules.representation's
+    ``Proof.code``): at most one waits per request and code (the unique pair refuses a
+    second upload, also two sent at once). Like an identity document, the row is deleted
+    in the transaction of the staff decision; the audit keeps the decision (codes only).
+    """
+
+    __tablename__ = "relationship_proofs"
+    __table_args__ = (
+        CheckConstraint(f"media_type IN {DOCUMENT_TYPES!r}", name="media_type"),
+        UniqueConstraint("request_id", "proof"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    proof: Mapped[str] = mapped_column(String(40))
+    media_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    content_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

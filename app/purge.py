@@ -39,6 +39,7 @@ from app.models import (
     LinkToken,
     Plan,
     PlanLine,
+    RelationshipProof,
     Request,
     Restriction,
 )
@@ -159,6 +160,7 @@ def blank_requests(session: Session, ids: list[int], now: datetime) -> Counts:
     tokens = _deleted(session, delete(LinkToken).where(LinkToken.request_id.in_(ids)))
     # A document still waiting when its request closed (withdrawn, refused) goes too.
     _run(session, delete(IdentityDocument).where(IdentityDocument.request_id.in_(ids)))
+    _run(session, delete(RelationshipProof).where(RelationshipProof.request_id.in_(ids)))
     packages = session.scalars(
         select(AccessPackage.id).where(
             AccessPackage.request_id.in_(ids), AccessPackage.deleted_at.is_(None)
@@ -194,6 +196,8 @@ def blank_requests(session: Session, ids: list[int], now: datetime) -> Counts:
             nir_encrypted=None,
             details_encrypted=None,
             refusal_message_encrypted=None,
+            # A request made for someone else: the requester's own identity goes too.
+            requester_encrypted=None,
             medical_newest_on=None,
             purged_at=now,
         ),

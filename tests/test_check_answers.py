@@ -40,7 +40,17 @@ def test_the_answers_are_shown_back_and_nothing_is_stored(app):
         assert shown in text
     assert "elodie.martin@example.fr" in text and "255081416802538" in text
     changes = [b["value"] for b in soup.find_all("button", attrs={"name": "change"})]
-    assert changes == ["kind", "first_name", "last_name", "birth_date", "email", "nir", "details"]
+    # For oneself: who it is for, the person's details, then the address and the free text.
+    assert changes == [
+        "kind",
+        "for_whom",
+        "first_name",
+        "last_name",
+        "birth_date",
+        "nir",
+        "email",
+        "details",
+    ]
     assert _counts(app) == (0, 0)
 
 

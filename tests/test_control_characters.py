@@ -56,7 +56,17 @@ WHO: dict[tuple[str, str], str] = {
 VERSION = {"version": "1"}
 # Valid data of each form, so that only the poisoned character can be refused.
 FORMS: dict[str, dict[str, str]] = {
-    "public.check_answers": VALID_FILING,
+    # With the fields of a request made for someone else (read when "other" is chosen).
+    "public.check_answers": {
+        **VALID_FILING,
+        "for_whom": "other",
+        "acts_as": "guardian",
+        "heir_reason": "causes_of_death",
+        **birth_parts("2025-02-03", "died_on"),
+        "requester_first_name": "Paul",
+        "requester_last_name": "Martin",
+        **birth_parts("1975-01-02", "requester_birth_date"),
+    },
     # The check page's buttons: the signed answers, and "Change" naming one of them.
     "public.file_request": {"answers": "signed-answers", "change": "email"},
     "public.new_status_link": {"email": "elodie.martin@example.fr"},
@@ -115,6 +125,10 @@ FORMS["staff.case_confirm_identity"] = VERSION
 FORMS["public.document_upload"] = {"document": "a-file"}
 FORMS["staff.identity_document_accept"] = {**VERSION, "document_id": "1"}
 FORMS["staff.identity_document_refuse"] = {**VERSION, "document_id": "1", "reason": "expired"}
+# The proofs of a relationship (a request made for someone else), sent and decided the same way.
+FORMS["public.relationship_proof_upload"] = {"proof": "mandate", "document": "a-file"}
+FORMS["staff.relationship_proof_accept"] = {**VERSION, "document_id": "1"}
+FORMS["staff.relationship_proof_refuse"] = {**VERSION, "document_id": "1", "reason": "expired"}
 # Forms of a button only: their CSRF token, poisoned names and query parameters are still sent.
 FORMS |= {
     "staff.logout": {},

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app import keyrotation, tokens
 from app.crypto import UnknownKey, Vault
 from app.extensions import db
-from app.models import Base, CaseNote, IdentityDocument, Request, utcnow
+from app.models import Base, CaseNote, IdentityDocument, RelationshipProof, Request, utcnow
 from app.services import services_of
 from app.tokens import LinkError, LinkSigner
 from config import ConfigError, load_config
@@ -62,6 +62,10 @@ def test_rotate_then_drop_the_old_key_and_everything_still_reads(make_app, smtp)
         request = db.session.get(Request, request_id)
         request.details_encrypted = services_of(before_app).vault.encrypt("texte libre")
         request.refusal_message_encrypted = services_of(before_app).vault.encrypt("un message")
+        # A request made for someone else: the requester's own identity.
+        request.requester_encrypted = services_of(before_app).vault.encrypt(
+            '{"first_name": "Paul"}'
+        )
         note = CaseNote(
             request_id=request_id,
             kind="note",
@@ -74,6 +78,16 @@ def test_rotate_then_drop_the_old_key_and_everything_still_reads(make_app, smtp)
         db.session.add(
             IdentityDocument(
                 request_id=request_id,
+                media_type="image/png",
+                size=3,
+                content_encrypted=services_of(before_app).vault.encrypt_bytes(b"png"),
+                uploaded_at=utcnow(),
+            )
+        )
+        db.session.add(
+            RelationshipProof(
+                request_id=request_id,
+                proof="mandate",
                 media_type="image/png",
                 size=3,
                 content_encrypted=services_of(before_app).vault.encrypt_bytes(b"png"),

@@ -39,6 +39,10 @@ def add_request(session: Any, name: str, status: str, created: datetime, closed:
         email_normalized=f"{name}@example.org",
         nir_encrypted="secret-number",
         details_encrypted="secret-text",
+        # Made for someone else: the requester's own identity, purged with the rest.
+        acts_as="guardian",
+        relationship_proof="accepted",
+        requester_encrypted="secret-requester",
         created_at=created,
         received_on=created.date() if status != "unverified" else None,
         due_on=(created + timedelta(days=30)).date() if status != "unverified" else None,
@@ -221,6 +225,8 @@ def test_a_purge_blanks_old_closed_requests_and_keeps_statistics(app):
         assert (old.first_name, old.last_name, old.email, old.email_normalized) == ("", "", "", "")
         assert old.birth_date == purge.PURGED_BIRTH_DATE
         assert old.nir_encrypted is None and old.details_encrypted is None
+        assert old.requester_encrypted is None
+        assert session.get(Request, ids["recent"]).requester_encrypted == "secret-requester"
         assert old.purged_at is not None
         assert old.closed_at.date() <= old.due_on  # "answered in time" still computable
         for model in (CaseNote, LinkToken):

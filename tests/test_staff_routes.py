@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import IdentityDocument, Request, SavedFilter
+from app.models import IdentityDocument, RelationshipProof, Request, SavedFilter
 from app.services import services_of
 from tests.conftest import csrf_from
 from tests.staffkit import Account, add_staff, case_held_by, staff_client
@@ -56,6 +56,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "staff.identity_document": CASE_WORKERS,
     "staff.identity_document_accept": CASE_WORKERS,
     "staff.identity_document_refuse": CASE_WORKERS,
+    "staff.relationship_proof": CASE_WORKERS,
+    "staff.relationship_proof_accept": CASE_WORKERS,
+    "staff.relationship_proof_refuse": CASE_WORKERS,
     "staff.case_rectify": CASE_WORKERS,
     "staff.case_rectify_post": CASE_WORKERS,
     # The third-party review (mask, put back, done): the domain lets the holder only.
@@ -91,6 +94,7 @@ FORM_DATA: dict[str, dict[str, str]] = {
     "staff.case_ask": {"kind": "information", "question": "Which years?"},
     "staff.case_extend": {"ground": "complexity"},
     "staff.identity_document_refuse": {"reason": "expired"},
+    "staff.relationship_proof_refuse": {"reason": "expired"},
     "staff.case_unfounded": {"ground": "excessive", "justification": "Tenth identical request."},
     "staff.password_post": {"current": "not my password", "password": "x" * 12, "confirm": "y"},
     "staff.accounts_create": {"email": "", "role": "agent"},
@@ -133,14 +137,17 @@ def url_for_rule(
     )
 
 
-def with_document(app: Flask, request_id: int) -> int:
-    """An identity document waiting on the case, so that its page exists for the walker."""
+def with_document(app: Flask, request_id: int, rule: str = "") -> int:
+    """An identity document (or a proof of relationship) waiting on the case, for the walker."""
     with app.app_context():
-        document = IdentityDocument(
+        model: Any = RelationshipProof if "relationship-proof" in rule else IdentityDocument
+        extra = {"proof": "mandate"} if model is RelationshipProof else {}
+        document = model(
             request_id=request_id,
             media_type="image/png",
             size=4,
             content_encrypted=services_of(app).vault.encrypt_bytes(b"\x89PNG"),
+            **extra,
         )
         db.session.add(document)
         db.session.commit()
@@ -202,7 +209,7 @@ def test_each_role_reaches_exactly_what_the_matrix_allows(app: Flask, role: str)
         # A fresh case each time: one decision must not change what the next one meets.
         reference, request_id = held_case(app, owner)
         target = add_staff(app, f"target.{secrets.token_hex(3)}@example.org", "agent")
-        document = with_document(app, request_id) if "document_id" in rule else 0
+        document = with_document(app, request_id, rule) if "document_id" in rule else 0
         kept = with_saved_filter(app, me.id) if "filter_id" in rule else 0
         url = url_for_rule(rule, reference, target.id, document, kept)
         answer = call(client, method, url, endpoint, token)

@@ -71,6 +71,8 @@ class QueueFilter:
     identity: bool = False
     assurance: str | None = None  # one identity assurance level
     retained: bool = False
+    # Requests made for someone else whose relationship is not proven yet.
+    proof: bool = False
     search: str | None = None
     # Prepared decisions another person prepared, for this approver (a DPO's view).
     approver_id: int | None = None
@@ -95,6 +97,7 @@ class QueueFilter:
             "identity": "1" if self.identity else None,
             "assurance": self.assurance,
             "retained": "1" if self.retained else None,
+            "proof": "1" if self.proof else None,
             "q": self.search,
             "approval": "me" if self.approver_id is not None else None,
             "received_from": self.received_from.isoformat() if self.received_from else None,
@@ -130,6 +133,9 @@ class QueueRow:
     # The clock stands still (proof of identity awaited): the due date will move.
     paused: bool = False
     version: int = 0  # what a bulk action from this page checks against
+    # Made for someone else, and whether the proof of the relationship is still awaited.
+    representative: bool = False
+    awaiting_proof: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,7 @@ class Counts:
     soon: int = 0
     identity: int = 0
     retained: int = 0
+    awaiting_proof: int = 0
 
 
 def parse_filter(
@@ -177,6 +184,7 @@ def parse_filter(
     values["identity"] = _flag(args, "identity", problems)
     values["assurance"] = _choice(args, "assurance", ASSURANCE_FILTERS, problems)
     values["retained"] = _flag(args, "retained", problems)
+    values["proof"] = _flag(args, "proof", problems)
     search = args.get("q", "").strip()
     values["search"] = search[:254] or None
     approval = args.get("approval", "").strip()
@@ -338,6 +346,8 @@ def _conditions(flt: QueueFilter, today: date) -> list[ColumnElement[bool]]:
         conditions.append(Request.assurance == flt.assurance)
     if flt.retained:
         conditions.append(Request.has_retained.is_(True))
+    if flt.proof:
+        conditions.append(_awaiting_proof())
     if flt.search:
         conditions.append(_search(flt.search, flt.name_digests))
     if flt.approver_id is not None:
@@ -397,6 +407,8 @@ def _rows_query(flt: QueueFilter, today: date) -> Select[*tuple[Any, ...]]:
             Request.assurance,
             Request.paused_at,
             Request.version,
+            Request.acts_as,
+            Request.relationship_proof,
         )
         .outerjoin(StaffUser, StaffUser.id == Request.assignee_id)
         .where(*_conditions(flt, today))
@@ -440,6 +452,8 @@ def _row(values: Any, today: date) -> QueueRow:
         assurance,
         paused_at,
         version,
+        acts_as,
+        relationship_proof,
     ) = values
     return QueueRow(
         id=id_,
@@ -458,6 +472,8 @@ def _row(values: Any, today: date) -> QueueRow:
         assurance=assurance,
         paused=paused_at is not None,
         version=version,
+        representative=acts_as != "self",
+        awaiting_proof=acts_as != "self" and relationship_proof != "accepted",
     )
 
 
@@ -541,6 +557,14 @@ def page(
     return QueuePage(rows=rows, next_key=next_key, total=total)
 
 
+def _awaiting_proof() -> Any:
+    """A request made for someone else whose relationship is not proven yet."""
+    return and_(
+        Request.acts_as != "self",
+        or_(Request.relationship_proof.is_(None), Request.relationship_proof != "accepted"),
+    )
+
+
 def counts_statement(today: date, soon_days: int = SOON_DAYS) -> Select[*tuple[Any, ...]]:
     """Open cases grouped by (status, kind, assignee), with the flags counted in each group."""
     overdue = _overdue(today)
@@ -554,6 +578,7 @@ def counts_statement(today: date, soon_days: int = SOON_DAYS) -> Select[*tuple[A
             func.count().filter(overdue),
             func.count().filter(soon),
             func.count().filter(Request.has_retained.is_(True)),
+            func.count().filter(_awaiting_proof()),
         )
         .where(_open())
         .group_by(Request.status, Request.kind, Request.assignee_id)
@@ -567,7 +592,7 @@ def counts(session: Session, today: date, soon_days: int = SOON_DAYS) -> Counts:
     """
     result = Counts()
     groups = session.execute(counts_statement(today, soon_days))
-    for status, kind, assignee_id, n, n_overdue, n_soon, n_retained in groups:
+    for status, kind, assignee_id, n, n_overdue, n_soon, n_retained, n_proof in groups:
         result.total += n
         result.status[status] = result.status.get(status, 0) + n
         result.kind[kind] = result.kind.get(kind, 0) + n
@@ -575,6 +600,7 @@ def counts(session: Session, today: date, soon_days: int = SOON_DAYS) -> Counts:
         result.overdue += n_overdue
         result.soon += n_soon
         result.retained += n_retained
+        result.awaiting_proof += n_proof
     result.identity = result.status.get("identity_review", 0)
     return result
 

@@ -90,8 +90,12 @@ def check_birth_date(
     given: date,
     now: datetime,
     attempts: int,
+    expected: date | None = None,
 ) -> str:
     """The second check of a download: ``unlocked``, ``wrong`` or ``locked``.
+
+    ``expected``: the date to compare with, when it is not the request's (a
+    request made for someone else: the requester's own date of birth).
 
     A wrong date counts against the link. The package's row is locked first
     (``SELECT ... FOR UPDATE``), so checks made at once wait for each other
@@ -105,7 +109,7 @@ def check_birth_date(
     set_committed_value(package, "failed_checks", failed)
     if failed is None or failed >= attempts:
         return "locked"
-    if given == request.birth_date:
+    if given == (expected or request.birth_date):
         audit.record(
             session, actor="requester", action="package.unlocked", now=now, request_id=request.id
         )

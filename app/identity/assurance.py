@@ -55,18 +55,42 @@ class Assured(Protocol):
     def assurance(self) -> str: ...
     @property
     def disputed_at(self) -> datetime | None: ...
+    @property
+    def acts_as(self) -> str: ...
+    @property
+    def relationship_proof(self) -> str | None: ...
 
 
-def shows_plan(policy: AssurancePolicy, request: Assured) -> bool:
-    """Whether the requester may see what was found: kinds of data, counts, the report."""
+def relationship_proven(request: Assured) -> bool:
+    """Whether the request is the person's own, or its relationship's proofs are accepted.
+
+    A request made for someone else shows, sends, approves and erases nothing
+    about the person before staff accepted every document proving the
+    relationship (app.identity.relationship); the requester's own identity must
+    still reach the level, like anyone's.
+    """
+    return request.acts_as == "self" or request.relationship_proof == "accepted"
+
+
+def identity_shows_plan(policy: AssurancePolicy, request: Assured) -> bool:
+    """Whether the requester's own identity reaches the level that shows the plan."""
     return request.disputed_at is None and policy.allows(
         request.kind, "show_plan", request.assurance
     )
 
 
+def shows_plan(policy: AssurancePolicy, request: Assured) -> bool:
+    """Whether the requester may see what was found: kinds of data, counts, the report."""
+    return identity_shows_plan(policy, request) and relationship_proven(request)
+
+
 def may_act(policy: AssurancePolicy, request: Request) -> bool:
     """Whether staff may approve the request and have it carried out."""
-    return request.disputed_at is None and policy.allows(request.kind, "act", request.assurance)
+    return (
+        request.disputed_at is None
+        and relationship_proven(request)
+        and policy.allows(request.kind, "act", request.assurance)
+    )
 
 
 def can_prove(request: Assured) -> bool:
@@ -163,6 +187,9 @@ def raise_level(
     if request.status not in PROVABLE:
         raise AssuranceRefused("not_open")
     record_level(session, request, level, method=method, actor=actor, now=now)
+    if not relationship_proven(request):
+        # Waiting for the proof of the relationship too: that decision routes it again.
+        return False
     # Every pause of the clock waits for proof of identity: this is it.
     clock.resume(session, request, actor=actor, now=now)
     if request.status != "awaiting_identity":

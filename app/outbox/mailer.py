@@ -66,6 +66,7 @@ LABELS = {
     "extension_labels": labels.EXTENSION_LABELS,
     "assurance_labels": labels.ASSURANCE_LABELS,
     "document_reason_labels": labels.DOCUMENT_REASON_LABELS,
+    "proof_reason_labels": labels.PROOF_REASON_LABELS,
 }
 
 
@@ -145,6 +146,8 @@ class AboutRequest:
     status: str
     received_on: date | None
     due_on: date | None
+    # Made for someone else (a relationship's code, never who asks nor for whom).
+    acts_as: str = "self"
 
     @classmethod
     def of(cls, request: Request | RequestFacts) -> AboutRequest:
@@ -154,6 +157,7 @@ class AboutRequest:
             request.status,
             request.received_on,
             request.due_on,
+            request.acts_as or "self",
         )
 
 
@@ -169,6 +173,7 @@ class RequestFacts:
     due_on: date | None
     email: str
     locale: str
+    acts_as: str
 
 
 FACT_COLUMNS = (
@@ -180,6 +185,7 @@ FACT_COLUMNS = (
     Request.due_on,
     Request.email,
     Request.locale,
+    Request.acts_as,
 )
 
 

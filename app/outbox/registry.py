@@ -75,6 +75,8 @@ EMAILS: dict[str, Email] = {
         _to_requester("identity_confirmed"),
         # Staff asked for another identity document (app.identity.documents), with a reason.
         _to_requester("identity_document_refused"),
+        # Staff asked for another proof of a relationship (app.identity.relationship).
+        _to_requester("relationship_proof_refused"),
         _to_requester("in_review"),
         _to_requester("approved"),
         _to_requester("refused"),

@@ -28,6 +28,18 @@ FIELDS = (
     "email",
     "nir",
     "details",
+    # A request made for someone else (read only when ``for_whom`` is "other").
+    "for_whom",
+    "acts_as",
+    "died_on-day",
+    "died_on-month",
+    "died_on-year",
+    "heir_reason",
+    "requester_first_name",
+    "requester_last_name",
+    "requester_birth_date-day",
+    "requester_birth_date-month",
+    "requester_birth_date-year",
 )
 
 

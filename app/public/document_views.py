@@ -21,16 +21,20 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
+from app import lifecycle
 from app.errors import render_error
 from app.extensions import db, limiter
-from app.identity import documents
+from app.identity import documents, relationship
 from app.models import IdentityDocument, utcnow
 from app.models import Request as PortalCase
-from app.public.forms import AnswerForm, DocumentForm
+from app.public.forms import AnswerForm, DocumentForm, ProofForm
 from app.public.routes import _followed_request, _status_page, bp
 from app.services import services_of
 
 ENDPOINT = "public.document_upload"
+# The proofs of a relationship are sent through the same upload (app.identity.relationship).
+PROOF_ENDPOINT = "public.relationship_proof_upload"
+UPLOADS = frozenset({ENDPOINT, PROOF_ENDPOINT})
 # The multipart envelope and the CSRF token around the file.
 ENVELOPE = 64 * 1024
 MESSAGES = {
@@ -69,6 +73,15 @@ MESSAGES = {
         "before sending another."
     ),
     "not_provable": _l("This request no longer takes a proof of identity."),
+    "unknown_proof": _l("Choose which document you are sending."),
+    "already_accepted": _l("This document has already been accepted: you need not send it again."),
+}
+PROOF_MESSAGES = {
+    "already_waiting": _l(
+        "We already have this document from you waiting for a check: wait for our answer "
+        "before sending another."
+    ),
+    "not_provable": _l("This request no longer takes a proof of your relationship."),
 }
 
 
@@ -82,7 +95,7 @@ class PortalRequest(Request):
 
     @property
     def max_content_length(self) -> int | None:
-        if self.endpoint == ENDPOINT:
+        if self.endpoint in UPLOADS:
             return int(current_app.config["IDENTITY_DOCUMENT_MAX_BYTES"]) + ENVELOPE
         return super().max_content_length
 
@@ -177,10 +190,94 @@ def document_upload() -> Response | tuple[str, int]:
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(error: RequestEntityTooLarge) -> Any:
     """A body beyond the limit: the upload's own message, not a bare 413 page."""
-    if http.endpoint != ENDPOINT:
+    if http.endpoint not in UPLOADS:
         return render_error(413)
     case = _followed_request()
     if case is None:
         return redirect(url_for("public.status"), 303)
     message = str(MESSAGES["too_large"]) % {"size": max_size()}
+    if http.endpoint == PROOF_ENDPOINT:
+        return _proof_refused(case, ProofForm(formdata=None), message, 413)
     return _refused(case, DocumentForm(formdata=None), message, 413)
+
+
+@dataclass(frozen=True)
+class ProofUpload:
+    """What the status page shows of a relationship's proofs: each one, and its form."""
+
+    states: list[relationship.ProofState]
+    form: ProofForm
+    # The proof the form that failed was about (its error is shown next to it).
+    failed: str | None
+    size: str
+    can_send: bool
+
+
+@bp.context_processor
+def _proof_context() -> dict[str, Any]:
+    def proof_upload(case: PortalCase) -> ProofUpload | None:
+        found = services_of(current_app).representation.of(case.acts_as)
+        if found is None:
+            return None
+        form = g.get("proof_form") or ProofForm(formdata=None)
+        return ProofUpload(
+            states=relationship.states(db.session(), case, found),
+            form=form,
+            failed=form.proof.data if form.errors else None,
+            size=max_size(),
+            can_send=relationship.can_send(case),
+        )
+
+    return {"proof_upload": proof_upload}
+
+
+def _proof_refused(case: PortalCase, form: ProofForm, message: str, code: int) -> tuple[str, int]:
+    form.document.errors = [message]
+    g.proof_form = form
+    return _status_page(case, AnswerForm(formdata=None), code)
+
+
+@bp.post("/status/relationship-proof")
+@limiter.limit(_upload_limit)
+def relationship_proof_upload() -> Response | tuple[str, int]:
+    """One document proving the relationship of a request made for someone else."""
+    case = _followed_request()
+    if case is None:
+        return redirect(url_for("public.status"), 303)
+    found = services_of(current_app).representation.of(case.acts_as)
+    if found is None:
+        flash(str(PROOF_MESSAGES["not_provable"]))
+        return redirect(url_for("public.status"), 303)
+    form = ProofForm()
+    if not form.validate_on_submit():
+        g.proof_form = form
+        return _status_page(case, AnswerForm(formdata=None), 422)
+    limit = current_app.config["IDENTITY_DOCUMENT_MAX_BYTES"]
+    data = form.document.data.read(limit + 1)
+    try:
+        checked = documents.inspect(data, limit)
+        relationship.store(
+            db.session(),
+            case,
+            found,
+            form.proof.data or "",
+            checked,
+            services_of(current_app).vault,
+            utcnow(),
+        )
+    except (documents.DocumentRefused, lifecycle.StaleRequest) as refusal:
+        db.session.rollback()
+        code = getattr(refusal, "code", "already_waiting")
+        text = PROOF_MESSAGES.get(code) or MESSAGES.get(code, MESSAGES["unreadable"])
+        message = str(text) % {"size": max_size()}
+        if code in ABOUT_THE_REQUEST:
+            flash(message)
+        return _proof_refused(case, form, message, 422)
+    db.session.commit()
+    flash(
+        _(
+            "Thank you: your document has been received. A member of our staff will check it "
+            "and we will write to you."
+        )
+    )
+    return redirect(url_for("public.status") + "#relationship-title", 303)

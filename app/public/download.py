@@ -9,14 +9,14 @@ are fetched as attachments.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from app import tokens
+from app import intake, tokens
 from app.extensions import db
 from app.fulfilment import package_download
 from app.models import AccessPackage, Request, utcnow
@@ -132,8 +132,11 @@ def download_check(token: str) -> Any:
     if not form.validate_on_submit() or form.birth_date.data is None:
         return _form_page(form, package.failed_checks, 422)
     request = db.session.get_one(Request, link.request_id)
+    # "Your date of birth as you gave it": for someone else, the requester's own.
+    requester = intake.read_requester(request, services_of(current_app).vault)
+    expected = date.fromisoformat(requester["birth_date"]) if requester else None
     outcome = package_download.check_birth_date(
-        db.session(), package, request, form.birth_date.data, now, _attempts()
+        db.session(), package, request, form.birth_date.data, now, _attempts(), expected
     )
     if outcome != "unlocked":
         # The count this check left: after the commit, another one may have moved it.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -17,13 +18,14 @@ from wtforms.validators import (
     InputRequired,
     Length,
     Optional,
+    StopValidation,
     ValidationError,
 )
 
 from app.deadlines import receipt_date
-from app.models import utcnow
+from app.models import HEIR_REASONS, utcnow
 from app.nir import NirError, normalize_nir
-from app.public.memorable_date import MemorableDateField
+from app.public.memorable_date import DEATH, MemorableDateField
 
 KIND_CHOICES = [
     SelectChoice("access", _l("See my data")),
@@ -45,6 +47,26 @@ KIND_HELP = {
     "rectification": _l("Ask for data about you that is wrong or incomplete to be corrected."),
     "portability": _l("Receive the data you provided in a machine-readable file."),
 }
+FOR_WHOM_CHOICES = [
+    SelectChoice("self", _l("For myself")),
+    SelectChoice("other", _l("For someone else")),
+]
+RELATIONSHIP_CHOICES = [
+    SelectChoice("parent", _l("Parent of a minor child")),
+    SelectChoice("guardian", _l("Guardian of a protected adult (tutelle)")),
+    SelectChoice("mandatary", _l("Holder of a written mandate from the person")),
+    SelectChoice("heir", _l("Heir of a deceased person")),
+    SelectChoice("partner", _l("Spouse, civil partner (Pacs) or cohabitant of a deceased person")),
+]
+REPRESENTATIVES = frozenset(choice.value for choice in RELATIONSHIP_CHOICES)
+# The relationships of a deceased person's relatives: a date of death and a reason.
+DECEASED = frozenset({"heir", "partner"})
+REASON_CHOICES = [
+    SelectChoice("causes_of_death", _l("To know the causes of death")),
+    SelectChoice("defend_memory", _l("To defend the memory of the deceased person")),
+    SelectChoice("assert_rights", _l("To assert your own rights")),
+]
+ADULT_AGE = 18
 NIR_MESSAGES = {
     "length": _l("A social security number has 15 characters, key included."),
     "characters": _l("A social security number holds only digits (and 2A or 2B for Corsica)."),
@@ -95,6 +117,35 @@ def plain_text(form: FlaskForm, field: TextAreaField) -> None:
         raise ValidationError(_l("Remove special characters from this text."))
 
 
+def _for_other(form: FlaskForm) -> bool:
+    return bool(getattr(form, "for_other", False))
+
+
+def _for_deceased(form: FlaskForm) -> bool:
+    return _for_other(form) and form.acts_as.data in DECEASED
+
+
+def requester_name(message: Any) -> Any:
+    """A name of the requester's own: read only when the request is for someone else."""
+
+    def check(form: FlaskForm, field: StringField) -> None:
+        if not _for_other(form):
+            field.errors = []
+            field.data = None
+            raise StopValidation()
+        if not (field.data or "").strip():
+            raise StopValidation(message)
+        if len(field.data) > 100:
+            raise StopValidation(_l("Enter at most %(max)d characters.") % {"max": 100})
+        valid_name(form, field)
+
+    return check
+
+
+def _age_on(born: date, day: date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
 def email_validators() -> list[object]:
     """The checks every email field makes, in the order a citizen should hear them."""
     return [
@@ -131,6 +182,36 @@ class RequestForm(FlaskForm):
         ],
     )
     birth_date = MemorableDateField(_l("Date of birth"), today=_paris_today)
+    # Who asks (docs/legal.md, "Requests made for someone else"): the fields are always on
+    # the page, in a fieldset of their own, and read only when it is for someone else.
+    for_whom = RadioField(
+        _l("Who is this request for?"),
+        choices=FOR_WHOM_CHOICES,
+        default="self",
+        validate_choice=False,
+    )
+    acts_as = RadioField(
+        _l("How are you related to the person?"),
+        choices=RELATIONSHIP_CHOICES,
+        validate_choice=False,
+    )
+    died_on = MemorableDateField(
+        _l("Date of death"), today=_paris_today, messages=DEATH, applies=_for_deceased
+    )
+    heir_reason = RadioField(
+        _l("Why do you ask for the deceased person's data?"),
+        choices=REASON_CHOICES,
+        validate_choice=False,
+    )
+    requester_first_name = StringField(
+        _l("Your first name"), validators=[requester_name(_l("Enter your first name."))]
+    )
+    requester_last_name = StringField(
+        _l("Your last name"), validators=[requester_name(_l("Enter your last name."))]
+    )
+    requester_birth_date = MemorableDateField(
+        _l("Your date of birth"), today=_paris_today, applies=_for_other
+    )
     email = EmailField(
         _l("Email address"),
         validators=email_validators(),
@@ -152,10 +233,60 @@ class RequestForm(FlaskForm):
         ],
     )
 
+    @property
+    def for_other(self) -> bool:
+        return self.for_whom.data == "other"
+
     def validate_kind(self, field: RadioField) -> None:
         # WTForms' own message for an unknown choice is in English only.
         if field.data not in KINDS:
             raise ValidationError(_l("Choose what you want to do."))
+
+    def validate_for_whom(self, field: RadioField) -> None:
+        if not field.data:
+            field.data = "self"
+        if field.data not in ("self", "other"):
+            raise ValidationError(_l("Choose who this request is for."))
+
+    def validate_birth_date(self, field: MemorableDateField) -> None:
+        minor = field.data is None or _age_on(field.data, _paris_today()) < ADULT_AGE
+        if self.for_other and self.acts_as.data == "parent" and not minor:
+            raise ValidationError(
+                _l(
+                    "A parent can ask only for a child under 18. An adult makes their own "
+                    "request, or gives you a written mandate."
+                )
+            )
+
+    def validate_acts_as(self, field: RadioField) -> None:
+        if not self.for_other:
+            field.data = None
+            return
+        if field.data not in REPRESENTATIVES:
+            raise ValidationError(_l("Choose how you are related to the person."))
+        # A right the relationship may not exercise is refused here, with the reason.
+        from flask import current_app
+        from flask_babel import get_locale
+
+        from app.services import services_of
+
+        representation = services_of(current_app).representation
+        if self.kind.data in KINDS and not representation.may_exercise(field.data, self.kind.data):
+            relationship = representation.of(field.data)
+            assert relationship is not None
+            raise ValidationError(relationship.refusal.in_(str(get_locale() or "fr")))
+
+    def validate_died_on(self, field: MemorableDateField) -> None:
+        born = self.birth_date.data
+        if field.data is not None and isinstance(born, date) and field.data < born:
+            raise ValidationError(_l("The date of death cannot be before the date of birth."))
+
+    def validate_heir_reason(self, field: RadioField) -> None:
+        if not _for_deceased(self):
+            field.data = None
+            return
+        if field.data not in HEIR_REASONS:
+            raise ValidationError(_l("Choose why you ask for the deceased person's data."))
 
 
 class CheckForm(FlaskForm):
@@ -175,6 +306,18 @@ class DocumentForm(FlaskForm):
     document = FileField(
         _l("Your identity document"),
         validators=[FileRequired(_l("Select the file of your identity document."))],
+    )
+
+
+class ProofForm(FlaskForm):
+    """One document proving a relationship: which proof (a code), and the file."""
+
+    proof = HiddenField(
+        validators=[DataRequired(_l("Choose which document you are sending.")), Length(max=40)]
+    )
+    document = FileField(
+        _l("The document"),
+        validators=[FileRequired(_l("Select the file of the document."))],
     )
 
 

@@ -203,7 +203,9 @@ def blank_request_form(form: Any, kind_help: Any, locale: str) -> Markup | None:
     A blank form has no data and no errors; its CSRF token is written by the page
     around these fields, never kept here. None for a form that is not blank (the
     page then renders its fields itself)."""
-    if form.errors or any(field.data for field in form if field.name != "csrf_token"):
+    if form.errors or any(
+        field.data and field.data != field.default for field in form if field.name != "csrf_token"
+    ):
         return None
 
     def build() -> Markup:

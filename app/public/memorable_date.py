@@ -29,6 +29,28 @@ MISSING = {
 }
 
 
+# The messages that name the date: a date of birth unless a field says otherwise.
+BIRTH = {
+    "empty": _l("Enter your date of birth."),
+    "missing": MISSING,
+    "future": _l("The date of birth cannot be in the future."),
+    "early": _l("Check the year of your date of birth."),
+}
+DEATH = {
+    "empty": _l("Enter the date of death."),
+    "missing": {
+        ("day",): _l("The date of death must include a day."),
+        ("month",): _l("The date of death must include a month."),
+        ("year",): _l("The date of death must include a year."),
+        ("day", "month"): _l("The date of death must include a day and a month."),
+        ("day", "year"): _l("The date of death must include a day and a year."),
+        ("month", "year"): _l("The date of death must include a month and a year."),
+    },
+    "future": _l("The date of death cannot be in the future."),
+    "early": _l("Check the year of the date of death."),
+}
+
+
 @dataclass(frozen=True)
 class Reading:
     """What three typed parts say: a date, or a message and the parts it blames."""
@@ -43,14 +65,16 @@ def _number_within(text: str, low: int, high: int) -> bool:
     return text.isascii() and text.isdigit() and low <= int(text) <= high
 
 
-def read(day: str, month: str, year: str, *, today: date) -> Reading:
+def read(
+    day: str, month: str, year: str, *, today: date, messages: dict[str, Any] = BIRTH
+) -> Reading:
     """The date the three parts name, or the first thing wrong with them."""
     typed = {"day": day.strip(), "month": month.strip(), "year": year.strip()}
     empty = tuple(part for part in PARTS if not typed[part])
     if len(empty) == len(PARTS):
-        return Reading(None, _l("Enter your date of birth."), ("day", "month", "year"))
+        return Reading(None, messages["empty"], ("day", "month", "year"))
     if empty:
-        return Reading(None, MISSING[empty], empty)
+        return Reading(None, messages["missing"][empty], empty)
     if not _number_within(typed["day"], 1, 31):
         return Reading(None, _l("The day must be a number between 1 and 31."), ("day",))
     if not _number_within(typed["month"], 1, 12):
@@ -68,9 +92,9 @@ def read(day: str, month: str, year: str, *, today: date) -> Reading:
             ("day", "month"),
         )
     if value > today:
-        return Reading(None, _l("The date of birth cannot be in the future."), PARTS)
+        return Reading(None, messages["future"], PARTS)
     if value < EARLIEST:
-        return Reading(None, _l("Check the year of your date of birth."), ("year",))
+        return Reading(None, messages["early"], ("year",))
     return Reading(value)
 
 
@@ -81,9 +105,20 @@ class MemorableDateField(Field):
     form is, not when the module is imported.
     """
 
-    def __init__(self, label: Any = None, *, today: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        label: Any = None,
+        *,
+        today: Any,
+        messages: dict[str, Any] = BIRTH,
+        applies: Any = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(label, **kwargs)
         self.today = today
+        self.messages = messages
+        # A callable of the form: when it answers False the boxes are not read (no error).
+        self.applies = applies
         self.typed: dict[str, str] = {part: "" for part in PARTS}
         self.wrong: tuple[str, ...] = ()
 
@@ -104,11 +139,19 @@ class MemorableDateField(Field):
             return
         self.typed = {part: str(formdata.get(self.part_name(part), "")) for part in PARTS}
         self.raw_data = [self.typed[part] for part in PARTS]
-        reading = read(**self.typed, today=self.today())
+        reading = read(**self.typed, today=self.today(), messages=self.messages)
         self.data = reading.value
         if reading.value is None:
             self.wrong = reading.wrong
             self.process_errors.append(str(reading.message))
+
+    def validate(self, form: Any, extra_validators: Any = ()) -> bool:
+        if self.applies is not None and not self.applies(form):
+            self.errors: list[Any] = []
+            self.data = None
+            self.wrong = ()
+            return True
+        return bool(super().validate(form, extra_validators))
 
     def part_name(self, part: str) -> str:
         return f"{self.name}-{part}"

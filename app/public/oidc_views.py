@@ -122,7 +122,7 @@ def oidc_start() -> Response:
     request = _followed_request()
     if request is None:
         return _home()
-    if not assurance.can_prove(request) or assurance.shows_plan(
+    if not assurance.can_prove(request) or assurance.identity_shows_plan(
         services_of(current_app).assurance, request
     ):
         flash(_("Your identity does not need to be proven for this request."))

@@ -54,7 +54,22 @@ bp = Blueprint("public", __name__)
 STATEMENT_DATE = date(2026, 11, 29)
 SENT_TO = "sent_to"
 # The answers a "Change" button on the check page leads back to.
-CHANGEABLE = ("kind", "first_name", "last_name", "birth_date", "email", "nir", "details")
+CHANGEABLE = (
+    "kind",
+    "first_name",
+    "last_name",
+    "birth_date",
+    "email",
+    "nir",
+    "details",
+    "for_whom",
+    "acts_as",
+    "died_on",
+    "heir_reason",
+    "requester_first_name",
+    "requester_last_name",
+    "requester_birth_date",
+)
 
 
 def _filing_limit() -> str:
@@ -129,6 +144,7 @@ def file_request() -> Response | str | tuple[str, int]:
             locale=str(get_locale() or "fr"),
             nir=form.nir.data,
             details=(form.details.data or "").strip() or None,
+            **_representation(form),
         ),
         now=utcnow(),
         vault=services_of(current_app).vault,
@@ -140,6 +156,22 @@ def file_request() -> Response | str | tuple[str, int]:
     # Shown once on the next page, so that a mistyped address shows at once.
     session[SENT_TO] = form.email.data
     return redirect(url_for("public.sent"), 303)
+
+
+def _representation(form: RequestForm) -> dict[str, Any]:
+    """What a request made for someone else adds to the filing (nothing for one's own)."""
+    if not form.for_other:
+        return {}
+    return {
+        "acts_as": form.acts_as.data,
+        "heir_reason": form.heir_reason.data,
+        "subject_died_on": form.died_on.data,
+        "requester": intake.Requester(
+            first_name=form.requester_first_name.data or "",
+            last_name=form.requester_last_name.data or "",
+            birth_date=form.requester_birth_date.data,
+        ),
+    }
 
 
 @bp.get("/request/sent")
@@ -357,6 +389,9 @@ def _status_page(
         report_cards=report_cards,
         events=events,
         plan_shown=plan_shown,
+        identity_proven=assurance.identity_shows_plan(policy, request),
+        relationship=services_of(current_app).representation.of(request.acts_as),
+        heir_reason=services_of(current_app).representation.reason(request.heir_reason),
         can_prove=assurance.can_prove(request),
         is_open=lifecycle.is_open(request.status),
         can_withdraw=lifecycle.can_move(request.status, "withdrawn"),

@@ -65,6 +65,7 @@ class StatusView:
     medical_deadline: bool
     medical_newest_on: date | None
     acts_as: str
+    heir_reason: str | None
     relationship_proof: str | None
     report: fragments.ReportHead | None
     package: PackageView | None
@@ -89,6 +90,7 @@ REQUEST_COLUMNS = (
     Request.medical_deadline,
     Request.medical_newest_on,
     Request.acts_as,
+    Request.heir_reason,
     Request.relationship_proof,
 )
 PACKAGE_COLUMNS = (

@@ -18,14 +18,17 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
+from app.casework.cases import CaseError
 from app.extensions import db
-from app.identity import assurance, documents
-from app.labels import DOCUMENT_REASON_LABELS
-from app.models import IdentityDocument, Request, utcnow
+from app.identity import assurance, documents, relationship
+from app.intake import read_requester
+from app.labels import DOCUMENT_REASON_LABELS, PROOF_REASON_LABELS
+from app.models import IdentityDocument, RelationshipProof, Request, utcnow
+from app.rules.representation import Reason, Relationship
 from app.security_headers import DOCUMENT_CSP
 from app.services import services_of
 from app.staff.access import can, me, requires
-from app.staff.case_forms import DocumentForm, DocumentRefuseForm
+from app.staff.case_forms import DocumentForm, DocumentRefuseForm, ProofRefuseForm
 from app.staff.case_views import _decide, case_or_404
 from app.staff.routes import bp
 from app.staffing import roles
@@ -122,6 +125,139 @@ def identity_document_refuse(reference: str) -> Response | tuple[str, int]:
             db.session(),
             case,
             me(),
+            document_id=form.document_id.data or 0,
+            accepted=False,
+            reason=form.reason.data,
+            version=form.version.data or 0,
+            now=utcnow(),
+            mail=services_of(current_app).mail,
+        ),
+        _("Another document is asked for: the requester is told why by email."),
+    )
+
+
+# A request made for someone else: who asks, for whom, and the proofs of the relationship.
+
+
+@dataclass(frozen=True)
+class ProofReview:
+    """One proof as the case page shows it, with its decisions when a document waits."""
+
+    state: relationship.ProofState
+    accept: DocumentForm | None
+    refuse: ProofRefuseForm | None
+
+
+@dataclass(frozen=True)
+class Representative:
+    """What the case page shows of a request made for someone else."""
+
+    relationship: Relationship
+    reason: Reason | None
+    requester: dict[str, str] | None
+    proofs: list[ProofReview]
+    may_decide: bool
+    may_accept: bool
+
+
+def _proof_reason_choices(form: ProofRefuseForm) -> None:
+    form.reason.choices = [
+        SelectChoice(r, str(PROOF_REASON_LABELS[r])) for r in relationship.REFUSAL_REASONS
+    ]
+
+
+def _relationship_of(case: Request) -> Relationship:
+    found = services_of(current_app).representation.of(case.acts_as)
+    if found is None:
+        raise CaseError("not_for_someone_else")
+    return found
+
+
+@bp.context_processor
+def _representative_context() -> dict[str, Any]:
+    def representative(case: Request) -> Representative | None:
+        services = services_of(current_app)
+        found = services.representation.of(case.acts_as)
+        if found is None:
+            return None
+        reviews = []
+        for state in relationship.states(db.session(), case, found):
+            accept = refuse = None
+            if state.document is not None:
+                values = {"version": case.version, "document_id": state.document.id}
+                accept = DocumentForm(formdata=None, **values)
+                refuse = ProofRefuseForm(formdata=None, **values)
+                _proof_reason_choices(refuse)
+            reviews.append(ProofReview(state, accept, refuse))
+        return Representative(
+            relationship=found,
+            reason=services.representation.reason(case.heir_reason),
+            requester=read_requester(case, services.vault),
+            proofs=reviews,
+            may_decide=can(roles.WORK_CASES),
+            may_accept=assurance.can_prove(case),
+        )
+
+    return {"representative": representative}
+
+
+@bp.get("/cases/<reference>/relationship-proof/<int:document_id>")
+@requires(roles.WORK_CASES)
+def relationship_proof(reference: str, document_id: int) -> Response:
+    case = case_or_404(reference)
+    document = db.session.get(RelationshipProof, document_id)
+    if document is None or document.request_id != case.id:
+        abort(404)
+    body = relationship.content(document, services_of(current_app).vault)
+    relationship.record_view(db.session(), case, document, me(), utcnow())
+    db.session.commit()
+    response = Response(body, mimetype=document.media_type)
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Content-Security-Policy"] = DOCUMENT_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
+@bp.post("/cases/<reference>/relationship-proof/accept")
+@requires(roles.WORK_CASES)
+def relationship_proof_accept(reference: str) -> Response | tuple[str, int]:
+    form = DocumentForm()
+    return _decide(
+        reference,
+        form,
+        lambda case: relationship.decide(
+            db.session(),
+            case,
+            me(),
+            _relationship_of(case),
+            document_id=form.document_id.data or 0,
+            accepted=True,
+            reason=None,
+            version=form.version.data or 0,
+            now=utcnow(),
+            mail=services_of(current_app).mail,
+        ),
+        _(
+            "Proof accepted and deleted. Once every proof is accepted, the request goes on "
+            "(the requester's own identity must still reach its level)."
+        ),
+    )
+
+
+@bp.post("/cases/<reference>/relationship-proof/refuse")
+@requires(roles.WORK_CASES)
+def relationship_proof_refuse(reference: str) -> Response | tuple[str, int]:
+    form = ProofRefuseForm()
+    _proof_reason_choices(form)
+    return _decide(
+        reference,
+        form,
+        lambda case: relationship.decide(
+            db.session(),
+            case,
+            me(),
+            _relationship_of(case),
             document_id=form.document_id.data or 0,
             accepted=False,
             reason=form.reason.data,

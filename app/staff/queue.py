@@ -39,6 +39,7 @@ PROBLEMS = {
     ),
     "identity": _l("The identity review filter was not understood; it is ignored."),
     "retained": _l("The retained categories filter was not understood; it is ignored."),
+    "proof": _l("The proof of relationship filter was not understood; it is ignored."),
     "after": _l("The page link was not understood; showing the first page."),
     "approval": _l("The approval filter was not understood; it is ignored."),
     "received_from": _l("The first day received was not understood (a date); it is ignored."),

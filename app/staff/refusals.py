@@ -46,6 +46,10 @@ REASONS = {
     "no_document": _l(
         "This identity document is no longer waiting: someone decided on it meanwhile."
     ),
+    "no_proof": _l("This document is no longer waiting: someone decided on it meanwhile."),
+    "not_for_someone_else": _l(
+        "This request is the person's own: it takes no proof of relationship."
+    ),
     "unknown_document_reason": _l("Choose why another document is needed from the list."),
     "unknown_ground": _l("Choose a ground from the list."),
     "unknown_decision": _l("Choose a decision from the list."),

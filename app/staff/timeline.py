@@ -21,6 +21,7 @@ from app.labels import (
     ASSURANCE_LABELS,
     DOCUMENT_REASON_LABELS,
     EXTENSION_LABELS,
+    PROOF_REASON_LABELS,
     REFUSAL_LABELS,
     STAFF_STATUS_LABELS,
 )
@@ -82,6 +83,7 @@ EMAIL_NAMES = {
     "identity_needed": _l("Proof of identity needed"),
     "identity_confirmed": _l("Identity confirmed"),
     "identity_document_refused": _l("Another identity document needed"),
+    "relationship_proof_refused": _l("Another proof of the relationship needed"),
     "in_review": _l("Request being examined"),
     "approved": _l("Request approved"),
     "refused": _l("Request refused"),
@@ -234,6 +236,14 @@ SENTENCES: dict[str, Sentence] = {
     "identity.document_received": _fixed(_l("Identity document received.")),
     "identity.document_viewed": _fixed(_l("Identity document opened.")),
     "identity.document_accepted": _fixed(_l("Identity document accepted.")),
+    "relationship.proof_received": _fixed(_l("Proof of the relationship received.")),
+    "relationship.proof_viewed": _fixed(_l("Proof of the relationship opened.")),
+    "relationship.proof_accepted": _fixed(_l("Proof of the relationship accepted.")),
+    "relationship.proof_refused": lambda d, s, src: _(
+        "Proof of the relationship refused: %(reason)s.",
+        reason=_label(PROOF_REASON_LABELS, d.get("reason")),
+    ),
+    "relationship.accepted": _fixed(_l("Relationship proven: the request goes on.")),
     "identity.document_refused": lambda d, s, src: _(
         "Identity document refused: %(reason)s.",
         reason=_label(DOCUMENT_REASON_LABELS, d.get("reason")),

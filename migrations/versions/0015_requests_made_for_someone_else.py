@@ -44,9 +44,9 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table('requests', schema=None) as batch_op:
-        batch_op.drop_constraint('ck_requests_relationship_proof', type_='check')
-        batch_op.drop_constraint('ck_requests_heir_reason', type_='check')
-        batch_op.drop_constraint('ck_requests_acts_as', type_='check')
+        batch_op.drop_constraint(op.f('ck_requests_relationship_proof'), type_='check')
+        batch_op.drop_constraint(op.f('ck_requests_heir_reason'), type_='check')
+        batch_op.drop_constraint(op.f('ck_requests_acts_as'), type_='check')
         batch_op.drop_column('relationship_proof')
         batch_op.drop_column('requester_encrypted')
         batch_op.drop_column('subject_died_on')

@@ -11,7 +11,7 @@ a trusted extension since PostgreSQL 13, which the owner of the database may
 create); on SQLite the same index is a plain partial one.
 
 Revision ID: 0019
-Revises: 0018
+Revises: 0017
 Create Date: 2026-12-04 19:00:00
 
 """
@@ -21,7 +21,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0019"
-down_revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

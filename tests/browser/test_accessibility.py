@@ -139,6 +139,12 @@ def _public_pages(walk: Walk, page: Any) -> None:
     walk.button(page, "Continue")
     walk.check(page, "request form, impossible date")
     walk.check_on_phone(page, "request form, impossible date")
+    # For someone else, nothing filled in the part that is then read: its errors.
+    fill_form(page, persona(HELENE, f"a11y-other-{walk.lang}@example.org"), walk.lang)
+    page.locator("input[name=for_whom][value=other]").check()
+    walk.button(page, "Continue")
+    walk.check(page, "request form for someone else, with errors")
+    walk.check_on_phone(page, "request form for someone else, with errors")
     page.goto("/accessibility")
     walk.check(page, "accessibility statement")
     for path, name in (("/privacy", "privacy notice"), ("/legal", "legal notice")):

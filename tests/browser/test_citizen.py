@@ -159,7 +159,9 @@ def test_keyboard_only_journey(browser, portal):
     assert "first_name-error" in (field.get_attribute("aria-describedby") or "").split()
     assert page.locator("#first_name-error").is_visible()
 
-    # Radio buttons: Shift+Tab back into the group, arrows to choose.
+    # Radio buttons: Shift+Tab back into the groups ("for whom", then the right), arrows.
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.name") == "for_whom"
     page.keyboard.press("Shift+Tab")
     assert page.evaluate("document.activeElement.name") == "kind"
     page.keyboard.press("Space")
@@ -178,10 +180,11 @@ def test_keyboard_only_journey(browser, portal):
     for part, typed in (("day", day), ("month", month), ("year", year)):
         _tab_to(page, f"#birth_date-{part}")
         page.keyboard.type(typed)
-    _tab_to(page, "#email")
-    page.keyboard.type(filing.email)
     _tab_to(page, "#nir")
     page.keyboard.type(filing.nir)
+    # Past the part for someone else (left empty), the address.
+    _tab_to(page, "#email", most=40)
+    page.keyboard.type(filing.email)
     page.keyboard.press("Enter")  # Enter in a text field submits the form
     # The check page: its first button is "Change" (the first answer); Tab to "Send".
     page.get_by_role("heading", level=1).wait_for()

@@ -152,7 +152,7 @@ def test_date_of_birth_check_answers_and_sent_page(browser, portal, lang):
         assert page.locator("#birth_date-day").get_attribute("aria-invalid") == "true"
         assert page.locator("#birth_date-year").get_attribute("aria-invalid") is None
         problems += check_accessibility(page, f"impossible date at {width} ({lang})")
-        page.locator("fieldset.date-input").scroll_into_view_if_needed()
+        page.locator("fieldset.date-input").first.scroll_into_view_if_needed()
         _shot(page, f"date-error-{lang}-{width}")
     page.set_viewport_size({"width": 1280, "height": 900})
     page.locator("#birth_date-day").fill("14")

@@ -250,3 +250,20 @@ def test_a_package_under_the_previous_key_still_downloads_after_rotation(make_ap
     answer = client.get("/download/file/json")
     assert answer.status_code == 200
     assert json.loads(answer.data)["format"] == "access"
+
+
+def test_for_someone_else_the_check_asks_the_requesters_own_birth_date(smtp_app, smtp):
+    """'Your date of birth as you gave it': a guardian types theirs, not the person's."""
+    request_id, _ = fulfilled(smtp_app, smtp)
+    with smtp_app.app_context():
+        request = db.session.get_one(Request, request_id)
+        request.acts_as, request.relationship_proof = "guardian", "accepted"
+        request.requester_encrypted = services_of(smtp_app).vault.encrypt(
+            json.dumps({"first_name": "Paul", "last_name": "Lefèvre", "birth_date": "1950-09-02"})
+        )
+        db.session.commit()
+        db.session.remove()
+    link = download_link(smtp)
+    client = smtp_app.test_client()
+    assert check(client, link, CAMILLE_BORN).status_code == 422
+    assert check(client, link, "1950-09-02").status_code == 303

@@ -117,6 +117,8 @@ class Sample:
     reference: str | None = REFERENCE
     # What an Art. 19 notice reports: erased, rectified or restricted.
     action: str = "erased"
+    # A request made for someone else: the relationship (``models.RELATIONSHIPS``).
+    acts_as: str = "self"
 
 
 # Keyed by snapshot name: the email's name, then ``--variant`` for another branch of it.
@@ -127,10 +129,16 @@ SAMPLES = {
     "plan_ready": Sample("plan_ready", status="triage"),
     "identity_check": Sample("identity_check", status="identity_review"),
     "identity_needed": Sample("identity_needed", kind="erasure", status="awaiting_identity"),
+    "identity_needed--for_someone_else": Sample(
+        "identity_needed", kind="access", status="awaiting_identity", acts_as="guardian"
+    ),
     "identity_confirmed": Sample("identity_confirmed", kind="erasure", status="received"),
     # To the person on file: the payload app.identity.contact.queue_notice writes.
     "filed_in_your_name": Sample("filed_in_your_name", kind="erasure", status="awaiting_identity"),
     "withdrawn": Sample("withdrawn", status="withdrawn"),
+    "relationship_proof_refused": Sample(
+        "relationship_proof_refused", status="awaiting_identity", extra={"reason": "expired"}
+    ),
     "identity_document_refused": Sample(
         "identity_document_refused", status="awaiting_identity", extra={"reason": "expired"}
     ),
@@ -241,6 +249,8 @@ def _request(session: Any, sample: Sample, locale: str) -> Request:
         reference=sample.reference,
         kind=sample.kind,
         status=sample.status,
+        acts_as=sample.acts_as,
+        relationship_proof=None if sample.acts_as == "self" else "awaited",
         locale=locale,
         first_name=FIRST_NAME,
         last_name=LAST_NAME,

@@ -146,6 +146,8 @@ def test_the_requester_reads_the_relationships_reason_not_the_deceaseds_wish(app
     with app.app_context():
         request = db.session.get_one(Request, request_id)
         request.assurance = "document"  # the plan is shown at this level
+        # ... once the relationship is proven too (app.identity.relationship, h18p).
+        request.relationship_proof = "accepted"
         _, value = tokens.create_link(db.session(), request_id, tokens.STATUS_PAGE, utcnow(), 3600)
         db.session.commit()
     client = app.test_client()

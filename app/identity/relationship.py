@@ -1,0 +1,287 @@
+"""The documents proving a request made for someone else: sent, stored encrypted, decided.
+
+A parent, a guardian, a mandatary, an heir or a partner proves the
+relationship with the documents ``Relationship.proofs`` lists
+(app.rules.representation). Each is sent through the same checks as an
+identity document (``documents.inspect``: the file is rebuilt, never kept as
+sent), stored encrypted by the vault, at most one waiting per request and
+proof (the database refuses a second), and deleted in the transaction of the
+staff decision. The audit keeps what was decided, by whom and when, as codes:
+never the requester's identity, never a category.
+
+Where a request stands is ``Request.relationship_proof``: ``awaited`` until
+every proof was sent, ``submitted`` while some wait for a check, ``refused``
+when staff asked for another (the requester is told why and sends it on the
+status page), ``accepted`` once every proof is. Only then is anything about
+the person shown, sent, approved or erased (``assurance.relationship_proven``);
+a request that waited for it is routed again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app import audit, lifecycle
+from app.casework import clock
+from app.casework.cases import CaseError, actor, check_fresh, require
+from app.crypto import Vault
+from app.identity import assurance
+from app.identity.documents import Checked, DocumentRefused
+from app.models import AuditEvent, RelationshipProof, Request, StaffUser
+from app.outbox import emails, jobs
+from app.rules.representation import Proof, Relationship
+from app.staffing import roles
+
+# Why staff ask for another document; the requester reads the reason (labels).
+REFUSAL_REASONS = ("unreadable", "incomplete", "wrong_document", "other_person", "expired")
+REFUSED_EMAIL = "relationship_proof_refused"
+REQUESTER = "requester"
+RECEIVED, ACCEPTED, REFUSED = (
+    "relationship.proof_received",
+    "relationship.proof_accepted",
+    "relationship.proof_refused",
+)
+
+
+@dataclass(frozen=True)
+class ProofState:
+    """One document a relationship needs, and where it stands."""
+
+    proof: Proof
+    # "awaited", "submitted" (waiting for a check), "accepted" or "refused".
+    state: str
+    document: RelationshipProof | None = None
+    reason: str | None = None
+
+
+def waiting(session: Session, request: Request) -> dict[str, RelationshipProof]:
+    """The documents waiting for a check on this request, by proof code."""
+    rows = session.scalars(
+        select(RelationshipProof)
+        .where(RelationshipProof.request_id == request.id)
+        .order_by(RelationshipProof.id)
+    )
+    return {row.proof: row for row in rows}
+
+
+def _decisions(session: Session, request: Request) -> dict[str, AuditEvent]:
+    """The last event of each proof code (received, accepted or refused)."""
+    events = session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.request_id == request.id,
+            AuditEvent.action.in_((RECEIVED, ACCEPTED, REFUSED)),
+        )
+        .order_by(AuditEvent.id)
+    )
+    return {str(event.details.get("proof")): event for event in events}
+
+
+def states(session: Session, request: Request, relationship: Relationship) -> list[ProofState]:
+    """Each proof the relationship needs, in its order, with its state."""
+    rows = waiting(session, request)
+    last = _decisions(session, request)
+    found = []
+    for proof in relationship.proofs:
+        document = rows.get(proof.code)
+        event = last.get(proof.code)
+        if document is not None:
+            found.append(ProofState(proof, "submitted", document))
+        elif event is not None and event.action == ACCEPTED:
+            found.append(ProofState(proof, "accepted"))
+        elif event is not None and event.action == REFUSED:
+            found.append(ProofState(proof, "refused", reason=event.details.get("reason")))
+        else:
+            found.append(ProofState(proof, "awaited"))
+    return found
+
+
+def overall(found: list[ProofState]) -> str:
+    """Where the relationship stands, from its proofs (``models.PROOF_STATES``)."""
+    kinds = {item.state for item in found}
+    if kinds <= {"accepted"}:
+        return "accepted"
+    if "refused" in kinds:
+        return "refused"
+    if kinds <= {"accepted", "submitted"}:
+        return "submitted"
+    return "awaited"
+
+
+def can_send(request: Request) -> bool:
+    """Whether the requester can still send a proof of the relationship."""
+    return (
+        request.acts_as != "self"
+        and request.relationship_proof != "accepted"
+        and assurance.can_prove(request)
+    )
+
+
+def store(
+    session: Session,
+    request: Request,
+    relationship: Relationship,
+    code: str,
+    checked: Checked,
+    vault: Vault,
+    now: datetime,
+) -> RelationshipProof:
+    """Keep a checked file, encrypted, as the waiting document of one proof.
+
+    Refused (``DocumentRefused``) with ``not_provable`` when the request takes no
+    proof any more, ``unknown_proof`` for a code the relationship does not need,
+    ``already_accepted`` and ``already_waiting`` (the unique pair decides between
+    two sent at once).
+    """
+    if not can_send(request):
+        raise DocumentRefused("not_provable")
+    if code not in {proof.code for proof in relationship.proofs}:
+        raise DocumentRefused("unknown_proof")
+    current = {item.proof.code: item.state for item in states(session, request, relationship)}
+    if current[code] == "accepted":
+        raise DocumentRefused("already_accepted")
+    if current[code] == "submitted":
+        raise DocumentRefused("already_waiting")
+    document = RelationshipProof(
+        request_id=request.id,
+        proof=code,
+        media_type=checked.media_type,
+        size=len(checked.content),
+        content_encrypted=vault.encrypt_bytes(checked.content),
+        uploaded_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(document)
+    except IntegrityError:
+        raise DocumentRefused("already_waiting") from None
+    audit.record(
+        session,
+        actor=REQUESTER,
+        action=RECEIVED,
+        now=now,
+        request_id=request.id,
+        details={"proof": code, "media_type": checked.media_type, "size": document.size},
+    )
+    _settle(session, request, relationship, actor=REQUESTER, now=now)
+    return document
+
+
+def _settle(
+    session: Session, request: Request, relationship: Relationship, *, actor: str, now: datetime
+) -> str:
+    """Write where the relationship stands now; returns it."""
+    state = overall(states(session, request, relationship))
+    if state != request.relationship_proof:
+        lifecycle.touch(session, request, actor=actor, now=now, relationship_proof=state)
+    return state
+
+
+def content(document: RelationshipProof, vault: Vault) -> bytes:
+    return vault.decrypt_bytes(document.content_encrypted)
+
+
+def record_view(
+    session: Session,
+    request: Request,
+    document: RelationshipProof,
+    staff: StaffUser,
+    now: datetime,
+) -> None:
+    """Every time staff open a proof is an audit event (codes only)."""
+    require(staff, roles.WORK_CASES)
+    audit.record(
+        session,
+        actor=actor(staff),
+        action="relationship.proof_viewed",
+        now=now,
+        request_id=request.id,
+        details={"document": document.id, "proof": document.proof},
+    )
+
+
+def decide(
+    session: Session,
+    request: Request,
+    staff: StaffUser,
+    relationship: Relationship,
+    *,
+    document_id: int,
+    accepted: bool,
+    reason: str | None,
+    version: int,
+    now: datetime,
+    mail: emails.MailSettings,
+) -> str:
+    """Staff checked one proof: accept it, or ask for another with a reason.
+
+    Returns where the relationship stands after it. The document is deleted
+    first, by one conditional ``DELETE``: of two decisions made at once, one
+    finds it and the other is refused. When every proof is accepted, the
+    request waiting for it is routed again (its requester's own identity must
+    still reach its right's level: ``assurance``). A refusal is emailed with
+    its reason only (no category, no name); the requester sends another.
+    """
+    require(staff, roles.WORK_CASES)
+    check_fresh(session, request, version)
+    provable = assurance.can_prove(request)
+    if accepted and request.disputed_at is not None:
+        raise CaseError("disputed")
+    if accepted and not provable:
+        raise CaseError("not_open")
+    if not accepted and reason not in REFUSAL_REASONS:
+        raise CaseError("unknown_document_reason")
+    code = session.execute(
+        delete(RelationshipProof)
+        .where(RelationshipProof.id == document_id, RelationshipProof.request_id == request.id)
+        .returning(RelationshipProof.proof)
+    ).scalar_one_or_none()
+    if code is None:
+        raise CaseError("no_proof")
+    who = actor(staff)
+    audit.record(
+        session,
+        actor=who,
+        action=ACCEPTED if accepted else REFUSED,
+        now=now,
+        request_id=request.id,
+        details={"proof": code, **({} if accepted else {"reason": reason})},
+    )
+    before = request.relationship_proof
+    state = _settle(session, request, relationship, actor=who, now=now)
+    if before == state:
+        # The page a stale form was read from no longer holds this document.
+        lifecycle.touch(session, request, actor=who, now=now)
+    if not accepted:
+        if provable:
+            emails.queue_email(
+                session, request, REFUSED_EMAIL, now, mail, extra={"reason": reason}
+            )
+        return state
+    if state == "accepted":
+        audit.record(
+            session,
+            actor=who,
+            action="relationship.accepted",
+            now=now,
+            request_id=request.id,
+            details={"acts_as": request.acts_as},
+        )
+        if request.status == "awaiting_identity":
+            clock.resume(session, request, actor=who, now=now)
+            lifecycle.change_status(
+                session,
+                request,
+                "received",
+                actor=who,
+                now=now,
+                mail=mail,
+                details={"relationship": "accepted"},
+            )
+            jobs.enqueue(session, jobs.ROUTE, now=now, request_id=request.id)
+    return state
