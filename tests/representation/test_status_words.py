@@ -111,3 +111,18 @@ class _Row:
 )
 def test_shown_status_derives_from_the_stored_fields(app, row, shown):
     assert assurance.shown_status(services_of(app).assurance, row) == shown
+
+
+def test_the_case_page_words_the_proofs_for_staff(app):
+    """The requester reads "votre qualité d’ayant droit"; staff read about the requester."""
+    client, _, reference = file_and_verify(app, FILINGS["heir"])
+    assert "Preuve de votre qualité d’ayant droit" in client.get("/status").get_data(as_text=True)
+    agent, _ = staff_client(app, "agent@example.org", "agent")
+    page = agent.get(f"/staff/cases/{reference}").get_data(as_text=True)
+    assert "Preuve de la qualité d’ayant droit du demandeur" in page
+    assert "Preuve de votre qualité d’ayant droit" not in page
+    _, _, mandate = file_and_verify(app, FILINGS["mandatary"])
+    page = agent.get(f"/staff/cases/{mandate}").get_data(as_text=True)
+    assert "qui charge le demandeur d’exercer ce droit pour elle" in page
+    assert "Pièce d’identité de la personne qui a donné le mandat" in page
+    assert "vous mandate" not in page and "qui vous charge" not in page
