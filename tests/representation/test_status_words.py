@@ -57,6 +57,9 @@ def test_the_identity_first_then_the_relationship_alone(app):
     assert _summary_status(client.get("/status").data) == IDENTITY_FR
     assert _summary_status(agent.get(f"/staff/cases/{reference}").data) == STAFF_IDENTITY_FR
     assert _queue_status(agent.get("/staff/queue").data, reference) == STAFF_IDENTITY_FR
+    assert "(en attente d’un justificatif d’identité)" in agent.get(
+        f"/staff/cases/{reference}"
+    ).get_data(as_text=True)
 
     prove(app, request_id)
     found = request_of(app, data["email"])
@@ -67,6 +70,9 @@ def test_the_identity_first_then_the_relationship_alone(app):
     client.get("/status?lang=fr")
     assert _summary_status(agent.get(f"/staff/cases/{reference}").data) == STAFF_RELATIONSHIP_FR
     assert _queue_status(agent.get("/staff/queue").data, reference) == STAFF_RELATIONSHIP_FR
+    case_page = agent.get(f"/staff/cases/{reference}").get_data(as_text=True)
+    assert "(en attente des justificatifs du lien avec la personne)" in case_page
+    assert "(en attente d’un justificatif d’identité)" not in case_page
     english = agent.get(f"/staff/cases/{reference}?lang=en")
     assert _summary_status(english.data) == (
         "Waiting for the documents proving the requester's relationship to the person"
