@@ -254,7 +254,8 @@ def test_claire_receives_only_what_the_causes_of_death_allow_after_48_hours(
         run_jobs(app)
         assert _ready(smtp) == [], _subjects(smtp)
         assert case_of(app, routed.id).status == "fulfilling"
-        assert "/download" not in _status(client, smtp)
+        held_page = _status(client, smtp)
+        assert "délai de réflexion" in held_page and "/download" not in held_page
 
     # 7. At 48 hours: the link, within the 8 days; the package holds the record only.
     with time_machine.travel(FILED + timedelta(hours=48), tick=False):
