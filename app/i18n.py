@@ -6,7 +6,7 @@ import functools
 from datetime import date, datetime
 from typing import Any
 
-from flask import Flask, g, request, session
+from flask import Flask, current_app, g, request, session
 from flask_babel import format_decimal, get_locale, get_translations
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -127,6 +127,14 @@ def date_time(value: datetime) -> str:
     return _date_time(value, _locale())
 
 
+def shown_status(item: Any) -> str:
+    """The code a request's status is named by (``app.identity.assurance.shown_status``)."""
+    from app.identity import assurance
+    from app.services import services_of
+
+    return assurance.shown_status(services_of(current_app).assurance, item)
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_remember_choice)
     # Templates' _() and ngettext() through the lookup above (Flask-Babel installs its own).
@@ -146,6 +154,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(long_date, "long_date")
     app.add_template_filter(short_date, "short_date")
     app.add_template_filter(date_time, "date_time")
+    app.add_template_global(shown_status, "shown_status")
 
     @app.context_processor
     def _languages() -> dict[str, object]:

@@ -13,6 +13,10 @@ STATUS_LABELS = {
     "unverified": _l("Waiting for email confirmation"),
     "received": _l("Received"),
     "awaiting_identity": _l("Waiting for proof of your identity"),
+    # Not a status (app.identity.assurance.shown_status): identity proven, relationship not.
+    "awaiting_relationship": _l(
+        "Waiting for the documents proving your relationship to the person"
+    ),
     "identity_review": _l("Identity being checked"),
     "triage": _l("Being examined"),
     "in_review": _l("Being examined"),
@@ -136,6 +140,9 @@ STAFF_STATUS_LABELS = {
     "unverified": _l("Email address not confirmed yet"),
     "received": _l("Received, plan being computed"),
     "awaiting_identity": _l("Waiting for the requester's proof of identity"),
+    "awaiting_relationship": _l(
+        "Waiting for the documents proving the requester's relationship to the person"
+    ),
     "identity_review": _l("Identity to check"),
     "triage": _l("Waiting to be claimed"),
     "in_review": _l("In review"),

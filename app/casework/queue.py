@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -136,6 +136,10 @@ class QueueRow:
     # Made for someone else, and whether the proof of the relationship is still awaited.
     representative: bool = False
     awaiting_proof: bool = False
+    # What app.identity.assurance.shown_status reads to name the status.
+    acts_as: str = "self"
+    relationship_proof: str | None = None
+    disputed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -409,6 +413,7 @@ def _rows_query(flt: QueueFilter, today: date) -> Select[*tuple[Any, ...]]:
             Request.version,
             Request.acts_as,
             Request.relationship_proof,
+            Request.disputed_at,
         )
         .outerjoin(StaffUser, StaffUser.id == Request.assignee_id)
         .where(*_conditions(flt, today))
@@ -454,6 +459,7 @@ def _row(values: Any, today: date) -> QueueRow:
         version,
         acts_as,
         relationship_proof,
+        disputed_at,
     ) = values
     return QueueRow(
         id=id_,
@@ -474,6 +480,9 @@ def _row(values: Any, today: date) -> QueueRow:
         version=version,
         representative=acts_as != "self",
         awaiting_proof=acts_as != "self" and relationship_proof != "accepted",
+        acts_as=acts_as,
+        relationship_proof=relationship_proof,
+        disputed_at=disputed_at,
     )
 
 

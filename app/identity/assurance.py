@@ -72,6 +72,28 @@ def relationship_proven(request: Assured) -> bool:
     return request.acts_as == "self" or request.relationship_proof == "accepted"
 
 
+# Not a status: how ``awaiting_identity`` is named while the requester's own identity is
+# proven and only the documents proving the relationship are awaited (app.labels).
+AWAITING_RELATIONSHIP = "awaiting_relationship"
+
+
+def shown_status(policy: AssurancePolicy, request: Assured) -> str:
+    """The status as people read it: ``request.status``, or ``AWAITING_RELATIONSHIP``.
+
+    A request made for someone else waits in ``awaiting_identity`` until both the
+    requester's identity and the relationship are proven; once the identity reaches the
+    level its right needs, what is still awaited is the relationship's proofs alone.
+    """
+    if (
+        request.status == "awaiting_identity"
+        and not relationship_proven(request)
+        and request.disputed_at is None
+        and policy.allows(request.kind, "act", request.assurance)
+    ):
+        return AWAITING_RELATIONSHIP
+    return request.status
+
+
 def identity_shows_plan(policy: AssurancePolicy, request: Assured) -> bool:
     """Whether the requester's own identity reaches the level that shows the plan."""
     return request.disputed_at is None and policy.allows(

@@ -38,7 +38,7 @@ REPRESENTATIVES = tuple(r for r in RELATIONSHIPS if r != "self")
 DECEASED_RELATIONSHIPS = ("heir", "partner")
 DECEASED_RIGHTS = frozenset({"access"})
 _RELATIONSHIP_FIELDS = ("label", "rights", "refused", "refusal", "proofs", "subject_deceased")
-_PROOF_FIELDS = ("label", "hint")
+_PROOF_FIELDS = ("label", "hint", "staff_label", "staff_hint")
 _REASON_FIELDS = ("label", "categories", "explanation")
 _TOP = ("proofs", "relationships", "reasons", "texts")
 # Sentences routing and the requester's pages need, in both languages.
@@ -64,8 +64,16 @@ class Proof:
     """One document a relationship must prove itself with."""
 
     code: str
-    label: Text
+    label: Text  # the requester's wording ("votre qualité d’ayant droit")
     hint: Text
+    # Staff's wording, about the requester; the requester's when the file gives none.
+    staff_label: Text | None = None
+    staff_hint: Text | None = None
+
+    @property
+    def for_staff(self) -> tuple[Text, Text]:
+        """The label and hint staff read on the case page."""
+        return (self.staff_label or self.label, self.staff_hint or self.hint)
 
 
 @dataclass(frozen=True)
@@ -158,13 +166,20 @@ def _proofs(raw: Any, p: Problems) -> dict[str, Proof]:
     for code, spec in raw.items():
         key = f"proofs.{code}"
         if not isinstance(spec, Mapping):
-            p.add(key, "must be a table: label, hint.")
+            p.add(key, "must be a table: label, hint (staff_label, staff_hint optional).")
             continue
         unknown_keys(spec, _PROOF_FIELDS, key, p)
         label = read_text(spec.get("label"), f"{key}.label", p)
         hint = read_text(spec.get("hint"), f"{key}.hint", p)
-        if label and hint:
-            proofs[code] = Proof(code, label, hint)
+        staff = {
+            name: read_text(spec[name], f"{key}.{name}", p)
+            for name in ("staff_label", "staff_hint")
+            if name in spec
+        }
+        if label and hint and all(staff.values()):
+            proofs[code] = Proof(
+                code, label, hint, staff.get("staff_label"), staff.get("staff_hint")
+            )
     return proofs
 
 

@@ -153,3 +153,52 @@ def test_the_form_for_someone_else_works_without_javascript(browser, portal):
     citizen.get_by_role("button", name=exactly("Continue", "fr")).click()
     citizen.locator("form[action='/request/send']").wait_for()
     assert t("You, who ask for this person", "fr") in citizen.locator("main").inner_text()
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_once_the_identity_is_proven_the_status_names_the_relationships_documents(
+    browser, portal, lang
+):
+    """Identity proven, relationship not: the requester, the case page and the queue say so."""
+    address = f"tuteur.prouve.{lang}@example.net"
+    filing = persona(CAMILLE, address, kind="access")
+    citizen = new_page(browser, portal, viewport={"width": 1280, "height": 900})
+    _fill_for_someone_else(citizen, filing, lang)
+    citizen.get_by_role("button", name=exactly("Continue", lang)).click()
+    citizen.locator("form[action='/request/send']").wait_for()
+    citizen.get_by_role("button", name=exactly("Send my request", lang)).click()
+    citizen.wait_for_url("**/request/sent")
+    [verification] = portal.mail_to(address, 1)
+    citizen.goto(portal.link_in(verification))
+    citizen.get_by_role("button", name=exactly("Confirm and send my request", lang)).click()
+    citizen.wait_for_url("**/status")
+    with portal.app.app_context():
+        reference = db.session.scalar(select(Request.reference).where(Request.email == address))
+        db.session.remove()
+    words = t("Waiting for the documents proving your relationship to the person", lang)
+    summary = citizen.locator("dl.summary strong").first
+    deadline = time.monotonic() + 30
+    proven = False
+    while summary.inner_text() != words:
+        assert time.monotonic() < deadline, summary.inner_text()
+        if not proven and summary.inner_text() == t("Waiting for proof of your identity", lang):
+            portal.prove(reference)
+            proven = True
+        time.sleep(0.5)
+        citizen.reload()
+    assert check_accessibility(citizen, "status page, identity proven, proof awaited") == []
+    _shoot(citizen, f"representation-status-relationship-{lang}")
+
+    agent = portal.staff(f"agent.relationship.{lang}@example.org", "agent")
+    page = new_page(browser, portal, viewport={"width": 1280, "height": 900})
+    sign_in(page, portal, agent, lang)
+    staff_words = t(
+        "Waiting for the documents proving the requester's relationship to the person", lang
+    )
+    page.goto(f"/staff/cases/{reference}?lang={lang}")
+    assert page.locator("strong[data-status]").inner_text() == staff_words
+    _shoot(page, f"representation-staff-case-relationship-{lang}")
+    page.goto(f"/staff/queue?proof=1&lang={lang}")
+    row = page.locator("tr", has=page.locator(f"a:has-text('{reference}')"))
+    assert staff_words in row.inner_text()
+    _shoot(page, f"representation-staff-queue-relationship-{lang}")

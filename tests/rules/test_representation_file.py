@@ -167,3 +167,31 @@ def test_a_secret_column_the_table_does_not_describe_is_named(make_app, tmp_path
         "sources.toml: sources.hospital.tables.hospital_stays.minor_secret: 'secret' is not a "
         "column of this table" in str(error.value)
     )
+
+
+def test_staff_read_their_own_wording_of_a_proof_where_the_file_gives_one():
+    """The hints speak to the requester ("qui vous désigne"); staff read about the requester."""
+    rules = load_representation(FILE, CATALOGUE, POLICY)
+    proofs = {p.code: p for r in rules.relationships.values() for p in r.proofs}
+    for proof in proofs.values():
+        label, hint = proof.for_staff
+        for text in (label.fr, hint.fr):
+            assert not re.search(r"\b(vous|votre|vos)\b", text), (proof.code, text)
+        for text in (label.en, hint.en):
+            assert not re.search(r"\b(you|your)\b", text, re.IGNORECASE), (proof.code, text)
+    heir = proofs["heir_proof"]
+    assert heir.label.fr == "Preuve de votre qualité d’ayant droit"  # the requester's
+    assert heir.for_staff[0].fr == "Preuve de la qualité d’ayant droit du demandeur"
+    # Without staff wording, staff read the requester's (here without "vous").
+    death = proofs["death_certificate"]
+    assert death.for_staff == (death.label, death.hint)
+
+
+def test_a_staff_hint_missing_a_language_is_named(tmp_path):
+    text = edited(
+        'staff_label = { fr = "Preuve de la qualité d’ayant droit du demandeur", '
+        'en = "Proof that the requester is an heir" }',
+        'staff_label = { fr = "Preuve de la qualité d’ayant droit du demandeur" }',
+    )
+    problems = problems_of(tmp_path, text)
+    assert any("proofs.heir_proof.staff_label" in p and "en =" in p for p in problems), problems
