@@ -40,6 +40,16 @@ def test_bulk_claim_and_saved_filters_with_the_keyboard(browser, portal, lang):
     page.goto(f"/staff/queue?lang={lang}&assignee=unassigned")
     problems += check_accessibility(page, f"queue {lang}")
     shoot(page, f"queue-bulk-{lang}")
+    # At 375 px the table is wider than the screen: its box scrolls, from the keyboard too
+    # (axe's scrollable-region-focusable, checked at that width).
+    page.set_viewport_size({"width": 375, "height": 900})
+    region = page.get_by_role("region", name=exactly("Open requests", lang))
+    assert region.evaluate("box => box.scrollWidth > box.clientWidth")
+    region.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('.queue-scroll').scrollLeft > 0")
+    problems += check_accessibility(page, f"queue {lang} at 375 px")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     boxes = page.locator("input[name=case][form=bulk]")
     assert boxes.count() >= 3
