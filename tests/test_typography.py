@@ -9,6 +9,7 @@ placeholders are not sentences and are left out of the scan.
 from __future__ import annotations
 
 import re
+import tomllib
 
 from babel.messages.pofile import read_po
 
@@ -67,3 +68,34 @@ def test_counts_take_the_plural_they_need(app):
         ten = "%(done)s of %(total)s records"
         assert ngettext(one, ten, 1, done=1, total=1) == "1 sur 1 enregistrement"
         assert ngettext(one, ten, 10, done=3, total=10) == "3 sur 10 enregistrements"
+
+
+def _catalogue_french() -> list[tuple[str, str]]:
+    """Every French sentence of the catalogue files (``fr`` and ``staff_fr`` keys)."""
+    found: list[tuple[str, str]] = []
+
+    def walk(value: object, path: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in ("fr", "staff_fr") and isinstance(item, str):
+                    found.append((f"{path}.{key}", item))
+                else:
+                    walk(item, f"{path}.{key}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{path}[{index}]")
+
+    for path in sorted((ROOT / "catalogue").glob("*.toml")):
+        with path.open("rb") as handle:
+            walk(tomllib.load(handle), path.name)
+    return found
+
+
+def test_the_catalogue_files_follow_french_typography_too():
+    """What the requester and staff read from rules.toml, sources.toml and the others:
+    the same spaces before : ; ! ? and the same apostrophe as the message catalogue."""
+    sentences = _catalogue_french()
+    assert len(sentences) > 100
+    wrong = [key for key, text in sentences if WRONG_SPACE.search(NOT_PROSE.sub("", text))]
+    assert wrong == []
+    assert [key for key, text in sentences if "'" in text] == []

@@ -127,7 +127,7 @@ def test_the_demo_act_codes_all_have_a_meaning(app, warehouse):
             'code_lists.acts."PHA": the text in en is missing. Add en = "...".',
         ),
         (
-            'label = { fr = "Séjours à l\'hôpital", en = "Hospital stays" }\n',
+            'label = { fr = "Séjours à l’hôpital", en = "Hospital stays" }\n',
             "",
             f'{STAYS}.label: missing. Add label = {{ fr = "...", en = "..." }}: the heading '
             "people read above these records",

@@ -563,7 +563,7 @@ RETENTION = (
     'basis = { fr = "Loi", en = "Law" }\nexplanation = { fr = "Gardé", en = "Kept" }\n'
 )
 LAB_ACCESS_EXPLANATION = (
-    'explanation = { fr = "Vous recevrez une copie de vos résultats d\'analyses.", '
+    'explanation = { fr = "Vous recevrez une copie de vos résultats d’analyses.", '
     'en = "You will receive a copy of your test results." }\n'
 )
 
@@ -663,8 +663,9 @@ def test_policy_refer_rule_must_name_the_controller(make_app, tmp_path):
 
 
 CONTACT_OBJECTION_EXPLANATION = (
-    'explanation = { fr = "Vos préférences de contact ne servent pas à la recherche : rien ne '
-    'change.", en = "Your contact preferences are not used for research: nothing changes." }\n'
+    'explanation = { fr = "Vos préférences de contact ne servent pas à la '
+    'recherche\u00a0: rien ne change.", '
+    'en = "Your contact preferences are not used for research: nothing changes." }\n'
 )
 
 
@@ -909,7 +910,7 @@ def test_explain_in_french_gives_the_french_texts(make_app):
     out = result.stdout
     assert "Dossier médical hospitalier (séjours et diagnostics)" in out
     assert "Code de la santé publique, art. R.1112-7" in out
-    assert "au moins jusqu'à vos 28 ans" in out
+    assert "au moins jusqu’à vos 28 ans" in out
     assert "Hospital medical record" not in out
     assert "Public Health Code" not in out
     # The framing is French too, not only the texts read from the files.
