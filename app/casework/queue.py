@@ -168,6 +168,9 @@ class Counts:
     identity: int = 0
     retained: int = 0
     awaiting_proof: int = 0
+    # Open cases per (status, kind, assignee id): a view narrowed by those alone
+    # takes its total from here (``total_of``) instead of counting its rows again.
+    groups: dict[tuple[str, str, int | None], int] = field(default_factory=dict)
 
 
 def parse_filter(
@@ -556,14 +559,46 @@ def page(
     more = len(rows) > size
     rows = rows[:size]
     conditions = _conditions(flt, today)
-    if counted is not None and len(conditions) == 1:  # open cases, nothing more
-        total = counted.total
-    else:
+    total = total_of(flt, counted) if counted is not None else None
+    if total is None:
         total = session.execute(
             select(func.count()).select_from(Request).where(*conditions)
         ).scalar_one()
     next_key = _key(rows[-1], flt.sort) if more else None
     return QueuePage(rows=rows, next_key=next_key, total=total)
+
+
+# What a view may narrow by and still take its total from the counts' groups; the
+# order (sort, descending) narrows nothing.
+_GROUPED = frozenset(
+    {"status", "kind", "assignee", "assignee_id", "identity", "sort", "descending"}
+)
+
+
+def total_of(flt: QueueFilter, counted: Counts) -> int | None:
+    """The view's total from the counts, when it narrows only by status, right or
+    assignee; None when it narrows by anything else (its rows are counted then)."""
+    blank = QueueFilter()
+    if any(
+        getattr(flt, name) != getattr(blank, name)
+        for name in QueueFilter.__dataclass_fields__
+        if name not in _GROUPED
+    ):
+        return None
+    statuses = {flt.status} if flt.status else None
+    if flt.identity:
+        statuses = {"identity_review"} & (statuses or {"identity_review"})
+    unassigned = flt.assignee == "unassigned"
+    if flt.assignee and not unassigned and flt.assignee_id is None:
+        return None
+    return sum(
+        n
+        for (status, kind, assignee_id), n in counted.groups.items()
+        if (statuses is None or status in statuses)
+        and (flt.kind is None or kind == flt.kind)
+        and (not unassigned or assignee_id is None)
+        and (flt.assignee_id is None or unassigned or assignee_id == flt.assignee_id)
+    )
 
 
 def _awaiting_proof() -> Any:
@@ -603,6 +638,7 @@ def counts(session: Session, today: date, soon_days: int = SOON_DAYS) -> Counts:
     groups = session.execute(counts_statement(today, soon_days))
     for status, kind, assignee_id, n, n_overdue, n_soon, n_retained, n_proof in groups:
         result.total += n
+        result.groups[(status, kind, assignee_id)] = n
         result.status[status] = result.status.get(status, 0) + n
         result.kind[kind] = result.kind.get(kind, 0) + n
         result.assignee[assignee_id] = result.assignee.get(assignee_id, 0) + n

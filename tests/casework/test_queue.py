@@ -248,6 +248,51 @@ def test_counts_match_what_each_filter_shows(session):
         assert found.kind[kind] == total(kind=kind) == 20
 
 
+def test_a_total_taken_from_the_counts_is_the_one_its_rows_give(session):
+    """A view narrowed by status, right or assignee (alone or together, in any order)
+    takes its total from the counts' groups: the same number as counting its rows; a
+    view narrowed by anything else is not answered from the counts."""
+    me = add_agent(session, "me@example.org")
+    other = add_agent(session, "other@example.org")
+    statuses = queue.OPEN_STATUSES
+    kinds = ("access", "erasure", "objection")
+    for i in range(48):
+        add_request(
+            session,
+            due_in=i % 9 - 3,
+            status=statuses[i % len(statuses)],
+            kind=kinds[i % 3],
+            assignee_id=(me.id, other.id, None)[i % 3 if i % 2 else 2],
+        )
+    found = queue.counts(session, TODAY)
+    staff = {me.id, other.id}
+    views = [
+        {},
+        {"sort": "status"},
+        {"sort": "assignee", "dir": "desc"},
+        {"identity": "1"},
+        {"identity": "1", "status": "triage"},
+        {"identity": "1", "status": "identity_review", "kind": "access"},
+        *({"status": status} for status in statuses),
+        *({"kind": kind, "assignee": "unassigned"} for kind in kinds),
+        *({"status": status, "assignee": "me"} for status in statuses),
+        *({"status": status, "kind": "erasure", "assignee": str(other.id)} for status in statuses),
+    ]
+    for args in views:
+        flt, problems = queue.parse_filter(args, me.id, staff)
+        assert problems == []
+        counted = queue.page(session, flt, TODAY, counted=found).total
+        assert queue.total_of(flt, found) == counted == queue.page(session, flt, TODAY).total
+    for narrower in (
+        {"due": "overdue"},
+        {"retained": "1"},
+        {"q": "DSR"},
+        {"status": "triage", "due": "5"},
+    ):
+        flt, _ = queue.parse_filter(narrower, me.id, staff)
+        assert queue.total_of(flt, found) is None
+
+
 @pytest.mark.parametrize(
     ("args", "problems"),
     [
