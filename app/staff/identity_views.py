@@ -69,6 +69,17 @@ def _review_context() -> dict[str, Any]:
     return {"document_review": document_review}
 
 
+def _served(body: bytes, media_type: str) -> Response:
+    """A document a requester sent, shown inline to staff and nothing else on the page."""
+    response = Response(body, mimetype=media_type)
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Content-Security-Policy"] = DOCUMENT_CSP
+    # Framed by the case page (same origin) only; security_headers keeps the rest.
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
 @bp.get("/cases/<reference>/identity-document/<int:document_id>")
 @requires(roles.WORK_CASES)
 def identity_document(reference: str, document_id: int) -> Response:
@@ -79,13 +90,7 @@ def identity_document(reference: str, document_id: int) -> Response:
     body = documents.content(document, services_of(current_app).vault)
     documents.record_view(db.session(), case, document, me(), utcnow())
     db.session.commit()
-    response = Response(body, mimetype=document.media_type)
-    response.headers["Content-Disposition"] = "inline"
-    response.headers["Content-Security-Policy"] = DOCUMENT_CSP
-    # Framed by the case page (same origin) only; security_headers keeps the rest.
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response
+    return _served(body, document.media_type)
 
 
 @bp.post("/cases/<reference>/identity-document/accept")
@@ -211,12 +216,7 @@ def relationship_proof(reference: str, document_id: int) -> Response:
     body = relationship.content(document, services_of(current_app).vault)
     relationship.record_view(db.session(), case, document, me(), utcnow())
     db.session.commit()
-    response = Response(body, mimetype=document.media_type)
-    response.headers["Content-Disposition"] = "inline"
-    response.headers["Content-Security-Policy"] = DOCUMENT_CSP
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response
+    return _served(body, document.media_type)
 
 
 @bp.post("/cases/<reference>/relationship-proof/accept")
