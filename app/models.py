@@ -148,7 +148,9 @@ class Request(Base):
             sqlite_where=text(_OPEN_CASES),
         ),
         # Every column the queue's counts read (paused_at: a paused clock is never
-        # overdue), so they come from the index alone, never from the table's rows.
+        # overdue; acts_as and relationship_proof: "proof awaited"), so they come
+        # from the index alone, never from the table's rows
+        # (tests/casework/test_queue_counts_plan.py).
         Index(
             "ix_requests_open_counts",
             "status",
@@ -157,6 +159,8 @@ class Request(Base):
             "due_on",
             "has_retained",
             "paused_at",
+            "acts_as",
+            "relationship_proof",
             postgresql_where=text(_OPEN_CASES),
             sqlite_where=text(_OPEN_CASES),
         ),
