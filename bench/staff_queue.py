@@ -454,11 +454,14 @@ def export_throughput(database: Database, runs: int = 5) -> tuple[int, float, fl
 
 
 def explain(database: Database) -> None:
-    """The plans PostgreSQL chose for the default page and the counts, at this size."""
+    """The plans PostgreSQL chose for the default page, a status's page and the counts."""
     with Session(database.engine) as session:
-        flt = queue.QueueFilter()
+        size = queue.PAGE_SIZE + 1
         statements = {
-            "page": queue.page_statement(flt, database.today, None, queue.PAGE_SIZE + 1),
+            "page": queue.page_statement(queue.QueueFilter(), database.today, None, size),
+            "page, status=triage": queue.page_statement(
+                queue.QueueFilter(status="triage"), database.today, None, size
+            ),
             "counts": queue.counts_statement(database.today),
         }
         for name, statement in statements.items():
