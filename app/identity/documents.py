@@ -26,14 +26,14 @@ from typing import Any
 import pypdf
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pypdf import generic
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import audit, lifecycle
-from app.casework.cases import CaseError, actor, check_fresh, require
+from app.casework.cases import CaseError, actor, require
 from app.crypto import Vault
-from app.identity import assurance
+from app.identity import assurance, decision
 from app.models import AuditEvent, IdentityDocument, Request, StaffUser
 from app.outbox import emails
 from app.staffing import roles
@@ -50,6 +50,20 @@ MAX_PDF_PAGES = 20
 REFUSAL_REASONS = ("unreadable", "expired", "other_person", "not_identity", "incomplete")
 REFUSED_EMAIL = "identity_document_refused"
 REQUESTER = "requester"
+RECEIVED, ACCEPTED, REFUSED = (
+    "identity.document_received",
+    "identity.document_accepted",
+    "identity.document_refused",
+)
+# What the staff decision (app.identity.decision) returns of a deleted document and audits.
+DECISION = decision.Kind(
+    IdentityDocument,
+    IdentityDocument.media_type,
+    REFUSAL_REASONS,
+    ACCEPTED,
+    REFUSED,
+    "no_document",
+)
 
 # Names that make a PDF do something when opened or clicked, or carry another file.
 _PDF_NAMES = {
@@ -229,12 +243,12 @@ def last_refusal(session: Session, request: Request) -> str | None:
         select(AuditEvent)
         .where(
             AuditEvent.request_id == request.id,
-            AuditEvent.action.in_(("identity.document_received", "identity.document_refused")),
+            AuditEvent.action.in_((RECEIVED, REFUSED)),
         )
         .order_by(AuditEvent.id.desc())
         .limit(1)
     )
-    if event is None or event.action != "identity.document_refused":
+    if event is None or event.action != REFUSED:
         return None
     return str(event.details.get("reason")) if event.details.get("reason") else None
 
@@ -267,7 +281,7 @@ def store(
     audit.record(
         session,
         actor=REQUESTER,
-        action="identity.document_received",
+        action=RECEIVED,
         now=now,
         request_id=request.id,
         details={"media_type": checked.media_type, "size": document.size},
@@ -314,36 +328,15 @@ def decide(
     A frozen or closed request can still have its document refused, which
     deletes it, but not accepted.
     """
-    require(staff, roles.WORK_CASES)
-    check_fresh(session, request, version)
-    provable = assurance.can_prove(request)
-    if accepted and request.disputed_at is not None:
-        raise CaseError("disputed")
-    if accepted and not provable:
-        raise CaseError("not_open")
-    if not accepted and reason not in REFUSAL_REASONS:
-        raise CaseError("unknown_document_reason")
-    media_type = session.execute(
-        delete(IdentityDocument)
-        .where(IdentityDocument.id == document_id, IdentityDocument.request_id == request.id)
-        .returning(IdentityDocument.media_type)
-    ).scalar_one_or_none()
-    if media_type is None:
-        raise CaseError("no_document")
-    who = actor(staff)
-    audit.record(
-        session,
-        actor=who,
-        action="identity.document_accepted" if accepted else "identity.document_refused",
-        now=now,
-        request_id=request.id,
-        details={"media_type": media_type, **({} if accepted else {"reason": reason})},
+    decided = decision.take(
+        session, request, staff, DECISION, document_id, accepted, reason, version, now
     )
+    who = decided.who
     if not accepted:
         # The page a stale form was read from no longer holds this document.
         lifecycle.touch(session, request, actor=who, now=now)
         # A frozen or closed request takes no other proof: nobody is asked for one.
-        if provable:
+        if decided.provable:
             emails.queue_email(
                 session, request, REFUSED_EMAIL, now, mail, extra={"reason": reason}
             )

@@ -22,15 +22,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import audit, lifecycle
 from app.casework import clock
-from app.casework.cases import CaseError, actor, check_fresh, require
+from app.casework.cases import actor, require
 from app.crypto import Vault
-from app.identity import assurance
+from app.identity import assurance, decision
 from app.identity.documents import Checked, DocumentRefused
 from app.models import AuditEvent, RelationshipProof, Request, StaffUser
 from app.outbox import emails, jobs
@@ -45,6 +45,10 @@ RECEIVED, ACCEPTED, REFUSED = (
     "relationship.proof_received",
     "relationship.proof_accepted",
     "relationship.proof_refused",
+)
+# What the staff decision (app.identity.decision) returns of a deleted proof and audits.
+DECISION = decision.Kind(
+    RelationshipProof, RelationshipProof.proof, REFUSAL_REASONS, ACCEPTED, REFUSED, "no_proof"
 )
 
 
@@ -227,38 +231,17 @@ def decide(
     still reach its right's level: ``assurance``). A refusal is emailed with
     its reason only (no category, no name); the requester sends another.
     """
-    require(staff, roles.WORK_CASES)
-    check_fresh(session, request, version)
-    provable = assurance.can_prove(request)
-    if accepted and request.disputed_at is not None:
-        raise CaseError("disputed")
-    if accepted and not provable:
-        raise CaseError("not_open")
-    if not accepted and reason not in REFUSAL_REASONS:
-        raise CaseError("unknown_document_reason")
-    code = session.execute(
-        delete(RelationshipProof)
-        .where(RelationshipProof.id == document_id, RelationshipProof.request_id == request.id)
-        .returning(RelationshipProof.proof)
-    ).scalar_one_or_none()
-    if code is None:
-        raise CaseError("no_proof")
-    who = actor(staff)
-    audit.record(
-        session,
-        actor=who,
-        action=ACCEPTED if accepted else REFUSED,
-        now=now,
-        request_id=request.id,
-        details={"proof": code, **({} if accepted else {"reason": reason})},
+    decided = decision.take(
+        session, request, staff, DECISION, document_id, accepted, reason, version, now
     )
+    who = decided.who
     before = request.relationship_proof
     state = _settle(session, request, relationship, actor=who, now=now)
     if before == state:
         # The page a stale form was read from no longer holds this document.
         lifecycle.touch(session, request, actor=who, now=now)
     if not accepted:
-        if provable:
+        if decided.provable:
             emails.queue_email(
                 session, request, REFUSED_EMAIL, now, mail, extra={"reason": reason}
             )

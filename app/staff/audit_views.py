@@ -152,14 +152,24 @@ def _query_args() -> dict[str, str]:
     return {k: v for k, v in request.args.items() if k != "before" and v}
 
 
+def _filtered() -> tuple[AuditFilterForm, trail.Filters | None]:
+    """The form read from the query string, its pick-lists filled, and the filters it asks for."""
+    form = AuditFilterForm(request.args)
+    _choices(form)
+    return form, _filters(form)
+
+
+def _refused(form: AuditFilterForm) -> tuple[str, int]:
+    """The list page with the form's errors and no events."""
+    return render_template("staff/audit.html", form=form, page=None, args=_query_args()), 400
+
+
 @bp.get("/audit")
 @requires(roles.VIEW_AUDIT)
 def audit_log() -> str | tuple[str, int]:
-    form = AuditFilterForm(request.args)
-    _choices(form)
-    filters = _filters(form)
+    form, filters = _filtered()
     if filters is None:
-        return render_template("staff/audit.html", form=form, page=None, args=_query_args()), 400
+        return _refused(form)
     page = trail.page(db.session(), filters, before=form.before.data)
     return render_template(
         "staff/audit.html",
@@ -175,11 +185,9 @@ def audit_log() -> str | tuple[str, int]:
 @requires(roles.VIEW_AUDIT)
 def audit_export() -> Response | tuple[str, int]:
     """The filtered trail as CSV, streamed; the export is itself an audit event."""
-    form = AuditFilterForm(request.args)
-    _choices(form)
-    filters = _filters(form)
+    form, filters = _filtered()
     if filters is None:
-        return render_template("staff/audit.html", form=form, page=None, args=_query_args()), 400
+        return _refused(form)
     now = utcnow()
     session = db.session()
     chosen = {

@@ -64,20 +64,12 @@ def _claimed(app: Flask, reference: str) -> Any:
     return agent
 
 
-def test_an_access_sends_the_download_link_alone_at_the_end(journey_app, smtp):
+def _access(app: Flask, smtp: Any, request_id: int, reference: str, requester: Any) -> None:
     """Access: the receipt, what we found, a person examining it, then the link, alone."""
-    request_id, reference, requester = _filed(journey_app, smtp, "Camille", "access")
-    reflection_over(journey_app, request_id)
-    agent = _claimed(journey_app, reference)
+    reflection_over(app, request_id)
+    agent = _claimed(app, reference)
     assert act(agent, reference, "approve").status_code == 303
-    run_jobs(journey_app)
-    assert emails_of(journey_app, request_id) == [
-        "verify",
-        "acknowledgement",
-        "plan_ready",
-        "in_review",
-        "package_ready",
-    ]
+    run_jobs(app)
     # An access is not a portability request: neither the page nor the email speaks of it.
     page = requester.get("/status").get_data(as_text=True)
     assert "portabilit" not in page.lower() and "package-title" in page
@@ -85,69 +77,71 @@ def test_an_access_sends_the_download_link_alone_at_the_end(journey_app, smtp):
         assert "portabilit" not in text_of(message).lower()
 
 
-def test_an_erasure_sends_its_completion_without_an_approval_before_it(journey_app, smtp):
+def _erasure(app: Flask, smtp: Any, request_id: int, reference: str, requester: Any) -> None:
     """Erasure, four eyes: the approval is not written about, the completion says it."""
-    request_id, reference, _ = _filed(journey_app, smtp, "Camille", "erasure")
-    agent = _claimed(journey_app, reference)
-    dpo, _ = staff_client(journey_app, "dpo-journey@example.org", "dpo")
+    agent = _claimed(app, reference)
+    dpo, _ = staff_client(app, "dpo-journey@example.org", "dpo")
     assert act(agent, reference, "prepare-approval").status_code == 303
     assert act(dpo, reference, "approve").status_code == 303
-    run_jobs(journey_app)
-    assert emails_of(journey_app, request_id) == [
-        "verify",
-        "acknowledgement",
-        "plan_ready",
-        "in_review",
-        "completed_erasure",
-    ]
 
 
-def test_an_objection_sends_its_completion_without_an_approval_before_it(journey_app, smtp):
+def _objection(app: Flask, smtp: Any, request_id: int, reference: str, requester: Any) -> None:
     """Objection: applied at once after approval; one email says it is done."""
-    request_id, reference, _ = _filed(journey_app, smtp, "Camille", "objection")
-    agent = _claimed(journey_app, reference)
+    agent = _claimed(app, reference)
     assert act(agent, reference, "approve").status_code == 303
-    run_jobs(journey_app)
-    assert emails_of(journey_app, request_id) == [
-        "verify",
-        "acknowledgement",
-        "plan_ready",
-        "in_review",
-        "completed_objection",
-    ]
 
 
-def test_a_rectification_says_approved_while_staff_correct_then_completed(journey_app, smtp):
+def _rectification(app: Flask, smtp: Any, request_id: int, reference: str, requester: Any) -> None:
     """Rectification: the corrections take staff time, so the approval is a step of its own."""
-    request_id, reference, _ = _filed(journey_app, smtp, "Zoé", "rectification")
-    agent = _claimed(journey_app, reference)
+    agent = _claimed(app, reference)
     assert act(agent, reference, "approve").status_code == 303
-    run_jobs(journey_app)
-    for flag in restrictions(journey_app, request_id).values():
+    run_jobs(app)
+    for flag in restrictions(app, request_id).values():
         assert submit(agent, reference, "save", flag.id).status_code == 303
     assert submit(agent, reference, "finish").status_code == 303
-    run_jobs(journey_app)
-    assert emails_of(journey_app, request_id) == [
-        "verify",
-        "acknowledgement",
-        "plan_ready",
-        "in_review",
-        "approved",
-        "completed_rectification",
-    ]
 
 
-def test_a_withdrawal_sends_its_confirmation(journey_app, smtp):
+def _withdrawal(app: Flask, smtp: Any, request_id: int, reference: str, requester: Any) -> None:
     """Withdrawal from the status page: one confirmation after the plan."""
-    request_id, _, client = _filed(journey_app, smtp, "Camille", "erasure")
-    assert post_form(client, "/status/withdraw", {"confirm": "y"}).status_code == 303
+    assert post_form(requester, "/status/withdraw", {"confirm": "y"}).status_code == 303
+
+
+FOUND = ["verify", "acknowledgement", "plan_ready"]
+# Who files, which right, what happens next, and every email the requester then receives.
+JOURNEYS = [
+    pytest.param(
+        "Camille", "access", _access, [*FOUND, "in_review", "package_ready"], id="access"
+    ),
+    pytest.param(
+        "Camille", "erasure", _erasure, [*FOUND, "in_review", "completed_erasure"], id="erasure"
+    ),
+    pytest.param(
+        "Camille",
+        "objection",
+        _objection,
+        [*FOUND, "in_review", "completed_objection"],
+        id="objection",
+    ),
+    pytest.param(
+        "Zoé",
+        "rectification",
+        _rectification,
+        [*FOUND, "in_review", "approved", "completed_rectification"],
+        id="rectification",
+    ),
+    pytest.param("Camille", "erasure", _withdrawal, [*FOUND, "withdrawn"], id="withdrawal"),
+]
+
+
+@pytest.mark.parametrize(("first", "kind", "walk", "expected"), JOURNEYS)
+def test_each_journey_sends_one_email_per_step_and_no_other(
+    journey_app, smtp, first, kind, walk, expected
+):
+    """A journey (its own docstring says which) sends the requester these emails, in order."""
+    request_id, reference, requester = _filed(journey_app, smtp, first, kind)
+    walk(journey_app, smtp, request_id, reference, requester)
     run_jobs(journey_app)
-    assert emails_of(journey_app, request_id) == [
-        "verify",
-        "acknowledgement",
-        "plan_ready",
-        "withdrawn",
-    ]
+    assert emails_of(journey_app, request_id) == expected
 
 
 def test_an_approval_is_news_only_where_the_work_then_waits():
