@@ -10,9 +10,11 @@ from __future__ import annotations
 import pytest
 from bs4 import BeautifulSoup
 
-from tests.conftest import VALID_FILING, post_form, text_of
+from tests.conftest import VALID_FILING, post_form, run_jobs, text_of
+from tests.identity.kit import prove
 from tests.outbox.samples import Sample, job_for, sent
-from tests.representation.kit import FILINGS, file_and_verify
+from tests.representation.kit import FILINGS, decide_all, file_and_verify, send_proof
+from tests.staffkit import staff_client
 
 RIGHT = {
     ("self", "fr"): "Droit d’accès à mes données",
@@ -84,3 +86,22 @@ def test_a_completion_email_for_someone_else_never_says_your_data(app, session, 
     mine = ("vos données", "mes données") if lang == "fr" else ("your data", "my data")
     for words in mine:
         assert words not in text
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_once_proven_the_plan_speaks_of_the_persons_data(app, lang):
+    """Nothing found: the page says so of the person, not of the requester."""
+    data = FILINGS["parent"]
+    client, request_id, reference = file_and_verify(app, data)
+    prove(app, request_id)
+    assert send_proof(client, "family_record_book").status_code == 303
+    agent, _ = staff_client(app, "agent@example.org", "agent")
+    assert decide_all(agent, reference, accept=True) == 1
+    run_jobs(app)
+    page = client.get(f"/status?lang={lang}").get_data(as_text=True)
+    if lang == "fr":
+        assert "aucune donnée concernant la personne que vous représentez" in page
+        assert "vous concernant" not in page
+    else:
+        assert "We found no data about the person you act for" in page
+        assert "about you" not in page
