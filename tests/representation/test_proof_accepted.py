@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import Request
 from tests.conftest import VALID_FILING, text_of
 from tests.identity import files
-from tests.identity.kit import upload
+from tests.identity.kit import prove, upload
 from tests.representation.kit import FILINGS, decide_all, file_and_verify, forms_for, request_of
 from tests.representation.kit import send_proof as send_relationship_proof
 from tests.staffkit import mail_to, staff_client
@@ -144,3 +144,14 @@ def test_a_request_for_oneself_gets_no_such_email(app):
     new = [str(m["Subject"]) for m in mail_to(app, data["email"])[before:]]
     assert new[0] == IDENTITY_ACCEPTED["fr"].format(ref=reference)
     assert all("lien avec la personne" not in subject for subject in new)
+
+
+def test_a_second_proof_of_identity_sends_nothing_more(app):
+    """The identity already at its level (a sign-in after a document): no second email."""
+    data = FILINGS["guardian"]
+    _, request_id, reference = file_and_verify(app, data)
+    before = len(mail_to(app, data["email"]))
+    prove(app, request_id, "document")
+    prove(app, request_id, "document")
+    new = [str(m["Subject"]) for m in mail_to(app, data["email"])[before:]]
+    assert new == [IDENTITY_ACCEPTED["fr"].format(ref=reference)]
