@@ -229,8 +229,9 @@ def decide(
     finds it and the other is refused. When every proof is accepted, the
     request waiting for it is routed again if its requester's own identity
     reaches its right's level (``assurance``); otherwise it waits for that, and
-    the requester is told what was accepted and what is still awaited. A refusal is emailed with
-    its reason only (no category, no name); the requester sends another.
+    the requester is told what was accepted and what is still awaited. A
+    refusal is emailed with its reason only (no category, no name); the
+    requester sends another.
     """
     require(staff, roles.WORK_CASES)
     check_fresh(session, request, version)
