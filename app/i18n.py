@@ -23,6 +23,7 @@ from app.labels import (
     PROOF_STATE_LABELS,
     REFUSAL_LABELS,
     STATUS_LABELS,
+    kind_label,
 )
 
 LANGUAGES = {"fr": "Français", "en": "English"}
@@ -155,6 +156,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(short_date, "short_date")
     app.add_template_filter(date_time, "date_time")
     app.add_template_global(shown_status, "shown_status")
+    # The right as the requester reads it, on pages and in emails (the same environment).
+    app.add_template_global(kind_label, "right_label")
 
     @app.context_processor
     def _languages() -> dict[str, object]:

@@ -1,6 +1,7 @@
 """Words shown to people for the portal's codes, in their language."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 
 KIND_LABELS = {
     "access": _l("Access to my data"),
@@ -9,6 +10,23 @@ KIND_LABELS = {
     "objection": _l("Objection to research reuse"),
     "rectification": _l("Rectification of my data"),
 }
+# The same rights as a parent, a guardian, a mandatary or an heir reads them: the data is
+# the person's, not the requester's (app.rules.representation).
+KIND_LABELS_FOR_OTHER = {
+    "access": _l("Access to the data of the person you act for"),
+    "portability": _l("Portability of the data of the person you act for"),
+    "erasure": _l("Erasure of the data of the person you act for"),
+    "objection": _l("Objection to research reuse of the data of the person you act for"),
+    "rectification": _l("Rectification of the data of the person you act for"),
+}
+
+
+def kind_label(kind: str, acts_as: str | None) -> LazyString:
+    """The right as the requester reads it: theirs, or that of the person they act for."""
+    table = KIND_LABELS if acts_as in (None, "self") else KIND_LABELS_FOR_OTHER
+    return table[kind]
+
+
 STATUS_LABELS = {
     "unverified": _l("Waiting for email confirmation"),
     "received": _l("Received"),

@@ -75,6 +75,16 @@ def relationship_proven(request: Assured) -> bool:
 # Not a status: how ``awaiting_identity`` is named while the requester's own identity is
 # proven and only the documents proving the relationship are awaited (app.labels).
 AWAITING_RELATIONSHIP = "awaiting_relationship"
+# A request made for someone else needs two proofs, the requester's identity and the
+# relationship: when one is accepted and the other still awaited, the requester is told
+# both, since the status page now asks for the other one only (``extra``: ``accepted``,
+# ``awaited``, each "identity" or "relationship"; no ``awaited`` once both are proven).
+PROOF_ACCEPTED_EMAIL = "proof_accepted"
+
+
+def identity_proven(policy: AssurancePolicy, request: Assured) -> bool:
+    """Whether the requester's own identity reaches the level its right needs to be acted on."""
+    return request.disputed_at is None and policy.allows(request.kind, "act", request.assurance)
 
 
 def shown_status(policy: AssurancePolicy, request: Assured) -> str:
@@ -87,8 +97,7 @@ def shown_status(policy: AssurancePolicy, request: Assured) -> str:
     if (
         request.status == "awaiting_identity"
         and not relationship_proven(request)
-        and request.disputed_at is None
-        and policy.allows(request.kind, "act", request.assurance)
+        and identity_proven(policy, request)
     ):
         return AWAITING_RELATIONSHIP
     return request.status
@@ -195,12 +204,15 @@ def raise_level(
     actor: str,
     now: datetime,
     mail: emails.MailSettings,
+    policy: AssurancePolicy,
 ) -> bool:
     """A proof of identity was given: record it and, if the request waited for it, route again.
 
     Returns whether the request left ``awaiting_identity``. Refused, changing
     nothing, for a disputed request (the person on file said "not me") or one
-    no proof can change any more.
+    no proof can change any more. A request made for someone else whose
+    relationship is still unproven stays where it is; its requester is emailed
+    once, when the identity first reaches its level.
     """
     if level not in PROOFS:
         raise ValueError(f"{level!r} is not a level a proof gives")
@@ -208,9 +220,22 @@ def raise_level(
         raise AssuranceRefused("disputed")
     if request.status not in PROVABLE:
         raise AssuranceRefused("not_open")
+    shown_before = shown_status(policy, request)
     record_level(session, request, level, method=method, actor=actor, now=now)
     if not relationship_proven(request):
         # Waiting for the proof of the relationship too: that decision routes it again.
+        if (
+            shown_before != AWAITING_RELATIONSHIP
+            and shown_status(policy, request) == AWAITING_RELATIONSHIP
+        ):
+            emails.queue_email(
+                session,
+                request,
+                PROOF_ACCEPTED_EMAIL,
+                now,
+                mail,
+                extra={"accepted": "identity", "awaited": "relationship"},
+            )
         return False
     # Every pause of the clock waits for proof of identity: this is it.
     clock.resume(session, request, actor=actor, now=now)

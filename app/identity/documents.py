@@ -34,6 +34,7 @@ from app import audit, lifecycle
 from app.casework.cases import CaseError, actor, require
 from app.crypto import Vault
 from app.identity import assurance, decision
+from app.identity.policy import AssurancePolicy
 from app.models import AuditEvent, IdentityDocument, Request, StaffUser
 from app.outbox import emails
 from app.staffing import roles
@@ -319,6 +320,7 @@ def decide(
     version: int,
     now: datetime,
     mail: emails.MailSettings,
+    policy: AssurancePolicy,
 ) -> bool:
     """Staff checked the document: accept it (level ``document``) or ask for another.
 
@@ -343,7 +345,14 @@ def decide(
         return False
     try:
         return assurance.raise_level(
-            session, request, "document", method="document", actor=who, now=now, mail=mail
+            session,
+            request,
+            "document",
+            method="document",
+            actor=who,
+            now=now,
+            mail=mail,
+            policy=policy,
         )
     except assurance.AssuranceRefused as refusal:
         raise CaseError(refusal.reason) from None

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.crypto import Vault
 from app.identity import assurance
+from app.identity.policy import AssurancePolicy
 from app.models import Request
 from app.outbox import emails
 from app.rules.matching import normalize_name
@@ -152,6 +153,7 @@ def prove(
     acr: str | None,
     now: datetime,
     mail: emails.MailSettings,
+    policy: AssurancePolicy,
 ) -> str | None:
     """A verified sign-in: raise the request to ``oidc``, or refer it to staff if it differs.
 
@@ -174,7 +176,14 @@ def prove(
     )
     if reason is None:
         assurance.raise_level(
-            session, request, "oidc", method="oidc", actor="requester", now=now, mail=mail
+            session,
+            request,
+            "oidc",
+            method="oidc",
+            actor="requester",
+            now=now,
+            mail=mail,
+            policy=policy,
         )
     else:
         assurance.refer_to_staff(

@@ -32,6 +32,7 @@ from app.casework.cases import actor, require
 from app.crypto import Vault
 from app.identity import assurance, decision
 from app.identity.documents import Checked, DocumentRefused
+from app.identity.policy import AssurancePolicy
 from app.models import AuditEvent, RelationshipProof, Request, StaffUser
 from app.outbox import emails, jobs
 from app.rules.representation import Proof, Relationship
@@ -40,6 +41,8 @@ from app.staffing import roles
 # Why staff ask for another document; the requester reads the reason (labels).
 REFUSAL_REASONS = ("unreadable", "incomplete", "wrong_document", "other_person", "expired")
 REFUSED_EMAIL = "relationship_proof_refused"
+# The relationship accepted, and whether the identity is still awaited (as assurance's).
+ACCEPTED_EMAIL = "proof_accepted"
 REQUESTER = "requester"
 RECEIVED, ACCEPTED, REFUSED = (
     "relationship.proof_received",
@@ -221,15 +224,18 @@ def decide(
     version: int,
     now: datetime,
     mail: emails.MailSettings,
+    policy: AssurancePolicy,
 ) -> str:
     """Staff checked one proof: accept it, or ask for another with a reason.
 
     Returns where the relationship stands after it. The document is deleted
     first, by one conditional ``DELETE``: of two decisions made at once, one
     finds it and the other is refused. When every proof is accepted, the
-    request waiting for it is routed again (its requester's own identity must
-    still reach its right's level: ``assurance``). A refusal is emailed with
-    its reason only (no category, no name); the requester sends another.
+    request waiting for it is routed again if its requester's own identity
+    reaches its right's level (``assurance``); otherwise it waits for that, and
+    the requester is told what was accepted and what is still awaited. A
+    refusal is emailed with its reason only (no category, no name); the
+    requester sends another.
     """
     decided = decision.take(
         session, request, staff, DECISION, document_id, accepted, reason, version, now
@@ -246,7 +252,7 @@ def decide(
                 session, request, REFUSED_EMAIL, now, mail, extra={"reason": reason}
             )
         return state
-    if state == "accepted":
+    if state == "accepted" and before != "accepted":
         audit.record(
             session,
             actor=who,
@@ -255,16 +261,31 @@ def decide(
             request_id=request.id,
             details={"acts_as": request.acts_as},
         )
-        if request.status == "awaiting_identity":
-            clock.resume(session, request, actor=who, now=now)
-            lifecycle.change_status(
+        if request.status != "awaiting_identity":
+            return state
+        if not assurance.identity_proven(policy, request):
+            # Routing again would only bring it back here: the clock stays stopped.
+            emails.queue_email(
                 session,
                 request,
-                "received",
-                actor=who,
-                now=now,
-                mail=mail,
-                details={"relationship": "accepted"},
+                ACCEPTED_EMAIL,
+                now,
+                mail,
+                extra={"accepted": "relationship", "awaited": "identity"},
             )
-            jobs.enqueue(session, jobs.ROUTE, now=now, request_id=request.id)
+            return state
+        clock.resume(session, request, actor=who, now=now)
+        lifecycle.change_status(
+            session,
+            request,
+            "received",
+            actor=who,
+            now=now,
+            mail=mail,
+            details={"relationship": "accepted"},
+            # The news is the relationship: the identity was confirmed, and told, before.
+            template=ACCEPTED_EMAIL,
+            email={"accepted": "relationship"},
+        )
+        jobs.enqueue(session, jobs.ROUTE, now=now, request_id=request.id)
     return state

@@ -77,6 +77,8 @@ EMAILS: dict[str, Email] = {
         _to_requester("identity_document_refused"),
         # Staff asked for another proof of a relationship (app.identity.relationship).
         _to_requester("relationship_proof_refused"),
+        # For someone else: the identity or the relationship accepted, and what is awaited.
+        _to_requester("proof_accepted"),
         _to_requester("in_review"),
         _to_requester("approved"),
         _to_requester("refused"),

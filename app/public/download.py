@@ -87,9 +87,18 @@ def _unlocked(now: datetime) -> AccessPackage | None:
     return db.session.get(AccessPackage, package_id)
 
 
-def _form_page(form: BirthDateForm, failed_checks: int, code: int = 200) -> Any:
+def _for_other(request_id: int) -> bool:
+    """Whether the request is made for someone else: its pages then say the person's data."""
+    # Read already by _package_of: the session's identity map answers, no statement.
+    request = db.session.get(Request, request_id)
+    return request is not None and request.acts_as != "self"
+
+
+def _form_page(form: BirthDateForm, failed_checks: int, for_other: bool, code: int = 200) -> Any:
     left = _attempts() - failed_checks
-    page = render_template("public/download.html", form=form, attempts_left=left)
+    page = render_template(
+        "public/download.html", form=form, attempts_left=left, for_other=for_other
+    )
     return page, code, PRIVATE
 
 
@@ -114,7 +123,7 @@ def download(token: str) -> Any:
     reason = package_download.availability(package, now, _attempts())
     if reason or package is None:
         return _problem(reason or "missing")
-    return _form_page(BirthDateForm(), package.failed_checks)
+    return _form_page(BirthDateForm(), package.failed_checks, _for_other(link.request_id))
 
 
 @bp.post("/download/<token>")
@@ -129,9 +138,10 @@ def download_check(token: str) -> Any:
     if reason or package is None:
         return _problem(reason or "missing")
     form = BirthDateForm()
-    if not form.validate_on_submit() or form.birth_date.data is None:
-        return _form_page(form, package.failed_checks, 422)
     request = db.session.get_one(Request, link.request_id)
+    for_other = request.acts_as != "self"
+    if not form.validate_on_submit() or form.birth_date.data is None:
+        return _form_page(form, package.failed_checks, for_other, 422)
     # "Your date of birth as you gave it": for someone else, the requester's own.
     requester = intake.read_requester(request, services_of(current_app).vault)
     expected = date.fromisoformat(requester["birth_date"]) if requester else None
@@ -148,7 +158,7 @@ def download_check(token: str) -> Any:
             _("This date of birth does not match our records. Check it and try again.")
         ]
         form.birth_date.wrong = PARTS
-        return _form_page(form, failed, 422)
+        return _form_page(form, failed, for_other, 422)
     try:
         tokens.consume(db.session(), link, now)
     except tokens.LinkError:
@@ -175,6 +185,7 @@ def download_files() -> Any:
         "public/download_files.html",
         package=package,
         reference=request.reference,
+        for_other=request.acts_as != "self",
     )
     return page, 200, PRIVATE
 

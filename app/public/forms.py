@@ -35,6 +35,14 @@ KIND_CHOICES = [
     SelectChoice("portability", _l("Receive my data to take it elsewhere")),
 ]
 KINDS = frozenset(choice.value for choice in KIND_CHOICES)
+# The same answers as the check page reads them back for a request made for someone else.
+KIND_FOR_OTHER = {
+    "access": _l("See the data of the person you act for"),
+    "erasure": _l("Delete the data of the person you act for"),
+    "objection": _l("Object to research reuse of the data of the person you act for"),
+    "rectification": _l("Correct the data of the person you act for"),
+    "portability": _l("Receive the data of the person you act for to take it elsewhere"),
+}
 KIND_HELP = {
     "access": _l(
         "Get a copy of the health data held about you, where it comes from and who receives it."

@@ -208,6 +208,7 @@ def _prove(request: Request, token: dict[str, Any], claims: oidc.Claims, acr: st
             acr=acr,
             now=utcnow(),
             mail=services.mail,
+            policy=services.assurance,
         )
     except assurance.AssuranceRefused:
         db.session.rollback()

@@ -38,6 +38,7 @@ from app.models import Request, StatusEvent, utcnow
 from app.public import check_answers as check_answers_
 from app.public import fragments, status_session, status_view
 from app.public.forms import (
+    KIND_FOR_OTHER,
     KIND_HELP,
     AnswerForm,
     CheckForm,
@@ -103,6 +104,7 @@ def _check_page(form: RequestForm, sealed: str) -> str:
         form=form,
         check=CheckForm(formdata=None, answers=sealed),
         kind_help=KIND_HELP,
+        kind_for_other=KIND_FOR_OTHER,
     )
 
 

@@ -110,6 +110,7 @@ def identity_document_accept(reference: str) -> Response | tuple[str, int]:
             version=form.version.data or 0,
             now=utcnow(),
             mail=services_of(current_app).mail,
+            policy=services_of(current_app).assurance,
         ),
         _(
             "Document accepted: the identity is proven (document level), the document is "
@@ -136,6 +137,7 @@ def identity_document_refuse(reference: str) -> Response | tuple[str, int]:
             version=form.version.data or 0,
             now=utcnow(),
             mail=services_of(current_app).mail,
+            policy=services_of(current_app).assurance,
         ),
         _("Another document is asked for: the requester is told why by email."),
     )
@@ -237,6 +239,7 @@ def relationship_proof_accept(reference: str) -> Response | tuple[str, int]:
             version=form.version.data or 0,
             now=utcnow(),
             mail=services_of(current_app).mail,
+            policy=services_of(current_app).assurance,
         ),
         _(
             "Proof accepted and deleted. Once every proof is accepted, the request goes on "
@@ -264,6 +267,7 @@ def relationship_proof_refuse(reference: str) -> Response | tuple[str, int]:
             version=form.version.data or 0,
             now=utcnow(),
             mail=services_of(current_app).mail,
+            policy=services_of(current_app).assurance,
         ),
         _("Another document is asked for: the requester is told why by email."),
     )

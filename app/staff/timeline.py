@@ -84,6 +84,7 @@ EMAIL_NAMES = {
     "identity_confirmed": _l("Identity confirmed"),
     "identity_document_refused": _l("Another identity document needed"),
     "relationship_proof_refused": _l("Another proof of the relationship needed"),
+    "proof_accepted": _l("Identity or relationship accepted, the other awaited"),
     "in_review": _l("Request being examined"),
     "approved": _l("Request approved"),
     "refused": _l("Request refused"),

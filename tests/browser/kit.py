@@ -145,6 +145,7 @@ class Portal:
                 actor="browser-test",
                 now=utcnow(),
                 mail=services_of(self.app).mail,
+                policy=services_of(self.app).assurance,
             )
             db.session.commit()
             db.session.remove()

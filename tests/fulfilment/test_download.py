@@ -265,5 +265,12 @@ def test_for_someone_else_the_check_asks_the_requesters_own_birth_date(smtp_app,
         db.session.remove()
     link = download_link(smtp)
     client = smtp_app.test_client()
-    assert check(client, link, CAMILLE_BORN).status_code == 422
+    refused = check(client, link, CAMILLE_BORN)
+    assert refused.status_code == 422
+    # The pages speak of the person's data, and of the requester's own date of birth.
+    page = refused.get_data(as_text=True)
+    assert "Pour protéger les données de santé de la personne que vous représentez" in page
+    assert "vos données" not in page
     assert check(client, link, "1950-09-02").status_code == 303
+    files = client.get("/download").get_data(as_text=True)
+    assert "Les données sont prêtes" in files and "vos données" not in files

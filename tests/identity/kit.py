@@ -120,6 +120,7 @@ def prove(app: Flask, request_id: int, level: str = "document", actor: str = "st
             actor=actor,
             now=utcnow(),
             mail=services_of(app).mail,
+            policy=services_of(app).assurance,
         )
         db.session.commit()
     run_jobs(app)

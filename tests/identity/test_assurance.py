@@ -121,6 +121,7 @@ def test_the_person_on_file_freezes_the_request_and_no_proof_unfreezes_it(
                 actor="requester",
                 now=utcnow(),
                 mail=services_of(smtp_app).mail,
+                policy=services_of(smtp_app).assurance,
             )
         db.session.rollback()
     page = client.get("/status").get_data(as_text=True)

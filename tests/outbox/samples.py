@@ -139,6 +139,61 @@ SAMPLES = {
     "relationship_proof_refused": Sample(
         "relationship_proof_refused", status="awaiting_identity", extra={"reason": "expired"}
     ),
+    # A request made for someone else: one proof accepted, the other awaited; then both.
+    "proof_accepted": Sample(
+        "proof_accepted",
+        status="awaiting_identity",
+        acts_as="guardian",
+        extra={"accepted": "identity", "awaited": "relationship"},
+    ),
+    "proof_accepted--relationship": Sample(
+        "proof_accepted",
+        status="awaiting_identity",
+        acts_as="parent",
+        extra={"accepted": "relationship", "awaited": "identity"},
+    ),
+    "proof_accepted--both": Sample(
+        "proof_accepted", status="received", acts_as="heir", extra={"accepted": "relationship"}
+    ),
+    # The right and the data worded as the person's (app.labels.KIND_LABELS_FOR_OTHER).
+    "acknowledgement--for_someone_else": Sample(
+        "acknowledgement", kind="erasure", acts_as="parent"
+    ),
+    "package_ready--for_someone_else": Sample(
+        "package_ready",
+        status="fulfilling",
+        acts_as="heir",
+        extra={"hours": 72, "portability_refused": False},
+    ),
+    "completed_access--for_someone_else": Sample(
+        "completed_access", status="completed", acts_as="mandatary"
+    ),
+    "completed_erasure--for_someone_else": Sample(
+        "completed_erasure",
+        kind="erasure",
+        status="completed",
+        acts_as="guardian",
+        extra={"notified": False},
+        report=[],
+    ),
+    "completed_objection--for_someone_else": Sample(
+        "completed_objection",
+        kind="objection",
+        status="completed",
+        acts_as="parent",
+        report=OBJECTION_LINES,
+    ),
+    "completed_rectification--for_someone_else": Sample(
+        "completed_rectification",
+        kind="rectification",
+        status="completed",
+        acts_as="guardian",
+        extra={"outcome": "corrected", "notified": False},
+        report=[],
+    ),
+    "identity_check--for_someone_else": Sample(
+        "identity_check", status="identity_review", acts_as="parent"
+    ),
     "identity_document_refused": Sample(
         "identity_document_refused", status="awaiting_identity", extra={"reason": "expired"}
     ),
