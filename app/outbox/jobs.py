@@ -242,17 +242,20 @@ def held(session: Session, row: Row[Any], worker: str, now: datetime) -> Job | N
     return session.merge(job, load=False)
 
 
-def place(session: Session, values: dict[str, Any]) -> None:
+def place(session: Session, values: dict[str, Any]) -> Request | None:
     """Put a request read with the lease into ``session``, so ``Session.get`` reads it no more.
 
     Not when the session already holds that request: what it holds is this
-    transaction's (an earlier job of a group may have moved it).
+    transaction's (an earlier job of a group may have moved it). The session
+    holds an unchanged object weakly: the caller keeps the one returned while
+    the job runs.
     """
     if session.identity_map.get(session.identity_key(Request, values["id"])) is not None:
-        return
+        return None
     request = Request(**values)
     make_transient_to_detached(request)
     session.add(request)
+    return request
 
 
 def release(session: Session, job_ids: list[int], worker: str) -> int:

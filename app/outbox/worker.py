@@ -148,12 +148,13 @@ def _run_group(
     """
     ran = 0
     done: list[Job] = []
+    kept: list[Any] = []
     try:
         for row in group:
             if ran and stopping():
                 break
             ran += 1
-            job = _held(session, row, worker, clock(), requests)
+            job = _held(session, row, worker, clock(), requests, kept)
             if job is None:
                 continue
             handler = handlers.get(job.kind)
@@ -182,7 +183,8 @@ def _run_one(
     requests: dict[int, dict[str, Any]],
 ) -> None:
     """Run one job in its own transaction: done with its handler's writes, or failed."""
-    job = _held(session, row, worker, clock(), requests)
+    kept: list[Any] = []
+    job = _held(session, row, worker, clock(), requests, kept)
     if job is None:
         return
     job_id = row.id
@@ -214,16 +216,17 @@ def _held(
     worker: str,
     now: datetime,
     requests: dict[int, dict[str, Any]],
+    kept: list[Any],
 ) -> Job | None:
     """``jobs.held``, with the request read with the lease placed in the session.
 
     Taken once: a job run again after its group was rolled back reads its
-    request afresh.
+    request afresh. ``kept`` holds the placed request until the transaction ends.
     """
     job = jobs.held(session, row, worker, now)
     read = requests.pop(row.id, None)
     if job is not None and read is not None:
-        jobs.place(session, read)
+        kept.append(jobs.place(session, read))
     return job
 
 
