@@ -71,7 +71,10 @@ def run_batch(
     write to the database only and never commit: ``jobs.GROUPED``) run last,
     in one transaction. If any of them fails, or the commit does, the whole
     group is rolled back and each of its jobs runs again in a transaction of
-    its own, where the failing one records its failure. Every other job
+    its own, where the failing one records its failure. A group of one is a
+    group too: its run again reads its request afresh, so a request changed
+    since the lease read it (its status change refused as stale) is routed
+    in the same batch as it now is, not after a retry's backoff. Every other job
     (an email, which leaves the building) commits alone, as soon as it ran.
 
     ``stopping()`` is asked before each job: once it says yes (SIGTERM), the
@@ -109,7 +112,7 @@ def run_batch(
         end = position
         while end < len(claimed) and claimed[end].kind in grouped:
             end += 1
-        if position >= alone_until and end - position > 1:
+        if position >= alone_until and end > position:
             done = _run_group(
                 session,
                 handlers,

@@ -1,18 +1,21 @@
 """Routing a request costs a fixed number of statements (docs/benchmarks.md, "The whole
 pipeline"): its request comes with the lease, and the contact check, the deadline fields
-and the audit events go into the status change's statement instead of a flush before it."""
+and the audit events go into the status change's statement instead of a flush before it.
+A request changed after the lease read it is routed as it now is, in the same batch."""
 
 from __future__ import annotations
 
 import random
 from datetime import timedelta
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session
 
+from app import intake
 from app.extensions import db
 from app.models import AuditEvent, Job, Plan, Request, utcnow
 from app.outbox import jobs, worker
-from app.outbox.handlers import HANDLERS
+from app.outbox.handlers import HANDLERS, send_email
 from app.services import services_of
 from tests.conftest import csrf_from, file_form, link_in, run_jobs
 from tests.rules.test_routing import filing_for, persona
@@ -116,3 +119,45 @@ def test_a_group_of_route_jobs_marks_its_jobs_done_in_one_statement(smtp_app, sm
     """Two route jobs in one batch: three statements each, one lease and one completion."""
     _verified(smtp_app, smtp, ["erasure", "access"])
     _check(smtp_app, 2)
+
+
+def test_a_request_withdrawn_after_the_lease_read_it_is_not_routed(smtp_app, smtp):
+    """The requester withdraws while the batch's acknowledgement is sent, after the lease
+    read the request: the route's status change is refused as stale, and its run again,
+    reading the request afresh, routes nothing; the job is done in the same batch."""
+    _verified(smtp_app, smtp, ["erasure"])
+    with smtp_app.app_context():
+        db.session.execute(
+            update(Job).where(Job.kind == jobs.SEND_EMAIL).values(run_after=utcnow())
+        )
+        db.session.commit()
+        db.session.remove()
+
+    def withdraw_then_send(session, job, now, services) -> None:
+        with Session(db.engine) as other:
+            request = other.get(Request, job.request_id)
+            assert request is not None and request.status == "received"
+            intake.withdraw(other, request, now=now, mail=services.mail)
+            other.commit()
+        send_email(session, job, now, services)
+
+    with smtp_app.app_context():
+        done = worker.run_batch(
+            db.session(),
+            {**HANDLERS, jobs.SEND_EMAIL: withdraw_then_send},
+            services_of(smtp_app),
+            worker="w1",
+            clock=utcnow,
+            lease_seconds=60,
+            policy=jobs.RetryPolicy.of(smtp_app.config),
+            rng=random.Random(1),
+        )
+        db.session.remove()
+    assert done == 2
+    with smtp_app.app_context():
+        session = db.session()
+        assert session.scalar(select(Request.status)) == "withdrawn"
+        assert session.scalar(select(func.count()).select_from(Plan)) == 0
+        route = session.scalar(select(Job).where(Job.kind == jobs.ROUTE))
+        assert route is not None and (route.state, route.last_error) == ("done", None)
+        db.session.remove()
