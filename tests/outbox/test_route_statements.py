@@ -23,7 +23,8 @@ from tests.rules.test_routing import filing_for, persona
 # Per dialect: the lease (with the request on PostgreSQL; a second read elsewhere),
 # then per request the plan, its lines and the status change (one statement on
 # PostgreSQL; the UPDATE and one insert per table elsewhere), then the jobs marked done.
-# Before (main at 484ee5b) one request took 10 statements on PostgreSQL and two 19:
+# Before (main at 484ee5b) one request took 10 statements on PostgreSQL and two 19
+# (14 and 27 on SQLite):
 # the request read again, the contact check's UPDATE, two autoflushes of audit events,
 # one of the request's fields, and each job's own UPDATE.
 EXPECTED = {
