@@ -3,7 +3,9 @@
 ``change_status`` checks the move against the allowed transitions and, in
 the caller's transaction, writes the status, the timeline event, the audit
 event and the email to the requester. A version column makes a stale or
-concurrent change fail instead of overwriting another.
+concurrent change fail instead of overwriting another. What the caller changed
+on the request through the ORM, and the audit events it recorded about it, not
+yet flushed, are written by the same statement, under the same version check.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import functools
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, cast, insert, select, update
+from sqlalchemy import bindparam, cast, insert, inspect, select, union_all, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -151,12 +153,18 @@ def change_status(
 
     The rows are written with Core inserts, not through the unit of work (the
     worker's routing spent a quarter of its time flushing them, docs/benchmarks.md);
-    on PostgreSQL the UPDATE and the four inserts are one statement.
+    on PostgreSQL the UPDATE and the four inserts are one statement. The
+    request's fields the caller changed through the ORM and the audit events it
+    recorded about the request (``audit.record``), not yet flushed, go into that
+    UPDATE and those inserts instead of a flush before them (routing's plan,
+    contact check and deadline: docs/benchmarks.md, "The whole pipeline").
     """
     current = request.status
     if not can_move(current, target):
         raise TransitionError(current, target)
+    fields, recorded = _unflushed(session, request)
     values: dict[str, Any] = {
+        **fields,
         "status": target,
         "version": request.version + 1,
         "changed_by": actor,
@@ -177,6 +185,7 @@ def change_status(
         "occurred_at": now,
     }
     dependents: list[tuple[Any, dict[str, Any]]] = [
+        *((AuditEvent, _columns_of(e)) for e in recorded),
         (StatusEvent, event),
         (
             AuditEvent,
@@ -201,9 +210,40 @@ def change_status(
     else:
         moved = _move(session, request, current, values, dependents)
     if not moved:
+        # Nothing written: the caller's changes stay with the unit of work, as before.
         raise stale(session, request.id)
     for key, value in values.items():
         set_committed_value(request, key, value)
+    for written in recorded:
+        session.expunge(written)
+
+
+def _unflushed(session: Session, request: Request) -> tuple[dict[str, Any], list[AuditEvent]]:
+    """The request's column attributes changed and not flushed, and the pending audit
+    events about it: what a flush before the status change would have written."""
+    state = inspect(request)
+    fields: dict[str, Any] = {}
+    if state.modified:
+        for prop in state.mapper.column_attrs:
+            added = state.attrs[prop.key].history.added
+            if added:
+                fields[prop.columns[0].key] = added[0]
+    recorded = [
+        pending
+        for pending in session.new
+        if isinstance(pending, AuditEvent) and pending.request_id == request.id
+    ]
+    return fields, recorded
+
+
+def _columns_of(pending: AuditEvent) -> dict[str, Any]:
+    """A pending event's values as a Core insert takes them."""
+    state = inspect(pending)
+    return {
+        prop.columns[0].key: state.dict[prop.key]
+        for prop in state.mapper.column_attrs
+        if prop.key in state.dict
+    }
 
 
 def _move(
@@ -213,21 +253,30 @@ def _move(
     values: dict[str, Any],
     dependents: list[tuple[Any, dict[str, Any]]],
 ) -> bool:
-    """The conditional UPDATE, then each row with a Core insert (no unit of work)."""
-    result = session.execute(
-        update(Request)
+    """The conditional UPDATE, then the rows of each table in one Core insert.
+
+    On the session's connection: an autoflush would write the unflushed fields and
+    events this statement writes itself.
+    """
+    connection = session.connection()
+    requests: Any = Request.__table__
+    result = connection.execute(
+        update(requests)
         .where(
-            Request.id == request.id,
-            Request.status == current,
-            Request.version == request.version,
+            requests.c.id == request.id,
+            requests.c.status == current,
+            requests.c.version == request.version,
         )
         .values(**values)
-        .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         return False
+    shapes: dict[tuple[Any, tuple[str, ...]], list[dict[str, Any]]] = {}
     for model, row in dependents:
-        session.execute(insert(model.__table__).values({**row, "request_id": request.id}))
+        written = {**row, "request_id": request.id}
+        shapes.setdefault((model.__table__, tuple(written)), []).append(written)
+    for (table, _), rows in shapes.items():
+        connection.execute(insert(table), rows)
     return True
 
 
@@ -239,10 +288,11 @@ def _move_on_postgresql(
     dependents: list[tuple[Any, dict[str, Any]]],
 ) -> bool:
     """The UPDATE and every insert in one statement (one round trip): the inserts read
-    the id the UPDATE returns, so a lost race inserts nothing and returns no row."""
-    # A Core statement does not autoflush: what the caller changed through the ORM
-    # (the request's other fields, a plan) is written first, as before.
-    session.flush()
+    the id the UPDATE returns, so a lost race inserts nothing and returns no row.
+
+    On the session's connection: an autoflush would write the unflushed fields and
+    events this statement writes itself (anything else pending is flushed later).
+    """
     params: dict[str, Any] = {
         "m_id": request.id,
         "m_status": current,
@@ -255,7 +305,7 @@ def _move_on_postgresql(
         (model, tuple(k for k in row if k != "request_id")) for model, row in dependents
     )
     statement = _move_statement(tuple(values), shapes)
-    return session.execute(statement, params).first() is not None
+    return session.connection().execute(statement, params).first() is not None
 
 
 def _typed(table: Any, prefix: str, names: tuple[str, ...]) -> list[Any]:
@@ -283,11 +333,21 @@ def _move_statement(
         .returning(requests.c.id)
         .cte("moved")
     )
-    ctes = []
+    # The rows of one table in one INSERT, in their order (UNION ALL): PostgreSQL
+    # runs the WITH clause's inserts in no order it promises, and the audit events
+    # of a routing (contact check, plan, status) are numbered in the order they
+    # happened.
+    tables: dict[tuple[Any, tuple[str, ...]], list[Any]] = {}
     for number, (model, names) in enumerate(dependents):
         table = model.__table__
-        rows = select(*_typed(table, f"d{number}_", names), moved.c.id.label("request_id"))
-        ctes.append(insert(table).from_select([*names, "request_id"], rows).cte(f"d{number}"))
+        row = select(*_typed(table, f"d{number}_", names), moved.c.id.label("request_id"))
+        tables.setdefault((table, names), []).append(row)
+    ctes = [
+        insert(table)
+        .from_select([*names, "request_id"], rows[0] if len(rows) == 1 else union_all(*rows))
+        .cte(f"d{number}")
+        for number, ((table, names), rows) in enumerate(tables.items())
+    ]
     return select(moved.c.id).add_cte(*ctes)
 
 

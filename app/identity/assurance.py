@@ -172,19 +172,44 @@ def record_level(
 ) -> None:
     """Write a request's new level, with who reached it, how and when.
 
-    ``also``: other fields of the case written in the same UPDATE (the contact check).
+    ``also``: other fields of the case written in the same UPDATE.
     """
     previous = request.assurance
     lifecycle.touch(
-        session,
-        request,
-        actor=actor,
-        now=now,
-        assurance=level,
-        assurance_at=now,
-        assurance_by=actor,
-        **also,
+        session, request, actor=actor, now=now, **_level_fields(level, actor, now), **also
     )
+    _record_level_event(session, request, level, previous, method=method, actor=actor, now=now)
+
+
+def set_level(
+    session: Session, request: Request, level: str, *, method: str, actor: str, now: datetime
+) -> None:
+    """``record_level`` for a caller that moves the status next, in the same transaction.
+
+    The fields are set through the ORM and the event recorded, unflushed:
+    ``lifecycle.change_status`` writes them in its own statement, under its
+    version check, instead of an UPDATE of their own before it (routing).
+    """
+    previous = request.assurance
+    for key, value in _level_fields(level, actor, now).items():
+        setattr(request, key, value)
+    _record_level_event(session, request, level, previous, method=method, actor=actor, now=now)
+
+
+def _level_fields(level: str, actor: str, now: datetime) -> dict[str, Any]:
+    return {"assurance": level, "assurance_at": now, "assurance_by": actor}
+
+
+def _record_level_event(
+    session: Session,
+    request: Request,
+    level: str,
+    previous: str,
+    *,
+    method: str,
+    actor: str,
+    now: datetime,
+) -> None:
     audit.record(
         session,
         actor=actor,

@@ -46,24 +46,22 @@ def compare(
     The notice goes once per request, on its first routing, to each distinct
     address on file. ``settled``: the person is known (a match, not a doubt);
     while a doubt remains only an equal address counts, and nobody is told.
+
+    The caller moves the status next, in the same transaction (routing, staff
+    confirming an identity): the check and the level are set through the ORM
+    and ``lifecycle.change_status`` writes them, with their audit events, in
+    its own statement and under its version check.
     """
     result = check(contacts, request.email)
     if not settled and result != "same":
         return None
     first = request.contact_check is None
     if result == "same" and request.assurance == "email":
-        # One UPDATE for the check and the level it gives.
-        assurance.record_level(
-            session,
-            request,
-            "contact_match",
-            method="contact_address",
-            actor=actor,
-            now=now,
-            contact_check=result,
+        assurance.set_level(
+            session, request, "contact_match", method="contact_address", actor=actor, now=now
         )
-    elif result != request.contact_check:
-        lifecycle.touch(session, request, actor=actor, now=now, contact_check=result)
+    if result != request.contact_check:
+        request.contact_check = result
     if result == "differs" and first:
         addresses = {address_key(c): c for c in contacts}
         for address in addresses.values():

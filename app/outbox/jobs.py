@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from app.models import Job
+from app.models import Job, Request
 
 SEND_EMAIL = "send_email"
 ROUTE = "route"
@@ -28,6 +28,11 @@ REMINDERS = "reminders"
 # run in one transaction (``app.outbox.worker.run_batch``). Never an email,
 # which leaves the building before its job commits.
 GROUPED = frozenset({ROUTE})
+# Kinds whose request the lease reads with the job (``lease``): the route job
+# reads its request and nothing else before it writes, and every write it makes
+# passes the version check of its status change, which refuses a request that
+# changed since the lease.
+WITH_REQUEST = frozenset({ROUTE})
 
 
 @dataclass(frozen=True)
@@ -112,10 +117,34 @@ def _claimable(now: datetime) -> Any:
     )
 
 
+# The request's columns in a lease's rows, apart from the job's own.
+REQUEST_PREFIX = "request__"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The leased jobs' rows and, by job id, the rows of the requests read with them."""
+
+    rows: list[Row[Any]]
+    requests: dict[int, dict[str, Any]]
+
+
 def lease(
     session: Session, worker: str, now: datetime, lease_seconds: int, limit: int = 10
 ) -> list[Row[Any]]:
-    """Lease up to ``limit`` due jobs to ``worker`` in one statement; the caller commits at once.
+    """Lease up to ``limit`` due jobs to ``worker``, one statement; the caller commits at once."""
+    return lease_with_requests(session, worker, now, lease_seconds, limit).rows
+
+
+def lease_with_requests(
+    session: Session,
+    worker: str,
+    now: datetime,
+    lease_seconds: int,
+    limit: int = 10,
+    kinds: frozenset[str] = frozenset(),
+) -> Lease:
+    """Lease up to ``limit`` due jobs, with the requests of those whose kind is in ``kinds``.
 
     One ``UPDATE ... RETURNING`` takes the jobs and returns their rows, so the
     worker never reads a job again before running it (``held``). On PostgreSQL
@@ -124,6 +153,10 @@ def lease(
     from ``WHERE id IN (SELECT ... LIMIT n)``. The claim condition is
     repeated outside so that a racing claim on a database without row locks
     still lets only one worker win each job.
+
+    The requests come in the same statement on PostgreSQL (the UPDATE as a CTE,
+    joined to them), in a second one elsewhere: a route job then does not read
+    its request again (docs/benchmarks.md, "The whole pipeline").
     """
     due = select(Job.id).where(_claimable(now)).order_by(Job.run_after, Job.id).limit(limit)
     table = cast(Table, Job.__table__)
@@ -145,8 +178,46 @@ def lease(
         statement = update(table).where(table.c.id == chosen.c.id, _claimable(now))
     else:
         statement = update(table).where(table.c.id.in_(due.scalar_subquery()), _claimable(now))
-    rows = session.execute(statement.values(**values).returning(*table.c)).all()
-    return sorted(rows, key=lambda row: (row.run_after, row.id))
+    statement = statement.values(**values).returning(*table.c)
+    requests: dict[int, dict[str, Any]] = {}
+    if kinds and session.get_bind().dialect.name == "postgresql":
+        rows = _lease_joined(session, statement, kinds, requests)
+    else:
+        rows = list(session.execute(statement).all())
+        if kinds:
+            requests = _requests_of(session, [r for r in rows if r.kind in kinds])
+    return Lease(sorted(rows, key=lambda row: (row.run_after, row.id)), requests)
+
+
+def _lease_joined(
+    session: Session, statement: Any, kinds: frozenset[str], requests: dict[int, dict[str, Any]]
+) -> list[Row[Any]]:
+    """The lease as a CTE, each job's row joined to its request's (``kinds`` only)."""
+    leased = statement.cte("leased")
+    table = cast(Table, Request.__table__)
+    joined = select(leased, *(c.label(f"{REQUEST_PREFIX}{c.key}") for c in table.c)).select_from(
+        leased.outerjoin(table, and_(table.c.id == leased.c.request_id, leased.c.kind.in_(kinds)))
+    )
+    rows = list(session.execute(joined).all())
+    key = f"{REQUEST_PREFIX}id"
+    for row in rows:
+        mapping = row._mapping
+        if mapping[key] is not None:
+            requests[row.id] = {c.key: mapping[f"{REQUEST_PREFIX}{c.key}"] for c in table.c}
+    return rows
+
+
+def _requests_of(session: Session, rows: list[Row[Any]]) -> dict[int, dict[str, Any]]:
+    """The requests of these leased jobs, read in one statement, by job id."""
+    ids = {row.request_id for row in rows if row.request_id is not None}
+    if not ids:
+        return {}
+    table = cast(Table, Request.__table__)
+    found = {
+        found.id: dict(found._mapping)
+        for found in session.execute(select(table).where(table.c.id.in_(ids)))
+    }
+    return {row.id: found[row.request_id] for row in rows if row.request_id in found}
 
 
 def claim(
@@ -165,9 +236,26 @@ def held(session: Session, row: Row[Any], worker: str, now: datetime) -> Job | N
     """
     if row.locked_by != worker or row.locked_until is None or row.locked_until < now:
         return None
-    job = Job(**row._mapping)
+    mapping = row._mapping
+    job = Job(**{c.key: mapping[c.key] for c in cast(Table, Job.__table__).c})
     make_transient_to_detached(job)
     return session.merge(job, load=False)
+
+
+def place(session: Session, values: dict[str, Any]) -> Request | None:
+    """Put a request read with the lease into ``session``, so ``Session.get`` reads it no more.
+
+    Not when the session already holds that request: what it holds is this
+    transaction's (an earlier job of a group may have moved it). The session
+    holds an unchanged object weakly: the caller keeps the one returned while
+    the job runs.
+    """
+    if session.identity_map.get(session.identity_key(Request, values["id"])) is not None:
+        return None
+    request = Request(**values)
+    make_transient_to_detached(request)
+    session.add(request)
+    return request
 
 
 def release(session: Session, job_ids: list[int], worker: str) -> int:
@@ -187,12 +275,35 @@ def release(session: Session, job_ids: list[int], worker: str) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def finish_all(session: Session, done: list[Job], now: datetime) -> None:
+    """``finish`` for a group's jobs, in one executemany instead of a flush of each.
+
+    The jobs' objects are not updated: the group commits next, which expires them.
+    """
+    if not done:
+        return
+    table = cast(Table, Job.__table__)
+    # Through the Session: anything a handler changed on a job is flushed first.
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("done_id"))
+        .values(
+            state="done", finished_at=now, locked_until=None, payload=bindparam("done_payload")
+        ),
+        [{"done_id": job.id, "done_payload": _kept(job.payload)} for job in done],
+    )
+
+
+def _kept(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in payload.items() if not k.startswith("secret_")}
+
+
 def finish(job: Job, now: datetime) -> None:
     """Mark a job done and drop secrets its payload carried (link values)."""
     job.state = "done"
     job.finished_at = now
     job.locked_until = None
-    job.payload = {k: v for k, v in job.payload.items() if not k.startswith("secret_")}
+    job.payload = _kept(job.payload)
 
 
 def fail(

@@ -71,21 +71,30 @@ def run_batch(
     write to the database only and never commit: ``jobs.GROUPED``) run last,
     in one transaction. If any of them fails, or the commit does, the whole
     group is rolled back and each of its jobs runs again in a transaction of
-    its own, where the failing one records its failure. Every other job
+    its own, where the failing one records its failure. A group of one is a
+    group too: its run again reads its request afresh, so a request changed
+    since the lease read it (its status change refused as stale) is routed
+    in the same batch as it now is, not after a retry's backoff. Every other job
     (an email, which leaves the building) commits alone, as soon as it ran.
 
     ``stopping()`` is asked before each job: once it says yes (SIGTERM), the
     job under way has finished and the ones not started are handed back, so a
     stop waits for one job, never for a whole batch.
     """
-    leased = jobs.lease(session, worker, clock(), lease_seconds, limit)
+    lease = jobs.lease_with_requests(
+        session, worker, clock(), lease_seconds, limit, kinds=jobs.WITH_REQUEST & set(grouped)
+    )
+    leased = lease.rows
     # The requests of the batch's emails, read in the lease's transaction (one
-    # statement, not one per email). Only when nothing but emails runs before
-    # them: another kind of job could change a request before its email went.
+    # statement, not one per email), and those of its route jobs, read with the
+    # lease itself. Only when nothing but emails runs before them: another kind
+    # of job could change a request before its email went or its route ran.
+    requests: dict[int, dict[str, Any]] = {}
     if all(r.kind == jobs.SEND_EMAIL for r in leased if r.kind not in grouped):
         about = {r.request_id for r in leased if r.kind == jobs.SEND_EMAIL and r.request_id}
         if about:
             services.postman.prefetch(session, about)
+        requests = lease.requests
     session.commit()
     # The batch's grouped jobs run together, after the others (a route job comes
     # after the email its verification queued, which keeps that order).
@@ -103,16 +112,25 @@ def run_batch(
         end = position
         while end < len(claimed) and claimed[end].kind in grouped:
             end += 1
-        if position >= alone_until and end - position > 1:
+        if position >= alone_until and end > position:
             done = _run_group(
-                session, handlers, services, claimed[position:end], worker, clock, stopping
+                session,
+                handlers,
+                services,
+                claimed[position:end],
+                worker,
+                clock,
+                stopping,
+                requests,
             )
             if done:
                 position += done
                 continue
             # Rolled back: each job of the group again, one transaction each.
             alone_until = end
-        _run_one(session, handlers, services, claimed[position], worker, clock, policy, rng)
+        _run_one(
+            session, handlers, services, claimed[position], worker, clock, policy, rng, requests
+        )
         position += 1
     return len(claimed)
 
@@ -125,22 +143,29 @@ def _run_group(
     worker: str,
     clock: Callable[[], datetime],
     stopping: Callable[[], bool],
+    requests: dict[int, dict[str, Any]],
 ) -> int:
-    """Run jobs in one transaction; how many were committed (0: rolled back)."""
+    """Run jobs in one transaction; how many were committed (0: rolled back).
+
+    The jobs are marked done together, in one statement before the commit.
+    """
     ran = 0
+    done: list[Job] = []
+    kept: list[Any] = []
     try:
         for row in group:
             if ran and stopping():
                 break
             ran += 1
-            job = jobs.held(session, row, worker, clock())
+            job = _held(session, row, worker, clock(), requests, kept)
             if job is None:
                 continue
             handler = handlers.get(job.kind)
             if handler is None:
                 raise LookupError(f"no handler for jobs of kind {job.kind!r}")
             handler(session, job, clock(), services)
-            jobs.finish(job, clock())
+            done.append(job)
+        jobs.finish_all(session, done, clock())
         session.commit()
     except Exception as error:
         session.rollback()
@@ -158,9 +183,11 @@ def _run_one(
     clock: Callable[[], datetime],
     policy: jobs.RetryPolicy,
     rng: random.Random,
+    requests: dict[int, dict[str, Any]],
 ) -> None:
     """Run one job in its own transaction: done with its handler's writes, or failed."""
-    job = jobs.held(session, row, worker, clock())
+    kept: list[Any] = []
+    job = _held(session, row, worker, clock(), requests, kept)
     if job is None:
         return
     job_id = row.id
@@ -184,6 +211,26 @@ def _run_one(
         log.warning(
             "job %s (%s) failed: %s, %s", job_id, failed.kind, type(error).__name__, outcome
         )
+
+
+def _held(
+    session: Session,
+    row: Row[Any],
+    worker: str,
+    now: datetime,
+    requests: dict[int, dict[str, Any]],
+    kept: list[Any],
+) -> Job | None:
+    """``jobs.held``, with the request read with the lease placed in the session.
+
+    Taken once: a job run again after its group was rolled back reads its
+    request afresh. ``kept`` holds the placed request until the transaction ends.
+    """
+    job = jobs.held(session, row, worker, now)
+    read = requests.pop(row.id, None)
+    if job is not None and read is not None:
+        kept.append(jobs.place(session, read))
+    return job
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,13 @@ def store(
     (its number computed in it, the unique (request_id, number) index refusing
     a concurrent twin), its lines in one executemany. The request's loaded
     ``plans`` are expired, so a later read sees the new plan.
+
+    The inserts run on the session's connection, without the autoflush a
+    ``Session.execute`` makes: they need nothing the unit of work holds, and
+    what it holds (the contact check's fields and event) is written by the
+    status change that follows in routing (``lifecycle.change_status``), or
+    flushed at the commit. ``has_retained`` and the ``plan.computed`` event
+    are left to the unit of work in the same way.
     """
     plans_table = cast(Table, Plan.__table__)
     lines_table = cast(Table, PlanLine.__table__)
@@ -63,13 +70,14 @@ def store(
         "created_at": now,
         "created_by": actor,
     }
-    plan_id, number = session.execute(
+    connection = session.connection()
+    plan_id, number = connection.execute(
         insert(plans_table)
         .values(number=next_number, **values)
         .returning(plans_table.c.id, plans_table.c.number)
     ).one()
     if draft.lines:
-        session.execute(
+        connection.execute(
             insert(lines_table),
             [
                 {
