@@ -196,7 +196,11 @@ def change_status(
         if template is not None:
             link, job = emails.email_values(request.id, template, now, mail, email)
             dependents += [(LinkToken, link), (Job, jobs.job_values(**job))]
-    if not _move(session, request, current, values, dependents):
+    if session.get_bind().dialect.name == "postgresql":
+        moved = _move_on_postgresql(session, request, current, values, dependents)
+    else:
+        moved = _move(session, request, current, values, dependents)
+    if not moved:
         raise stale(session, request.id)
     for key, value in values.items():
         set_committed_value(request, key, value)
@@ -209,29 +213,7 @@ def _move(
     values: dict[str, Any],
     dependents: list[tuple[Any, dict[str, Any]]],
 ) -> bool:
-    """The conditional UPDATE and the rows that go with it; False when it matched no row.
-
-    On PostgreSQL the UPDATE and every insert are one statement (one round trip): the
-    inserts read the id the UPDATE returns, so a lost race inserts nothing and returns
-    no row. Elsewhere, the UPDATE, then each row with a Core insert (no unit of work).
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        # A Core statement does not autoflush: what the caller changed through the ORM
-        # (the request's other fields, a plan) is written first, as before.
-        session.flush()
-        params: dict[str, Any] = {
-            "m_id": request.id,
-            "m_status": current,
-            "m_version": request.version,
-            **{f"u_{k}": v for k, v in values.items()},
-        }
-        for number, (_, row) in enumerate(dependents):
-            params |= {f"d{number}_{k}": v for k, v in row.items() if k != "request_id"}
-        shapes = tuple(
-            (model, tuple(k for k in row if k != "request_id")) for model, row in dependents
-        )
-        statement = _move_statement(tuple(values), shapes)
-        return session.execute(statement, params).first() is not None
+    """The conditional UPDATE, then each row with a Core insert (no unit of work)."""
     result = session.execute(
         update(Request)
         .where(
@@ -247,6 +229,33 @@ def _move(
     for model, row in dependents:
         session.execute(insert(model.__table__).values({**row, "request_id": request.id}))
     return True
+
+
+def _move_on_postgresql(
+    session: Session,
+    request: Request,
+    current: str,
+    values: dict[str, Any],
+    dependents: list[tuple[Any, dict[str, Any]]],
+) -> bool:
+    """The UPDATE and every insert in one statement (one round trip): the inserts read
+    the id the UPDATE returns, so a lost race inserts nothing and returns no row."""
+    # A Core statement does not autoflush: what the caller changed through the ORM
+    # (the request's other fields, a plan) is written first, as before.
+    session.flush()
+    params: dict[str, Any] = {
+        "m_id": request.id,
+        "m_status": current,
+        "m_version": request.version,
+        **{f"u_{k}": v for k, v in values.items()},
+    }
+    for number, (_, row) in enumerate(dependents):
+        params |= {f"d{number}_{k}": v for k, v in row.items() if k != "request_id"}
+    shapes = tuple(
+        (model, tuple(k for k in row if k != "request_id")) for model, row in dependents
+    )
+    statement = _move_statement(tuple(values), shapes)
+    return session.execute(statement, params).first() is not None
 
 
 def _typed(table: Any, prefix: str, names: tuple[str, ...]) -> list[Any]:
