@@ -23,32 +23,35 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import audit, lifecycle
 from app.casework import clock
-from app.casework.cases import actor, require
 from app.crypto import Vault
-from app.identity import assurance, decision
-from app.identity.documents import Checked, DocumentRefused
+from app.identity import assurance, decision, proof_files
+from app.identity.proof_files import Checked, DocumentRefused
 from app.models import AuditEvent, RelationshipProof, Request, StaffUser
 from app.outbox import emails, jobs
 from app.rules.representation import Proof, Relationship
-from app.staffing import roles
 
 # Why staff ask for another document; the requester reads the reason (labels).
 REFUSAL_REASONS = ("unreadable", "incomplete", "wrong_document", "other_person", "expired")
 REFUSED_EMAIL = "relationship_proof_refused"
-REQUESTER = "requester"
 RECEIVED, ACCEPTED, REFUSED = (
     "relationship.proof_received",
     "relationship.proof_accepted",
     "relationship.proof_refused",
 )
-# What the staff decision (app.identity.decision) returns of a deleted proof and audits.
-DECISION = decision.Kind(
-    RelationshipProof, RelationshipProof.proof, REFUSAL_REASONS, ACCEPTED, REFUSED, "no_proof"
+# What proof_files keeps and audits of a proof, and decision decides on.
+KIND = proof_files.Kind(
+    table=RelationshipProof,
+    kept=RelationshipProof.proof,
+    reasons=REFUSAL_REASONS,
+    received=RECEIVED,
+    viewed="relationship.proof_viewed",
+    accepted=ACCEPTED,
+    refused=REFUSED,
+    missing="no_proof",
 )
 
 
@@ -151,28 +154,10 @@ def store(
         raise DocumentRefused("already_accepted")
     if current[code] == "submitted":
         raise DocumentRefused("already_waiting")
-    document = RelationshipProof(
-        request_id=request.id,
-        proof=code,
-        media_type=checked.media_type,
-        size=len(checked.content),
-        content_encrypted=vault.encrypt_bytes(checked.content),
-        uploaded_at=now,
+    document = proof_files.keep(
+        session, request, RelationshipProof(proof=code), KIND, checked, vault, now
     )
-    try:
-        with session.begin_nested():
-            session.add(document)
-    except IntegrityError:
-        raise DocumentRefused("already_waiting") from None
-    audit.record(
-        session,
-        actor=REQUESTER,
-        action=RECEIVED,
-        now=now,
-        request_id=request.id,
-        details={"proof": code, "media_type": checked.media_type, "size": document.size},
-    )
-    _settle(session, request, relationship, actor=REQUESTER, now=now)
+    _settle(session, request, relationship, actor=proof_files.REQUESTER, now=now)
     return document
 
 
@@ -184,29 +169,6 @@ def _settle(
     if state != request.relationship_proof:
         lifecycle.touch(session, request, actor=actor, now=now, relationship_proof=state)
     return state
-
-
-def content(document: RelationshipProof, vault: Vault) -> bytes:
-    return vault.decrypt_bytes(document.content_encrypted)
-
-
-def record_view(
-    session: Session,
-    request: Request,
-    document: RelationshipProof,
-    staff: StaffUser,
-    now: datetime,
-) -> None:
-    """Every time staff open a proof is an audit event (codes only)."""
-    require(staff, roles.WORK_CASES)
-    audit.record(
-        session,
-        actor=actor(staff),
-        action="relationship.proof_viewed",
-        now=now,
-        request_id=request.id,
-        details={"document": document.id, "proof": document.proof},
-    )
 
 
 def decide(
@@ -232,7 +194,7 @@ def decide(
     its reason only (no category, no name); the requester sends another.
     """
     decided = decision.take(
-        session, request, staff, DECISION, document_id, accepted, reason, version, now
+        session, request, staff, KIND, document_id, accepted, reason, version, now
     )
     who = decided.who
     before = request.relationship_proof

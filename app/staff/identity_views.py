@@ -20,7 +20,7 @@ from wtforms.fields.choices import SelectChoice
 
 from app.casework.cases import CaseError
 from app.extensions import db
-from app.identity import assurance, documents, relationship
+from app.identity import assurance, documents, proof_files, relationship
 from app.intake import read_requester
 from app.labels import DOCUMENT_REASON_LABELS, PROOF_REASON_LABELS
 from app.models import IdentityDocument, RelationshipProof, Request, utcnow
@@ -87,8 +87,8 @@ def identity_document(reference: str, document_id: int) -> Response:
     document = db.session.get(IdentityDocument, document_id)
     if document is None or document.request_id != case.id:
         abort(404)
-    body = documents.content(document, services_of(current_app).vault)
-    documents.record_view(db.session(), case, document, me(), utcnow())
+    body = proof_files.content(document, services_of(current_app).vault)
+    proof_files.record_view(db.session(), case, document, documents.KIND, me(), utcnow())
     db.session.commit()
     return _served(body, document.media_type)
 
@@ -213,8 +213,8 @@ def relationship_proof(reference: str, document_id: int) -> Response:
     document = db.session.get(RelationshipProof, document_id)
     if document is None or document.request_id != case.id:
         abort(404)
-    body = relationship.content(document, services_of(current_app).vault)
-    relationship.record_view(db.session(), case, document, me(), utcnow())
+    body = proof_files.content(document, services_of(current_app).vault)
+    proof_files.record_view(db.session(), case, document, relationship.KIND, me(), utcnow())
     db.session.commit()
     return _served(body, document.media_type)
 
