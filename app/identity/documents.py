@@ -47,20 +47,15 @@ MAX_PDF_PAGES = 20
 # Why staff ask for another document; the requester reads the reason (labels).
 REFUSAL_REASONS = ("unreadable", "expired", "other_person", "not_identity", "incomplete")
 REFUSED_EMAIL = "identity_document_refused"
-RECEIVED, ACCEPTED, REFUSED = (
-    "identity.document_received",
-    "identity.document_accepted",
-    "identity.document_refused",
-)
 # What proof_files keeps and audits of an identity document, and decision decides on.
 KIND = proof_files.Kind(
     table=IdentityDocument,
     kept=IdentityDocument.media_type,
     reasons=REFUSAL_REASONS,
-    received=RECEIVED,
+    received="identity.document_received",
     viewed="identity.document_viewed",
-    accepted=ACCEPTED,
-    refused=REFUSED,
+    accepted="identity.document_accepted",
+    refused="identity.document_refused",
     missing="no_document",
 )
 
@@ -226,12 +221,12 @@ def last_refusal(session: Session, request: Request) -> str | None:
         select(AuditEvent)
         .where(
             AuditEvent.request_id == request.id,
-            AuditEvent.action.in_((RECEIVED, REFUSED)),
+            AuditEvent.action.in_((KIND.received, KIND.refused)),
         )
         .order_by(AuditEvent.id.desc())
         .limit(1)
     )
-    if event is None or event.action != REFUSED:
+    if event is None or event.action != KIND.refused:
         return None
     return str(event.details.get("reason")) if event.details.get("reason") else None
 

@@ -37,20 +37,15 @@ from app.rules.representation import Proof, Relationship
 # Why staff ask for another document; the requester reads the reason (labels).
 REFUSAL_REASONS = ("unreadable", "incomplete", "wrong_document", "other_person", "expired")
 REFUSED_EMAIL = "relationship_proof_refused"
-RECEIVED, ACCEPTED, REFUSED = (
-    "relationship.proof_received",
-    "relationship.proof_accepted",
-    "relationship.proof_refused",
-)
 # What proof_files keeps and audits of a proof, and decision decides on.
 KIND = proof_files.Kind(
     table=RelationshipProof,
     kept=RelationshipProof.proof,
     reasons=REFUSAL_REASONS,
-    received=RECEIVED,
+    received="relationship.proof_received",
     viewed="relationship.proof_viewed",
-    accepted=ACCEPTED,
-    refused=REFUSED,
+    accepted="relationship.proof_accepted",
+    refused="relationship.proof_refused",
     missing="no_proof",
 )
 
@@ -82,7 +77,7 @@ def _decisions(session: Session, request: Request) -> dict[str, AuditEvent]:
         select(AuditEvent)
         .where(
             AuditEvent.request_id == request.id,
-            AuditEvent.action.in_((RECEIVED, ACCEPTED, REFUSED)),
+            AuditEvent.action.in_((KIND.received, KIND.accepted, KIND.refused)),
         )
         .order_by(AuditEvent.id)
     )
@@ -99,9 +94,9 @@ def states(session: Session, request: Request, relationship: Relationship) -> li
         event = last.get(proof.code)
         if document is not None:
             found.append(ProofState(proof, "submitted", document))
-        elif event is not None and event.action == ACCEPTED:
+        elif event is not None and event.action == KIND.accepted:
             found.append(ProofState(proof, "accepted"))
-        elif event is not None and event.action == REFUSED:
+        elif event is not None and event.action == KIND.refused:
             found.append(ProofState(proof, "refused", reason=event.details.get("reason")))
         else:
             found.append(ProofState(proof, "awaited"))
