@@ -14,26 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from app import audit
 from app.casework.cases import CaseError, actor, check_fresh, require
 from app.identity import assurance
-from app.models import IdentityDocument, RelationshipProof, Request, StaffUser
+from app.identity.proof_files import Kind
+from app.models import Request, StaffUser
 from app.staffing import roles
-
-
-@dataclass(frozen=True)
-class Kind:
-    """What differs between two kinds of file in the decision."""
-
-    table: type[IdentityDocument] | type[RelationshipProof]
-    # The column of ``table`` the DELETE returns; the audit keeps it under its name (a code).
-    kept: InstrumentedAttribute[str]
-    reasons: tuple[str, ...]
-    accepted: str  # the audit actions
-    refused: str
-    missing: str  # the error when no such file waits on the request
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,17 +26,16 @@ import pypdf
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pypdf import generic
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import audit, lifecycle
-from app.casework.cases import CaseError, actor, require
+from app import lifecycle
+from app.casework.cases import CaseError
 from app.crypto import Vault
-from app.identity import assurance, decision
+from app.identity import assurance, decision, proof_files
 from app.identity.policy import AssurancePolicy
+from app.identity.proof_files import Checked, DocumentRefused
 from app.models import AuditEvent, IdentityDocument, Request, StaffUser
 from app.outbox import emails
-from app.staffing import roles
 
 PDF, JPEG, PNG = "application/pdf", "image/jpeg", "image/png"
 MAGIC = ((b"%PDF-", PDF), (b"\xff\xd8\xff", JPEG), (b"\x89PNG\r\n\x1a\n", PNG))
@@ -50,20 +48,16 @@ MAX_PDF_PAGES = 20
 # Why staff ask for another document; the requester reads the reason (labels).
 REFUSAL_REASONS = ("unreadable", "expired", "other_person", "not_identity", "incomplete")
 REFUSED_EMAIL = "identity_document_refused"
-REQUESTER = "requester"
-RECEIVED, ACCEPTED, REFUSED = (
-    "identity.document_received",
-    "identity.document_accepted",
-    "identity.document_refused",
-)
-# What the staff decision (app.identity.decision) returns of a deleted document and audits.
-DECISION = decision.Kind(
-    IdentityDocument,
-    IdentityDocument.media_type,
-    REFUSAL_REASONS,
-    ACCEPTED,
-    REFUSED,
-    "no_document",
+# What proof_files keeps and audits of an identity document, and decision decides on.
+KIND = proof_files.Kind(
+    table=IdentityDocument,
+    kept=IdentityDocument.media_type,
+    reasons=REFUSAL_REASONS,
+    received="identity.document_received",
+    viewed="identity.document_viewed",
+    accepted="identity.document_accepted",
+    refused="identity.document_refused",
+    missing="no_document",
 )
 
 # Names that make a PDF do something when opened or clicked, or carry another file.
@@ -81,22 +75,6 @@ _PDF_NAMES = {
     "/SubmitForm": "pdf_form",
     "/ImportData": "pdf_form",
 }
-
-
-class DocumentRefused(Exception):
-    """The file is not taken; ``code`` says why (the page explains it), nothing was stored."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-@dataclass(frozen=True)
-class Checked:
-    """A file that passed ``inspect``: its type and the bytes rebuilt from it."""
-
-    media_type: str
-    content: bytes
 
 
 def sniff(data: bytes) -> str | None:
@@ -244,12 +222,12 @@ def last_refusal(session: Session, request: Request) -> str | None:
         select(AuditEvent)
         .where(
             AuditEvent.request_id == request.id,
-            AuditEvent.action.in_((RECEIVED, REFUSED)),
+            AuditEvent.action.in_((KIND.received, KIND.refused)),
         )
         .order_by(AuditEvent.id.desc())
         .limit(1)
     )
-    if event is None or event.action != REFUSED:
+    if event is None or event.action != KIND.refused:
         return None
     return str(event.details.get("reason")) if event.details.get("reason") else None
 
@@ -267,46 +245,7 @@ def store(
         raise DocumentRefused("not_provable")
     if waiting(session, request) is not None:
         raise DocumentRefused("already_waiting")
-    document = IdentityDocument(
-        request_id=request.id,
-        media_type=checked.media_type,
-        size=len(checked.content),
-        content_encrypted=vault.encrypt_bytes(checked.content),
-        uploaded_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(document)
-    except IntegrityError:
-        raise DocumentRefused("already_waiting") from None
-    audit.record(
-        session,
-        actor=REQUESTER,
-        action=RECEIVED,
-        now=now,
-        request_id=request.id,
-        details={"media_type": checked.media_type, "size": document.size},
-    )
-    return document
-
-
-def content(document: IdentityDocument, vault: Vault) -> bytes:
-    return vault.decrypt_bytes(document.content_encrypted)
-
-
-def record_view(
-    session: Session, request: Request, document: IdentityDocument, staff: StaffUser, now: datetime
-) -> None:
-    """Every time staff open the document is an audit event (codes only)."""
-    require(staff, roles.WORK_CASES)
-    audit.record(
-        session,
-        actor=actor(staff),
-        action="identity.document_viewed",
-        now=now,
-        request_id=request.id,
-        details={"document": document.id, "media_type": document.media_type},
-    )
+    return proof_files.keep(session, request, IdentityDocument(), KIND, checked, vault, now)
 
 
 def decide(
@@ -331,7 +270,7 @@ def decide(
     deletes it, but not accepted.
     """
     decided = decision.take(
-        session, request, staff, DECISION, document_id, accepted, reason, version, now
+        session, request, staff, KIND, document_id, accepted, reason, version, now
     )
     who = decided.who
     if not accepted:

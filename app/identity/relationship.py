@@ -23,35 +23,33 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import audit, lifecycle
 from app.casework import clock
-from app.casework.cases import actor, require
 from app.crypto import Vault
-from app.identity import assurance, decision
-from app.identity.documents import Checked, DocumentRefused
+from app.identity import assurance, decision, proof_files
 from app.identity.policy import AssurancePolicy
+from app.identity.proof_files import Checked, DocumentRefused
 from app.models import AuditEvent, RelationshipProof, Request, StaffUser
 from app.outbox import emails, jobs
 from app.rules.representation import Proof, Relationship
-from app.staffing import roles
 
 # Why staff ask for another document; the requester reads the reason (labels).
 REFUSAL_REASONS = ("unreadable", "incomplete", "wrong_document", "other_person", "expired")
 REFUSED_EMAIL = "relationship_proof_refused"
 # The relationship accepted, and whether the identity is still awaited (as assurance's).
 ACCEPTED_EMAIL = "proof_accepted"
-REQUESTER = "requester"
-RECEIVED, ACCEPTED, REFUSED = (
-    "relationship.proof_received",
-    "relationship.proof_accepted",
-    "relationship.proof_refused",
-)
-# What the staff decision (app.identity.decision) returns of a deleted proof and audits.
-DECISION = decision.Kind(
-    RelationshipProof, RelationshipProof.proof, REFUSAL_REASONS, ACCEPTED, REFUSED, "no_proof"
+# What proof_files keeps and audits of a proof, and decision decides on.
+KIND = proof_files.Kind(
+    table=RelationshipProof,
+    kept=RelationshipProof.proof,
+    reasons=REFUSAL_REASONS,
+    received="relationship.proof_received",
+    viewed="relationship.proof_viewed",
+    accepted="relationship.proof_accepted",
+    refused="relationship.proof_refused",
+    missing="no_proof",
 )
 
 
@@ -82,7 +80,7 @@ def _decisions(session: Session, request: Request) -> dict[str, AuditEvent]:
         select(AuditEvent)
         .where(
             AuditEvent.request_id == request.id,
-            AuditEvent.action.in_((RECEIVED, ACCEPTED, REFUSED)),
+            AuditEvent.action.in_((KIND.received, KIND.accepted, KIND.refused)),
         )
         .order_by(AuditEvent.id)
     )
@@ -99,9 +97,9 @@ def states(session: Session, request: Request, relationship: Relationship) -> li
         event = last.get(proof.code)
         if document is not None:
             found.append(ProofState(proof, "submitted", document))
-        elif event is not None and event.action == ACCEPTED:
+        elif event is not None and event.action == KIND.accepted:
             found.append(ProofState(proof, "accepted"))
-        elif event is not None and event.action == REFUSED:
+        elif event is not None and event.action == KIND.refused:
             found.append(ProofState(proof, "refused", reason=event.details.get("reason")))
         else:
             found.append(ProofState(proof, "awaited"))
@@ -154,28 +152,10 @@ def store(
         raise DocumentRefused("already_accepted")
     if current[code] == "submitted":
         raise DocumentRefused("already_waiting")
-    document = RelationshipProof(
-        request_id=request.id,
-        proof=code,
-        media_type=checked.media_type,
-        size=len(checked.content),
-        content_encrypted=vault.encrypt_bytes(checked.content),
-        uploaded_at=now,
+    document = proof_files.keep(
+        session, request, RelationshipProof(proof=code), KIND, checked, vault, now
     )
-    try:
-        with session.begin_nested():
-            session.add(document)
-    except IntegrityError:
-        raise DocumentRefused("already_waiting") from None
-    audit.record(
-        session,
-        actor=REQUESTER,
-        action=RECEIVED,
-        now=now,
-        request_id=request.id,
-        details={"proof": code, "media_type": checked.media_type, "size": document.size},
-    )
-    _settle(session, request, relationship, actor=REQUESTER, now=now)
+    _settle(session, request, relationship, actor=proof_files.REQUESTER, now=now)
     return document
 
 
@@ -187,29 +167,6 @@ def _settle(
     if state != request.relationship_proof:
         lifecycle.touch(session, request, actor=actor, now=now, relationship_proof=state)
     return state
-
-
-def content(document: RelationshipProof, vault: Vault) -> bytes:
-    return vault.decrypt_bytes(document.content_encrypted)
-
-
-def record_view(
-    session: Session,
-    request: Request,
-    document: RelationshipProof,
-    staff: StaffUser,
-    now: datetime,
-) -> None:
-    """Every time staff open a proof is an audit event (codes only)."""
-    require(staff, roles.WORK_CASES)
-    audit.record(
-        session,
-        actor=actor(staff),
-        action="relationship.proof_viewed",
-        now=now,
-        request_id=request.id,
-        details={"document": document.id, "proof": document.proof},
-    )
 
 
 def decide(
@@ -238,7 +195,7 @@ def decide(
     requester sends another.
     """
     decided = decision.take(
-        session, request, staff, DECISION, document_id, accepted, reason, version, now
+        session, request, staff, KIND, document_id, accepted, reason, version, now
     )
     who = decided.who
     before = request.relationship_proof

@@ -86,16 +86,9 @@ class DocumentForm(CaseForm):
     document_id = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
 
 
-class ProofRefuseForm(DocumentForm):
-    """Another proof of the relationship is asked for, with a reason the requester reads."""
-
-    reason = SelectField(
-        _l("Why another document is needed (the requester reads it)"),
-        validators=[DataRequired(REQUIRED)],
-    )
-
-
 class DocumentRefuseForm(DocumentForm):
+    """Another file is asked for, with a reason the requester reads (its choices: the view's)."""
+
     reason = SelectField(
         _l("Why another document is needed (the requester reads it)"),
         validators=[DataRequired(REQUIRED)],

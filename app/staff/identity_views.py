@@ -1,4 +1,7 @@
-"""The identity document on the case page: shown inline, then accepted or refused.
+"""The files a requester sent as proof, on the case page: shown inline, accepted or refused.
+
+An identity document and a proof of relationship are reviewed alike (``_File``
+says what differs).
 
 The file is served decrypted by a route of its own, to staff who work cases,
 each view an audit event: ``inline`` (shown in the page, never offered as a
@@ -10,25 +13,27 @@ carry the case's version and the document's id.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, current_app
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from app.casework.cases import CaseError
 from app.extensions import db
-from app.identity import assurance, documents, relationship
+from app.identity import assurance, documents, proof_files, relationship
 from app.intake import read_requester
 from app.labels import DOCUMENT_REASON_LABELS, PROOF_REASON_LABELS
-from app.models import IdentityDocument, RelationshipProof, Request, utcnow
+from app.models import IdentityDocument, Request, StaffUser, utcnow
 from app.rules.representation import Reason, Relationship
 from app.security_headers import DOCUMENT_CSP
 from app.services import services_of
 from app.staff.access import can, me, requires
-from app.staff.case_forms import DocumentForm, DocumentRefuseForm, ProofRefuseForm
+from app.staff.case_forms import DocumentForm, DocumentRefuseForm
 from app.staff.case_views import _decide, case_or_404
 from app.staff.routes import bp
 from app.staffing import roles
@@ -45,10 +50,33 @@ class Review:
     refuse: DocumentRefuseForm
 
 
-def _reason_choices(form: DocumentRefuseForm) -> None:
-    form.reason.choices = [
-        SelectChoice(r, str(DOCUMENT_REASON_LABELS[r])) for r in documents.REFUSAL_REASONS
-    ]
+@dataclass(frozen=True)
+class _File:
+    """What the views of one kind of file differ in."""
+
+    kind: proof_files.Kind
+    labels: Mapping[str, Any]  # the reasons to refuse it, as the requester reads them
+    decide: Callable[..., object]  # the kind's decision, called with the same keywords
+
+    def refusal(self, **values: Any) -> DocumentRefuseForm:
+        form = DocumentRefuseForm(**values)
+        form.reason.choices = [SelectChoice(r, str(self.labels[r])) for r in self.kind.reasons]
+        return form
+
+
+def _decide_proof(session: Session, case: Request, staff: StaffUser, **decision: Any) -> str:
+    return relationship.decide(session, case, staff, _relationship_of(case), **decision)
+
+
+def _relationship_of(case: Request) -> Relationship:
+    found = services_of(current_app).representation.of(case.acts_as)
+    if found is None:
+        raise CaseError("not_for_someone_else")
+    return found
+
+
+IDENTITY_DOCUMENT = _File(documents.KIND, DOCUMENT_REASON_LABELS, documents.decide)
+RELATIONSHIP_PROOF = _File(relationship.KIND, PROOF_REASON_LABELS, _decide_proof)
 
 
 @bp.context_processor
@@ -56,14 +84,12 @@ def _review_context() -> dict[str, Any]:
     def document_review(case: Request) -> Review:
         document = documents.waiting(db.session(), case)
         values = {"version": case.version, "document_id": document.id if document else 0}
-        refuse = DocumentRefuseForm(formdata=None, **values)
-        _reason_choices(refuse)
         return Review(
             document=document,
             may_decide=can(roles.WORK_CASES),
             may_accept=assurance.can_prove(case),
             accept=DocumentForm(formdata=None, **values),
-            refuse=refuse,
+            refuse=IDENTITY_DOCUMENT.refusal(formdata=None, **values),
         )
 
     return {"document_review": document_review}
@@ -80,69 +106,6 @@ def _served(body: bytes, media_type: str) -> Response:
     return response
 
 
-@bp.get("/cases/<reference>/identity-document/<int:document_id>")
-@requires(roles.WORK_CASES)
-def identity_document(reference: str, document_id: int) -> Response:
-    case = case_or_404(reference)
-    document = db.session.get(IdentityDocument, document_id)
-    if document is None or document.request_id != case.id:
-        abort(404)
-    body = documents.content(document, services_of(current_app).vault)
-    documents.record_view(db.session(), case, document, me(), utcnow())
-    db.session.commit()
-    return _served(body, document.media_type)
-
-
-@bp.post("/cases/<reference>/identity-document/accept")
-@requires(roles.WORK_CASES)
-def identity_document_accept(reference: str) -> Response | tuple[str, int]:
-    form = DocumentForm()
-    return _decide(
-        reference,
-        form,
-        lambda case: documents.decide(
-            db.session(),
-            case,
-            me(),
-            document_id=form.document_id.data or 0,
-            accepted=True,
-            reason=None,
-            version=form.version.data or 0,
-            now=utcnow(),
-            mail=services_of(current_app).mail,
-            policy=services_of(current_app).assurance,
-        ),
-        _(
-            "Document accepted: the identity is proven (document level), the document is "
-            "deleted and the request goes on."
-        ),
-    )
-
-
-@bp.post("/cases/<reference>/identity-document/refuse")
-@requires(roles.WORK_CASES)
-def identity_document_refuse(reference: str) -> Response | tuple[str, int]:
-    form = DocumentRefuseForm()
-    _reason_choices(form)
-    return _decide(
-        reference,
-        form,
-        lambda case: documents.decide(
-            db.session(),
-            case,
-            me(),
-            document_id=form.document_id.data or 0,
-            accepted=False,
-            reason=form.reason.data,
-            version=form.version.data or 0,
-            now=utcnow(),
-            mail=services_of(current_app).mail,
-            policy=services_of(current_app).assurance,
-        ),
-        _("Another document is asked for: the requester is told why by email."),
-    )
-
-
 # A request made for someone else: who asks, for whom, and the proofs of the relationship.
 
 
@@ -152,7 +115,7 @@ class ProofReview:
 
     state: relationship.ProofState
     accept: DocumentForm | None
-    refuse: ProofRefuseForm | None
+    refuse: DocumentRefuseForm | None
 
 
 @dataclass(frozen=True)
@@ -165,19 +128,6 @@ class Representative:
     proofs: list[ProofReview]
     may_decide: bool
     may_accept: bool
-
-
-def _proof_reason_choices(form: ProofRefuseForm) -> None:
-    form.reason.choices = [
-        SelectChoice(r, str(PROOF_REASON_LABELS[r])) for r in relationship.REFUSAL_REASONS
-    ]
-
-
-def _relationship_of(case: Request) -> Relationship:
-    found = services_of(current_app).representation.of(case.acts_as)
-    if found is None:
-        raise CaseError("not_for_someone_else")
-    return found
 
 
 @bp.context_processor
@@ -193,8 +143,7 @@ def _representative_context() -> dict[str, Any]:
             if state.document is not None:
                 values = {"version": case.version, "document_id": state.document.id}
                 accept = DocumentForm(formdata=None, **values)
-                refuse = ProofRefuseForm(formdata=None, **values)
-                _proof_reason_choices(refuse)
+                refuse = RELATIONSHIP_PROOF.refusal(formdata=None, **values)
             reviews.append(ProofReview(state, accept, refuse))
         return Representative(
             relationship=found,
@@ -208,66 +157,99 @@ def _representative_context() -> dict[str, Any]:
     return {"representative": representative}
 
 
-@bp.get("/cases/<reference>/relationship-proof/<int:document_id>")
-@requires(roles.WORK_CASES)
-def relationship_proof(reference: str, document_id: int) -> Response:
+def _show(reference: str, document_id: int, file: _File) -> Response:
+    """A file waiting on the case, decrypted for staff who work cases; each opening audited."""
     case = case_or_404(reference)
-    document = db.session.get(RelationshipProof, document_id)
-    if document is None or document.request_id != case.id:
+    document = db.session.get(file.kind.table, document_id)
+    if not isinstance(document, file.kind.table) or document.request_id != case.id:
         abort(404)
-    body = relationship.content(document, services_of(current_app).vault)
-    relationship.record_view(db.session(), case, document, me(), utcnow())
+    body = proof_files.content(document, services_of(current_app).vault)
+    proof_files.record_view(db.session(), case, document, file.kind, me(), utcnow())
     db.session.commit()
     return _served(body, document.media_type)
 
 
-@bp.post("/cases/<reference>/relationship-proof/accept")
-@requires(roles.WORK_CASES)
-def relationship_proof_accept(reference: str) -> Response | tuple[str, int]:
-    form = DocumentForm()
+def _decide_on(
+    reference: str, file: _File, accepted: bool, done: str
+) -> Response | tuple[str, int]:
+    """Accept the file (flashing ``done``) or ask for another: a case decision (``_decide``)."""
+    refusal = None if accepted else file.refusal()
+    form = DocumentForm() if refusal is None else refusal
     return _decide(
         reference,
         form,
-        lambda case: relationship.decide(
+        lambda case: file.decide(
             db.session(),
             case,
             me(),
-            _relationship_of(case),
             document_id=form.document_id.data or 0,
-            accepted=True,
-            reason=None,
+            accepted=accepted,
+            reason=None if refusal is None else refusal.reason.data,
             version=form.version.data or 0,
             now=utcnow(),
             mail=services_of(current_app).mail,
             policy=services_of(current_app).assurance,
         ),
+        done
+        if accepted
+        else _("Another document is asked for: the requester is told why by email."),
+    )
+
+
+@bp.get("/cases/<reference>/identity-document/<int:document_id>")
+@requires(roles.WORK_CASES)
+def identity_document(reference: str, document_id: int) -> Response:
+    return _show(reference, document_id, IDENTITY_DOCUMENT)
+
+
+@bp.get("/cases/<reference>/relationship-proof/<int:document_id>")
+@requires(roles.WORK_CASES)
+def relationship_proof(reference: str, document_id: int) -> Response:
+    return _show(reference, document_id, RELATIONSHIP_PROOF)
+
+
+# Each decides on one kind of file; the two rules of each differ in ``accepted`` only.
+@bp.post(
+    "/cases/<reference>/identity-document/accept",
+    endpoint="identity_document_accept",
+    defaults={"accepted": True},
+)
+@bp.post(
+    "/cases/<reference>/identity-document/refuse",
+    endpoint="identity_document_refuse",
+    defaults={"accepted": False},
+)
+@requires(roles.WORK_CASES)
+def identity_document_decision(reference: str, accepted: bool) -> Response | tuple[str, int]:
+    return _decide_on(
+        reference,
+        IDENTITY_DOCUMENT,
+        accepted,
         _(
-            "Proof accepted and deleted. Once every proof is accepted, the request goes on "
-            "(the requester's own identity must still reach its level)."
+            "Document accepted: the identity is proven (document level), the document is "
+            "deleted and the request goes on."
         ),
     )
 
 
-@bp.post("/cases/<reference>/relationship-proof/refuse")
+@bp.post(
+    "/cases/<reference>/relationship-proof/accept",
+    endpoint="relationship_proof_accept",
+    defaults={"accepted": True},
+)
+@bp.post(
+    "/cases/<reference>/relationship-proof/refuse",
+    endpoint="relationship_proof_refuse",
+    defaults={"accepted": False},
+)
 @requires(roles.WORK_CASES)
-def relationship_proof_refuse(reference: str) -> Response | tuple[str, int]:
-    form = ProofRefuseForm()
-    _proof_reason_choices(form)
-    return _decide(
+def relationship_proof_decision(reference: str, accepted: bool) -> Response | tuple[str, int]:
+    return _decide_on(
         reference,
-        form,
-        lambda case: relationship.decide(
-            db.session(),
-            case,
-            me(),
-            _relationship_of(case),
-            document_id=form.document_id.data or 0,
-            accepted=False,
-            reason=form.reason.data,
-            version=form.version.data or 0,
-            now=utcnow(),
-            mail=services_of(current_app).mail,
-            policy=services_of(current_app).assurance,
+        RELATIONSHIP_PROOF,
+        accepted,
+        _(
+            "Proof accepted and deleted. Once every proof is accepted, the request goes on "
+            "(the requester's own identity must still reach its level)."
         ),
-        _("Another document is asked for: the requester is told why by email."),
     )
