@@ -54,6 +54,8 @@ class Snapshot:
     redactions: Mapping[third_parties.Target, tuple[third_parties.Span, ...]] = field(
         default_factory=dict
     )
+    # The requester acts for the subject (``Request.acts_as``): the wording is the person's.
+    for_other: bool = False
 
 
 @dataclass
@@ -94,6 +96,7 @@ def snapshot(request: Request, package: AccessPackage | None) -> Snapshot:
         # The package's own creation time: a rebuilt package is the same package.
         generated_at=package.created_at if package else request.created_at,
         redactions=spans,
+        for_other=request.acts_as != "self",
     )
 
 
@@ -151,7 +154,7 @@ def build(
     progress: Callable[[int], None] | None = None,
 ) -> Built:
     """Read the disclosed rows and write the JSON and HTML documents (nothing stored)."""
-    say = words(snap.locale)
+    say = words(snap.locale, snap.for_other)
     disclose = [line for line in snap.lines if line.action == "disclose"]
     refused = None
     if snap.kind == "portability" and not all(_portable(services, li) for li in disclose):
@@ -209,6 +212,7 @@ def build(
         "format_version": FORMAT_VERSION,
         "reference": snap.reference,
         "language": snap.locale,
+        "for_someone_else": snap.for_other,
         "generated_at": snap.generated_at.isoformat(),
         "controller": {
             "name": services.operator.name,

@@ -146,7 +146,7 @@ def render_html(document: dict[str, Any], locale: str) -> str:
         _environment = Environment(
             loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined
         )
-    say = words(locale)
+    say = words(locale, bool(document.get("for_someone_else")))
     return _environment.get_template("package.html").render(
         doc=document,
         say=say,

@@ -10,6 +10,7 @@ not change them there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 from babel.numbers import format_decimal
@@ -49,13 +50,62 @@ def redacted(locale: str, passages: int) -> str:
     return str(text) % {"num": format_decimal(passages, locale=language(locale))}
 
 
-def words(locale: str) -> dict[str, str]:
-    """Every fixed text of the package, by name; ``intro`` takes ``%(reference)s``."""
+def words(locale: str, for_other: bool = False) -> dict[str, str]:
+    """Every fixed text of the package, by name; ``intro`` takes ``%(reference)s``.
+
+    ``for_other``: the requester acts for the person (a parent, a guardian, an heir,
+    a mandated person), who is the package's subject: it speaks of the person's
+    data, not of the reader's own.
+    """
     catalogue = _catalogue(language(locale))
 
     def pgettext(context: str, message: str) -> str:
         return str(catalogue.pgettext(context, message))
 
+    said = _own(pgettext)
+    if for_other:
+        said |= _the_persons(pgettext)
+    return said
+
+
+def _the_persons(pgettext: Callable[[str, str], str]) -> dict[str, str]:
+    """The texts that change when the data is someone else's than the reader's."""
+    return {
+        "title": pgettext("package", "Health data of the person you act for"),
+        "intro": pgettext(
+            "package",
+            "A copy of the data about the person you act for, given in answer to your "
+            "request %(reference)s (GDPR Art. 15). It holds only what your relationship to "
+            "the person gives you access to. Keep this file somewhere safe: it holds "
+            "health data.",
+        ),
+        "holder_title": pgettext("package", "Who holds the person's data"),
+        "rights_title": pgettext("package", "The person's rights"),
+        "rights": pgettext(
+            "package",
+            "Inaccurate data may be corrected (Art. 16), erased (Art. 17) or its processing "
+            "restricted (Art. 18), and its reuse for research objected to (Art. 21), through "
+            "this same portal, as far as your relationship to the person allows.",
+        ),
+        "third_parties": pgettext(
+            "package",
+            "Information about other people is left out of this copy (GDPR Art. 15(4)). "
+            "The health professionals who treated the person are named for what they did.",
+        ),
+        "redactions_reason": pgettext(
+            "package",
+            "Passages about other people were removed from some letters and notes: the "
+            "law gives the person's own data, not information about third parties outside "
+            "their care (GDPR Art. 15(4); Public Health Code, L.1110-4 and L.1111-7). Each "
+            "is replaced by the words shown here in brackets.",
+        ),
+        "portable": pgettext(
+            "package", "This JSON file is the portable copy of the person's data (GDPR Art. 20)."
+        ),
+    }
+
+
+def _own(pgettext: Callable[[str, str], str]) -> dict[str, str]:
     return {
         "title": pgettext("package", "Your health data"),
         "intro": pgettext(

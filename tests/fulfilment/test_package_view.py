@@ -27,7 +27,9 @@ SNAKE = re.compile(r"\b[a-z0-9]+_[a-z0-9_]+\b")
 GENERATED = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 
 
-def camille_package(app: Flask, locale: str, kind: str = "access") -> package_document.Built:
+def camille_package(
+    app: Flask, locale: str, kind: str = "access", for_other: bool = False
+) -> package_document.Built:
     """Camille's package, built from her access plan over the test's demo warehouse."""
     services = services_of(app)
     camille = next(p for p in PERSONAS if p.first_name == "Camille")
@@ -51,6 +53,7 @@ def camille_package(app: Flask, locale: str, kind: str = "access") -> package_do
         subjects=dict(draft.subjects),
         lines=draft.lines,
         generated_at=GENERATED,
+        for_other=for_other,
     )
     return package_document.build(snap, services)
 
@@ -105,6 +108,37 @@ def test_the_french_package_opens_with_the_holder_a_summary_and_the_contents(app
     links = [a["href"] for a in soup.find("nav").find_all("a")]
     assert links[-1] == "#rights" and all(soup.find(id=x[1:]) for x in links)
     assert "1 enregistrements" not in html and not re.search(r"\b1 records\b", html)
+
+
+@pytest.mark.parametrize(
+    ("locale", "own", "persons"),
+    [
+        ("fr", ["Vos données de santé", "Qui détient vos données", "Vos droits"], [
+            "Données de santé de la personne que vous représentez",
+            "Qui détient les données de la personne",
+            "Les droits de la personne",
+        ]),
+        ("en", ["Your health data", "Who holds your data", "Your rights"], [
+            "Health data of the person you act for",
+            "Who holds the person's data",
+            "The person's rights",
+        ]),
+    ],
+)  # fmt: skip
+def test_a_package_for_someone_else_speaks_of_the_persons_data(app, locale, own, persons):
+    """An heir's, a parent's or a guardian's copy is the person's data, not the reader's:
+    its title, headings, introduction and rights say so; one's own copy says "your"."""
+    for for_other, wanted, unwanted in ((False, own, persons), (True, persons, own)):
+        built = camille_package(app, locale, for_other=for_other)
+        soup = BeautifulSoup(built.html_text, "html.parser")
+        headings = [h.get_text(strip=True) for h in soup.find_all(["h1", "h2"])]
+        assert all(w in headings for w in wanted), headings
+        assert not any(u in headings for u in unwanted), headings
+        assert json.loads(built.json_text)["for_someone_else"] is for_other
+        text = visible_text(built.html_text)
+        if for_other:
+            assert ("vous concernant" if locale == "fr" else "about you") not in text
+            assert ("qui vous ont pris en charge" if locale == "fr" else "treated you") not in text
 
 
 def test_values_are_written_for_people(app):

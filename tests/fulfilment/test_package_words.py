@@ -19,6 +19,22 @@ def test_every_word_is_translated():
     assert [k for k in english if french[k] == english[k]] == ["page"]
 
 
+def test_the_words_for_someone_else_are_translated_and_differ_from_ones_own():
+    """The texts that change for a package read by someone acting for the person: each
+    one differs from one's own wording, and French differs from English."""
+    for locale in ("fr", "en"):
+        own, persons = words(locale), words(locale, for_other=True)
+        assert set(own) == set(persons)
+        changed = {k for k in own if own[k] != persons[k]}
+        assert changed == {
+            "title", "intro", "holder_title", "rights_title", "rights",
+            "third_parties", "redactions_reason", "portable",
+        }  # fmt: skip
+        assert "DSR-1" in persons["intro"] % {"reference": "DSR-1"}
+    french, english = words("fr", for_other=True), words("en", for_other=True)
+    assert [k for k in english if french[k] == english[k]] == ["page"]
+
+
 def test_the_introduction_takes_the_reference():
     """The introduction names the request, in either language."""
     for locale in ("fr", "en"):
