@@ -211,9 +211,8 @@ def test_every_page_passes_axe(browser, portal, lang):
 
     # The citizen's request, from the link to the plan.
     address = f"a11y-{lang}@example.org"
-    # Hélène, whose data is all erasable: the other tests keep Camille's plan whole
-    # for their screenshots (the French walk erases Hélène's data; the English
-    # one then meets the "nothing left" variant of the plan).
+    # Hélène, whose data is all erasable. The walk stops at the DPO's confirmation
+    # page: nothing is erased, the other language's walk finds the same plan.
     fill_form(citizen, persona(HELENE, address), lang)
     walk.button(citizen, "Continue")
     walk.button(citizen, "Send my request")
