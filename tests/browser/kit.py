@@ -44,6 +44,23 @@ LANGUAGES = ("fr", "en")
 # two cores with others (SCREENSHOTS=1, other test runs) is slow.
 PATIENCE = 90
 
+# The outermost elements sticking out of the screen (not inside a scrolling box),
+# to say what breaks a phone layout.
+WIDEST = """() => {
+    const out = e => e.getBoundingClientRect().right > window.innerWidth + 1;
+    const scrolled = e => {
+        for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+            if (getComputedStyle(a).overflowX !== 'visible') return true;
+        }
+        return false;
+    };
+    return [...document.querySelectorAll('body *')]
+        .filter(e => out(e) && !scrolled(e) && !out(e.parentElement))
+        .slice(0, 5)
+        .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+            + ' ' + Math.round(e.getBoundingClientRect().right) + 'px');
+}"""
+
 
 @functools.cache
 def _french() -> dict[str, str]:

@@ -25,6 +25,7 @@ from app.staffing import accounts
 from tests.browser.kit import (
     HELENE,
     LANGUAGES,
+    WIDEST,
     Portal,
     check_accessibility,
     exactly,
@@ -38,22 +39,6 @@ from tests.browser.kit import (
 
 pytestmark = pytest.mark.browser
 REFERENCE = re.compile(r"DSR-\d{4}-[0-9A-HJKMNP-TV-Z]{6}")
-# The outermost elements sticking out of the screen (not inside a scrolling box),
-# to say what breaks a phone layout.
-WIDEST = """() => {
-    const out = e => e.getBoundingClientRect().right > window.innerWidth + 1;
-    const scrolled = e => {
-        for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
-            if (getComputedStyle(a).overflowX !== 'visible') return true;
-        }
-        return false;
-    };
-    return [...document.querySelectorAll('body *')]
-        .filter(e => out(e) && !scrolled(e) && !out(e.parentElement))
-        .slice(0, 5)
-        .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
-            + ' ' + Math.round(e.getBoundingClientRect().right) + 'px');
-}"""
 
 
 @dataclass
