@@ -8,6 +8,13 @@ The test process opens the same database through ``create_app`` to create
 staff accounts and look up references; everything a person does goes through
 the browser.
 
+The tests share the warehouse, so none leaves it changed: after each test
+using ``portal``, once the approvals' jobs have run, a changed warehouse is put
+back as it was copied (in place, in milliseconds; a portal of its own takes
+seconds to start), and the test fails unless it is marked
+``changes_warehouse`` (an erasure approved). Whatever order the tests run in,
+each reads the demo data of docs/demo.md.
+
 Without ``/usr/bin/chromium`` every browser test is skipped, with the reason
 given in the summary; with ``REQUIRE_BROWSER=1`` (set by ``.ci/run``) its
 absence is an error instead. Playwright never downloads a browser here.
@@ -133,6 +140,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory, warehouse: Path) -> Iterato
             # One client address files and signs in for every test of the session.
             "RATELIMIT_FILING": "500 per hour",
             "RATELIMIT_STAFF_LOGIN": "200 per minute",
+            "RATELIMIT_DOCUMENT": "200 per hour",
             "FILINGS_PER_ADDRESS_PER_HOUR": "50",
         }
     )
@@ -173,12 +181,44 @@ def portal(tmp_path_factory: pytest.TempPathFactory, warehouse: Path) -> Iterato
                     )
                 )
         _wait_until_up(url, processes, log)
-        yield Portal(url=url, smtp=smtp, app=app, log=log, processes=processes)
+        running = Portal(
+            url=url,
+            smtp=smtp,
+            app=app,
+            log=log,
+            processes=processes,
+            warehouse=folder / "warehouse.sqlite3",
+            pristine=warehouse,
+        )
+        running.clean_digest = running.warehouse_digest()
+        yield running
     finally:
         for process in processes:
             _stop(process)
         services_of(app).warehouse.dispose()
         smtp.stop()
+
+
+@pytest.fixture(autouse=True)
+def _warehouse_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Put the shared warehouse back if a test changed it; fail the test unless it said so.
+
+    Waits for the approvals' jobs first: an erasure runs after the click that
+    approves it, perhaps after the test has ended.
+    """
+    if "portal" not in request.fixturenames:
+        yield
+        return
+    portal: Portal = request.getfixturevalue("portal")
+    yield
+    portal.settle()
+    if portal.warehouse_digest() == portal.clean_digest:
+        return
+    portal.restore_warehouse()
+    assert request.node.get_closest_marker("changes_warehouse"), (
+        f"{request.node.nodeid} changed the shared warehouse, which later tests read: "
+        "mark it @pytest.mark.changes_warehouse (it is then restored after the test)"
+    )
 
 
 @pytest.fixture(scope="session")

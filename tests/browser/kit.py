@@ -8,8 +8,10 @@ not break when a translation is reworded.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
+import sqlite3
 import subprocess
 import time
 from dataclasses import dataclass
@@ -22,10 +24,11 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from sqlalchemy import select, update
 
+from app import fulfilment
 from app.demo.personas import PERSONAS
 from app.extensions import db
 from app.identity import assurance
-from app.models import Request, StaffUser, utcnow
+from app.models import Job, Request, StaffUser, utcnow
 from app.services import services_of
 from tests.conftest import ROOT, SmtpServer, text_of
 from tests.staffkit import PASSWORD, Account, add_staff
@@ -36,6 +39,27 @@ CATALOG = ROOT / "translations" / "fr" / "LC_MESSAGES" / "messages.po"
 # The WCAG 2.1 A and AA rules of axe-core; nothing less is accepted.
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 LANGUAGES = ("fr", "en")
+# How long the worker may take to route a request or send an email. Each wait ends as soon
+# as what it waits for is there; the bound only says when to give up, and a run sharing
+# two cores with others (SCREENSHOTS=1, other test runs) is slow.
+PATIENCE = 90
+
+# The outermost elements sticking out of the screen (not inside a scrolling box),
+# to say what breaks a phone layout.
+WIDEST = """() => {
+    const out = e => e.getBoundingClientRect().right > window.innerWidth + 1;
+    const scrolled = e => {
+        for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+            if (getComputedStyle(a).overflowX !== 'visible') return true;
+        }
+        return false;
+    };
+    return [...document.querySelectorAll('body *')]
+        .filter(e => out(e) && !scrolled(e) && !out(e.parentElement))
+        .slice(0, 5)
+        .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+            + ' ' + Math.round(e.getBoundingClientRect().right) + 'px');
+}"""
 
 
 @functools.cache
@@ -98,6 +122,51 @@ class Portal:
     app: Flask
     log: Path
     processes: list[subprocess.Popen[bytes]]
+    # The warehouse the portal reads and writes, and the one it was copied from.
+    warehouse: Path | None = None
+    pristine: Path | None = None
+    # The live warehouse's digest while it holds what ``pristine`` holds.
+    clean_digest: str = ""
+
+    def warehouse_digest(self) -> str:
+        assert self.warehouse is not None
+        return hashlib.sha256(self.warehouse.read_bytes()).hexdigest()
+
+    def settle(self, timeout: float = PATIENCE) -> None:
+        """Wait until the worker has carried out every approved request (the warehouse's writers).
+
+        An approval only queues its job: a test may end before its erasure runs.
+        """
+        writers = select(Job.id).where(
+            Job.state == "pending", Job.kind.in_(set(fulfilment.JOB_FOR_KIND.values()))
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.app.app_context():
+                pending = db.session.execute(writers.limit(1)).first()
+                db.session.remove()
+            if pending is None:
+                return
+            assert time.monotonic() < deadline, f"fulfilment jobs still pending after {timeout} s"
+            self.check_running()
+            time.sleep(0.3)
+
+    def restore_warehouse(self) -> None:
+        """Put the warehouse back as it was copied, in place, under the portal's connections.
+
+        SQLite's backup API takes the write lock and bumps the change counter, so
+        the server's and the worker's open connections read the restored pages.
+        """
+        assert self.warehouse is not None and self.pristine is not None
+        self.settle()
+        source = sqlite3.connect(self.pristine)
+        target = sqlite3.connect(self.warehouse, timeout=30)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+            source.close()
+        self.clean_digest = self.warehouse_digest()
 
     def check_running(self) -> None:
         """Fail at once, with the log, if the server or the worker has exited."""
@@ -108,7 +177,7 @@ class Portal:
                     f"portal log:\n{self.log.read_text()[-3000:]}"
                 )
 
-    def mail_to(self, address: str, count: int, timeout: float = 30) -> list[EmailMessage]:
+    def mail_to(self, address: str, count: int, timeout: float = PATIENCE) -> list[EmailMessage]:
         """Wait until ``address`` has received ``count`` messages; return them all."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -150,7 +219,7 @@ class Portal:
             db.session.commit()
             db.session.remove()
         # The worker routes it again: wait for that, so what follows sees the new plan.
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PATIENCE
         while self._status(reference) == "received":
             assert time.monotonic() < deadline, f"{reference} was not routed again"
             self.check_running()
@@ -239,7 +308,7 @@ def file_and_confirm(page: Any, portal: Portal, filing: Filing, lang: str) -> st
     return link
 
 
-def wait_for_proof_page(page: Any, lang: str, timeout: float = 30) -> str:
+def wait_for_proof_page(page: Any, lang: str, timeout: float = PATIENCE) -> str:
     """Reload the status page until it asks for proof of identity; the request's reference."""
     heading = page.get_by_role("heading", name=exactly("Prove who you are", lang))
     deadline = time.monotonic() + timeout
@@ -266,7 +335,7 @@ def prove_identity(page: Any, portal: Portal, lang: str) -> str:
     return reference
 
 
-def wait_for_plan(page: Any, lang: str, timeout: float = 30) -> None:
+def wait_for_plan(page: Any, lang: str, timeout: float = PATIENCE) -> None:
     """Reload the status page until the worker has routed the request."""
     heading = page.get_by_role("heading", name=exactly("What we found and what will happen", lang))
     deadline = time.monotonic() + timeout

@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 
 from app import dates
 from tests.browser.kit import (
@@ -150,7 +151,8 @@ def test_keyboard_only_journey(browser, portal):
     # Sending the empty form lists the errors; each link leads to its field.
     _tab_to(page, "button[type=submit]")
     page.keyboard.press("Enter")
-    page.wait_for_selector(".error-summary")
+    # The summary's autofocus applies at the next rendering: Tab on from there.
+    expect(page.locator(".error-summary")).to_be_focused(timeout=15_000)
     _tab_to(page, ".error-summary a[href='#first_name']")
     page.keyboard.press("Enter")
     assert _focused(page)["id"] == "first_name"

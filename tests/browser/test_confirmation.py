@@ -38,6 +38,7 @@ def _shoot(page, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
+@pytest.mark.changes_warehouse  # Camille's erasable records
 def test_a_dpo_confirms_an_erasure_after_reading_what_it_erases(browser, portal):
     """Prepared by an agent; the DPO's first press shows the categories, the second erases."""
     address = "confirm-erasure@example.org"

@@ -37,6 +37,7 @@ from tests.browser.kit import (
     persona,
     t,
     wait_for_plan,
+    wait_for_proof_page,
 )
 from tests.conftest import ROOT, SmtpServer, free_port
 
@@ -127,8 +128,7 @@ def test_signing_in_with_the_demo_provider_shows_the_plan(browser, demo_portal, 
         "button",
         name=t("Prove my identity with %(provider)s", lang) % {"provider": "FranceConnect"},
     )
-    page.wait_for_timeout(1500)
-    page.reload()
+    wait_for_proof_page(page, lang)
     assert button.is_visible()
     assert not page.get_by_role(
         "heading", name=exactly("What we found and what will happen", lang)
@@ -170,8 +170,7 @@ def test_signing_in_as_someone_else_sends_the_request_to_staff(browser, demo_por
     file_and_confirm(
         page, portal, persona(CAMILLE, "not-camille@elsewhere.example", "access"), "fr"
     )
-    page.wait_for_timeout(1500)
-    page.reload()
+    wait_for_proof_page(page, "fr")
     page.get_by_role("button", name="Prouver mon identité avec FranceConnect").click()
     page.wait_for_url("**/demo/identity/choose")
     page.get_by_role("button", name="Se connecter en tant que Marie Martin").first.click()

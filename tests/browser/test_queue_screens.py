@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from tests.browser.kit import LANGUAGES, check_accessibility, exactly, new_page, sign_in, t
+from tests.browser.kit import (
+    LANGUAGES,
+    WIDEST,
+    check_accessibility,
+    exactly,
+    new_page,
+    sign_in,
+    t,
+)
 
 pytestmark = pytest.mark.browser
 WIDTHS = (1280, 375)
@@ -23,7 +31,8 @@ def shoot(page: Any, name: str) -> None:
     folder = os.environ.get("SHOTS_DIR")
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
-        assert not page.evaluate(SIDEWAYS), f"{name} scrolls sideways at {width} px"
+        sideways = page.evaluate(SIDEWAYS)
+        assert not sideways, f"{name} scrolls sideways at {width} px: {page.evaluate(WIDEST)}"
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)
             page.screenshot(path=f"{folder}/{name}-{width}.png", full_page=True)

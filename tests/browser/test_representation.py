@@ -20,6 +20,7 @@ from app.extensions import db
 from app.models import Request
 from tests.browser.kit import (
     CAMILLE,
+    PATIENCE,
     SCREENSHOTS,
     check_accessibility,
     exactly,
@@ -92,7 +93,7 @@ def test_a_guardian_files_proves_the_relationship_and_staff_accept_it(
     heading = citizen.get_by_role(
         "heading", name=exactly("Prove your relationship to the person", lang)
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + PATIENCE
     while not heading.is_visible():
         assert time.monotonic() < deadline, "the status page never asked for the proof"
         time.sleep(0.5)
@@ -177,7 +178,7 @@ def test_once_the_identity_is_proven_the_status_names_the_relationships_document
         db.session.remove()
     words = t("Waiting for the documents proving your relationship to the person", lang)
     summary = citizen.locator("dl.summary strong").first
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + PATIENCE
     proven = False
     while summary.inner_text() != words:
         assert time.monotonic() < deadline, summary.inner_text()

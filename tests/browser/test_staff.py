@@ -37,6 +37,7 @@ def _code(page) -> str:
     )
 
 
+@pytest.mark.changes_warehouse  # Camille's erasable records
 def test_erasure_claimed_prepared_then_approved_by_another_person(browser, portal):
     """An agent claims and prepares an erasure; a data protection officer approves it."""
     address = "four-eyes@example.org"
