@@ -4,6 +4,7 @@ takes the facts the worker read with the lease instead of reading each request a
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 from sqlalchemy import event, select
@@ -16,11 +17,14 @@ from app.services import services_of
 from tests.outbox.test_outbox import _file_many
 
 
-def _batch(app, limit: int) -> tuple[int, list[str]]:
+def batch_statements(app, **options: Any) -> tuple[int, list[str]]:
+    """One worker batch (``options`` for ``run_batch``): how many jobs ran, and every
+    statement it sent but SQLite's ``BEGIN IMMEDIATE`` (the test configuration's)."""
     seen: list[str] = []
 
     def count(_conn, _cursor, statement, _params, _context, _many) -> None:
-        seen.append(statement)
+        if statement != "BEGIN IMMEDIATE":
+            seen.append(statement)
 
     with app.app_context():
         engine = db.engine
@@ -35,7 +39,7 @@ def _batch(app, limit: int) -> tuple[int, list[str]]:
                 lease_seconds=60,
                 policy=jobs.RetryPolicy.of(app.config),
                 rng=random.Random(1),
-                limit=limit,
+                **options,
             )
         finally:
             event.remove(engine, "before_cursor_execute", count)
@@ -50,7 +54,7 @@ def _reads_of_requests(statements: list[str]) -> list[str]:
 def test_a_batch_of_emails_reads_its_requests_in_one_statement(smtp_app, smtp):
     """Five verification emails: one read of the five requests, five messages sent."""
     expected = _file_many(smtp_app, 5)
-    done, seen = _batch(smtp_app, limit=10)
+    done, seen = batch_statements(smtp_app, limit=10)
     assert done == 5
     reads = _reads_of_requests(seen)
     assert len(reads) == 1, "\n".join(s[:160] for s in reads)

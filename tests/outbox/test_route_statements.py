@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app import intake
@@ -18,6 +18,7 @@ from app.outbox import jobs, worker
 from app.outbox.handlers import HANDLERS, send_email
 from app.services import services_of
 from tests.conftest import csrf_from, file_form, link_in, run_jobs
+from tests.outbox.test_compose_reads import batch_statements
 from tests.rules.test_routing import filing_for, persona
 
 # Per dialect: the lease (with the request on PostgreSQL; a second read elsewhere),
@@ -54,33 +55,6 @@ def _verified(app, smtp, kinds: list[str]) -> None:
         db.session.remove()
 
 
-def _statements_of_a_batch(app) -> tuple[int, list[str]]:
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, _params, _context, _many) -> None:
-        if statement != "BEGIN IMMEDIATE":  # the test configuration's, on SQLite
-            seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            done = worker.run_batch(
-                db.session(),
-                HANDLERS,
-                services_of(app),
-                worker="w1",
-                clock=utcnow,
-                lease_seconds=60,
-                policy=jobs.RetryPolicy.of(app.config),
-                rng=random.Random(1),
-            )
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
-            db.session.remove()
-    return done, seen
-
-
 def _routed(app, count: int) -> None:
     with app.app_context():
         session = db.session()
@@ -101,7 +75,7 @@ def _routed(app, count: int) -> None:
 
 
 def _check(app, count: int) -> None:
-    done, seen = _statements_of_a_batch(app)
+    done, seen = batch_statements(app)
     assert done == count
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     name = "postgresql" if url.startswith("postgresql") else "sqlite"
